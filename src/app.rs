@@ -1,0 +1,50 @@
+use crate::components::shell::AppShell;
+use crate::pages::{
+    agents::AgentsPage, chat::ChatPage, escalations::EscalationsPage, login::LoginPage,
+    members::MembersPage, not_found::NotFound, setup::SetupPage,
+};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/flare.css" />
+        <Title text="Flare" />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/app/escalations" /> } />
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/setup") view=SetupPage />
+                <ParentRoute path=path!("/app") view=AppShell>
+                    <Route path=path!("") view=|| view! { <Redirect path="/app/escalations" /> } />
+                    <Route path=path!("escalations") view=EscalationsPage />
+                    <Route path=path!("chat") view=ChatPage />
+                    <Route path=path!("settings/agents") view=AgentsPage />
+                    <Route path=path!("settings/members") view=MembersPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,86 @@
+//! The signed-in layout: left menu, the user, "Sign out", and the page.
+
+use crate::auth::{CurrentUser, Logout, signed_in_user};
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+
+/// The signed-in user, for pages inside the shell.
+pub type UserResource = Resource<Result<Option<CurrentUser>, crate::error::AppError>>;
+
+#[component]
+pub fn AppShell() -> impl IntoView {
+    let user: UserResource = Resource::new(|| (), |_| signed_in_user());
+    provide_context(user);
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <div class="layout">
+            <nav class="sidebar" aria-label="Main">
+                <a class="brand" href="/app/escalations">
+                    "Flare"
+                </a>
+                <ul class="menu">
+                    <li>
+                        <A href="/app/escalations">"Escalations"</A>
+                    </li>
+                    <li>
+                        <A href="/app/chat">"Chat"</A>
+                    </li>
+                    <li class="menu-group">
+                        <span class="menu-heading">"Settings"</span>
+                        <ul>
+                            <li>
+                                <A href="/app/settings/agents">"Agents"</A>
+                            </li>
+                            <Suspense>
+                                {move || Suspend::new(async move {
+                                    let manager = matches!(
+                                        user.await,
+                                        Ok(Some(ref u)) if u.role.can_manage()
+                                    );
+                                    manager
+                                        .then(|| {
+                                            view! {
+                                                <li>
+                                                    <A href="/app/settings/members">"Members & Teams"</A>
+                                                </li>
+                                            }
+                                        })
+                                })}
+                            </Suspense>
+                        </ul>
+                    </li>
+                </ul>
+                <div class="who">
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            match user.await {
+                                Ok(Some(u)) => {
+                                    view! {
+                                        <p class="who-name" title=u.email.clone()>
+                                            {u.name.clone()}
+                                        </p>
+                                        <p class="who-role">{u.role.label()}</p>
+                                    }
+                                        .into_any()
+                                }
+                                Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                                Err(e) => {
+                                    view! { <p class="form-error" role="alert">{e.to_string()}</p> }
+                                        .into_any()
+                                }
+                            }
+                        })}
+                    </Suspense>
+                    <ActionForm action=logout>
+                        <button type="submit" class="link-button">
+                            "Sign out"
+                        </button>
+                    </ActionForm>
+                </div>
+            </nav>
+            <main class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,24 @@
+//! Flare: a self-hosted workspace where AI agents escalate to humans.
+//! One crate, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
+
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod error;
+pub mod members;
+pub mod pages;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+    // Event handlers exist from here on; browser tests wait for this mark before clicking.
+    if let Some(body) = leptos::prelude::document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

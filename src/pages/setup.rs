@@ -1,0 +1,42 @@
+use crate::auth::CreateFirstAdmin;
+use crate::components::form_error::{FormError, error_text};
+use crate::validate::{MAX_NAME, MIN_PASSWORD};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// `/setup`: shown on the first visit, while Flare has no user at all.
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let create = ServerAction::<CreateFirstAdmin>::new();
+    let error = Signal::derive(move || create.value().with(error_text));
+    view! {
+        <Title text="Create the first admin · Flare" />
+        <main class="auth-page">
+            <section class="card auth-card">
+                <h1>"Welcome to Flare"</h1>
+                <p class="helper">
+                    "Create the first admin account. You will own this Flare and can invite your team next."
+                </p>
+                <ActionForm action=create>
+                    <label for="name">"Name"</label>
+                    <input id="name" name="name" type="text" autocomplete="name" required maxlength=MAX_NAME />
+                    <label for="email">"Email"</label>
+                    <input id="email" name="email" type="email" autocomplete="username" required />
+                    <label for="password">"Password"</label>
+                    <input
+                        id="password"
+                        name="password"
+                        type="password"
+                        autocomplete="new-password"
+                        required
+                        minlength=MIN_PASSWORD
+                    />
+                    <FormError message=error />
+                    <button type="submit" class="primary" disabled=move || create.pending().get()>
+                        "Create admin account"
+                    </button>
+                </ActionForm>
+            </section>
+        </main>
+    }
+}

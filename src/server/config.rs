@@ -1,0 +1,93 @@
+//! Configuration from the environment (and `.env`), read once at start.
+
+use std::net::SocketAddr;
+
+/// A secret string: no `Serialize`, and `Debug` never prints it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub site_addr: SocketAddr,
+    pub site_root: String,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+    pub demo: bool,
+    pub demo_password: Secret,
+    /// Mark the session cookie `Secure` (serve over HTTPS).
+    pub secure_cookies: bool,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted reverse proxy).
+    pub trust_proxy: bool,
+    pub log_json: bool,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
+pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
+
+impl Config {
+    /// Reads the process environment (after `.env`, which never overrides real variables).
+    pub fn from_env(args: &[String]) -> Result<Self, String> {
+        let _ = dotenvy::dotenv();
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let flag = |k: &str| {
+            var(k)
+                .map(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
+                .unwrap_or(false)
+        };
+        let site_addr = var("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse::<SocketAddr>()
+            .map_err(|e| format!("LEPTOS_SITE_ADDR is not an address like 127.0.0.1:3000: {e}"))?;
+        let admin_email = var("FLARE_ADMIN_EMAIL");
+        let admin_password = var("FLARE_ADMIN_PASSWORD").map(Secret::new);
+        if admin_email.is_some() != admin_password.is_some() {
+            return Err("set both FLARE_ADMIN_EMAIL and FLARE_ADMIN_PASSWORD, or neither".into());
+        }
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            site_addr,
+            site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            admin_email,
+            admin_password,
+            demo: flag("FLARE_DEMO") || args.iter().any(|a| a == "--demo"),
+            demo_password: Secret::new(
+                var("FLARE_DEMO_PASSWORD").unwrap_or_else(|| DEFAULT_DEMO_PASSWORD.into()),
+            ),
+            secure_cookies: flag("FLARE_SECURE_COOKIES"),
+            trust_proxy: flag("FLARE_TRUST_PROXY"),
+            log_json: var("FLARE_LOG_FORMAT").is_some_and(|v| v == "json"),
+        })
+    }
+
+    /// A configuration for tests and tools: everything default but the database.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            site_addr: "127.0.0.1:0".parse().expect("static address"),
+            site_root: "target/site".into(),
+            admin_email: None,
+            admin_password: None,
+            demo: false,
+            demo_password: Secret::new(DEFAULT_DEMO_PASSWORD),
+            secure_cookies: false,
+            trust_proxy: false,
+            log_json: false,
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The append-only audit log: who did what, when. Only ever inserted into.
+
+use super::{new_id, now_ms};
+use sqlx::{Any, Executor};
+
+/// Who acted: a signed-in user, or Flare itself (start-up, demo seeding).
+pub enum Actor<'a> {
+    User { id: &'a str, email: &'a str },
+    System,
+}
+
+pub async fn record<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    actor: Actor<'_>,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let (actor_id, actor_label) = match actor {
+        Actor::User { id, email } => (Some(id.to_string()), email.to_string()),
+        Actor::System => (None, "system".to_string()),
+    };
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, actor_id, actor, action, subject, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id())
+    .bind(now_ms())
+    .bind(actor_id)
+    .bind(actor_label)
+    .bind(action)
+    .bind(subject)
+    .bind(detail)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct AuditRow {
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Newest first; the audit page (a later issue) pages through this.
+pub async fn recent(db: &super::Db, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, actor_id, actor, action, subject, detail FROM audit_log \
+         ORDER BY at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

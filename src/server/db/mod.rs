@@ -1,0 +1,105 @@
+//! The data layer: one `migrations/` folder and portable SQL over sqlx's `Any` driver, so the
+//! same queries run on SQLite (the embedded default) and PostgreSQL.
+
+pub mod agents;
+pub mod audit;
+pub mod login_failures;
+pub mod teams;
+pub mod users;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub type Db = AnyPool;
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Self, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(format!(
+                "DATABASE_URL must start with sqlite: or postgres:, got {:?}",
+                url.split(':').next().unwrap_or_default()
+            ))
+        }
+    }
+}
+
+/// Opens the pool (creating a SQLite file and its folder when missing) and applies migrations.
+pub async fn connect(url: &str) -> Result<Db, String> {
+    install_default_drivers();
+    let backend = Backend::of(url)?;
+    let url = match backend {
+        Backend::Sqlite => sqlite_url_with_create(url)?,
+        Backend::Postgres => url.to_string(),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+        .connect(&url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    if backend == Backend::Sqlite {
+        // WAL lets readers proceed while one writer commits; it is stored in the file.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await
+            .map_err(|e| format!("cannot switch SQLite to WAL: {e}"))?;
+    }
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| format!("cannot apply migrations: {e}"))?;
+    Ok(pool)
+}
+
+fn sqlite_url_with_create(url: &str) -> Result<String, String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if !path.is_empty() && path != ":memory:" {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+        }
+    }
+    Ok(if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+}

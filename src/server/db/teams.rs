@@ -1,0 +1,126 @@
+use super::{Db, new_id, now_ms};
+use crate::members::{Member, Team};
+use sqlx::{Any, Executor};
+
+#[derive(sqlx::FromRow, Debug)]
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    team_id: String,
+    id: String,
+    name: String,
+    email: String,
+    role: String,
+}
+
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    name: &str,
+) -> Result<TeamRow, sqlx::Error> {
+    let row = TeamRow {
+        id: new_id(),
+        name: name.into(),
+        created_at: now_ms(),
+    };
+    sqlx::query("INSERT INTO teams (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(row.created_at)
+        .execute(ex)
+        .await?;
+    Ok(row)
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, created_at FROM teams WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_name(db: &Db, name: &str) -> Result<Option<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, created_at FROM teams WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn all(db: &Db) -> Result<Vec<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, created_at FROM teams ORDER BY name")
+        .fetch_all(db)
+        .await
+}
+
+/// The ids of the teams a user belongs to: the basis of team scoping.
+pub async fn ids_for_user(db: &Db, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT team_id FROM team_members WHERE user_id = $1 ORDER BY team_id")
+            .bind(user_id)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Adds a member; false when they already were one.
+pub async fn add_member<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    team_id: &str,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO team_members (team_id, user_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (team_id, user_id) DO NOTHING",
+    )
+    .bind(team_id)
+    .bind(user_id)
+    .bind(now_ms())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes a member; false when they were not one.
+pub async fn remove_member<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    team_id: &str,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+        .bind(team_id)
+        .bind(user_id)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The given teams with their members, in name order.
+pub async fn with_members(db: &Db, teams: Vec<TeamRow>) -> Result<Vec<Team>, sqlx::Error> {
+    let rows: Vec<MembershipRow> = sqlx::query_as(
+        "SELECT m.team_id, u.id, u.name, u.email, u.role FROM team_members m \
+         JOIN users u ON u.id = m.user_id ORDER BY u.name, u.email",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(teams
+        .into_iter()
+        .map(|t| Team {
+            members: rows
+                .iter()
+                .filter(|r| r.team_id == t.id)
+                .map(|r| Member {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    email: r.email.clone(),
+                    role: crate::auth::Role::parse(&r.role).unwrap_or(crate::auth::Role::Member),
+                })
+                .collect(),
+            id: t.id,
+            name: t.name,
+        })
+        .collect())
+}

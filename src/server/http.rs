@@ -1,0 +1,139 @@
+//! The axum router: Leptos pages and server functions, `/healthz`, the session layer, and the
+//! gate that sends signed-out visitors to the sign-in page.
+
+use super::auth;
+use super::sessions::SqlSessionStore;
+use super::state::AppState;
+use crate::app::{App, shell};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+pub const SESSION_COOKIE: &str = "flare_session";
+
+/// Sets the HTTP status of the server-function response being written (see `AppError::ser`).
+/// A plain HTML form post (no JavaScript) keeps its redirect back to the form instead, where
+/// the error is shown.
+pub fn set_error_status(status: u16) {
+    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let plain_form = use_context::<axum::http::request::Parts>().is_some_and(|p| {
+        p.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if !plain_form {
+        if let Ok(code) = StatusCode::from_u16(status) {
+            res.set_status(code);
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let session_layer = SessionManagerLayer::new(SqlSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+    let leptos_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            || (),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(session_layer)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match super::db::ping(&state.db).await {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ok","database":"ok"}"#,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"status":"error","database":"unreachable"}"#,
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Page visits only (server functions check the session themselves): signed-out visits to
+/// `/app/...` go to `/login?next=...`; with no user at all, to the first-admin page.
+async fn gate(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let is_page = path == "/" || path == "/login" || path == "/setup" || path.starts_with("/app");
+    if !is_page || req.method() != axum::http::Method::GET {
+        return next.run(req).await;
+    }
+    let has_users = match super::db::users::any_exist(&state.db).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "gate: database error");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    if !has_users {
+        return if path == "/setup" {
+            next.run(req).await
+        } else {
+            Redirect::to("/setup").into_response()
+        };
+    }
+    if path == "/setup" {
+        return Redirect::to("/login").into_response();
+    }
+    let signed_in = match auth::resolve(&state.db, &session).await {
+        Ok(v) => v.is_some(),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    match (path.as_str(), signed_in) {
+        ("/", true) | ("/login", true) => Redirect::to("/app/escalations").into_response(),
+        ("/", false) => Redirect::to("/login").into_response(),
+        (p, false) if p.starts_with("/app") => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+                .unwrap_or(path.clone());
+            let location = format!("/login?next={}", urlencode(&target));
+            Redirect::to(&location).into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,115 @@
+//! Everything that runs only on the server: configuration, database, auth, HTTP.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod members;
+pub mod sessions;
+pub mod state;
+
+use config::Config;
+use tower_sessions::session_store::ExpiredDeletion;
+use leptos::config::LeptosOptions;
+use state::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Opens the database, applies migrations, creates the owner from the environment and seeds
+/// demo data when asked.
+pub async fn prepare(config: Config) -> Result<AppState, String> {
+    let db = db::connect(&config.database_url).await?;
+    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
+        if !db::users::any_exist(&db).await.map_err(|e| e.to_string())? {
+            let email = crate::validate::email(email).map_err(|e| format!("FLARE_ADMIN_EMAIL: {e}"))?;
+            crate::validate::new_password(password.expose())
+                .map_err(|e| format!("FLARE_ADMIN_PASSWORD: {e}"))?;
+            let name = email.split('@').next().unwrap_or("Owner").to_string();
+            let hash = auth::hash_password(password.expose().to_string())
+                .await
+                .map_err(|e| e.to_string())?;
+            if auth::create_owner(&db, &name, &email, &hash)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some()
+            {
+                tracing::info!(%email, "created the owner from FLARE_ADMIN_EMAIL");
+            }
+        }
+    }
+    if config.demo && demo::seed(&db, &config).await.map_err(|e| e.to_string())? {
+        tracing::info!("seeded demo data");
+    }
+    let leptos_options = LeptosOptions::builder()
+        .output_name("flare")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.site_addr)
+        .build();
+    Ok(AppState {
+        leptos_options,
+        db,
+        config: Arc::new(config),
+    })
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = sessions::SqlSessionStore::new(state.db.clone());
+    let sweeper = tokio::spawn(async move {
+        let mut every = tokio::time::interval(tokio::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+        }
+    });
+    let app = http::router(state);
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    result
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+pub fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
