@@ -6,7 +6,7 @@ use crate::pages::{
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -37,12 +37,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/app/escalations" /> } />
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/setup") view=SetupPage />
-                <ParentRoute path=path!("/app") view=AppShell>
+                // In-order streaming: the HTML arrives complete, so pages read fine with
+                // JavaScript off (out-of-order streaming needs JS to fill in suspended parts).
+                <ParentRoute path=path!("/app") view=AppShell ssr=SsrMode::InOrder>
                     <Route path=path!("") view=|| view! { <Redirect path="/app/escalations" /> } />
-                    <Route path=path!("escalations") view=EscalationsPage />
-                    <Route path=path!("chat") view=ChatPage />
-                    <Route path=path!("settings/agents") view=AgentsPage />
-                    <Route path=path!("settings/members") view=MembersPage />
+                    <Route path=path!("escalations") view=EscalationsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("chat") view=ChatPage ssr=SsrMode::InOrder />
+                    <Route path=path!("settings/agents") view=AgentsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::InOrder />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -81,9 +81,7 @@ pub fn new_password(raw: &str) -> Result<(), AppError> {
 /// Where to go after signing in: only a path on this site, never another origin.
 pub fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => {
-            p.to_string()
-        }
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
         _ => "/app/escalations".to_string(),
     }
 }

@@ -65,11 +65,7 @@ pub async fn signed_in_user() -> Result<Option<CurrentUser>, AppError> {
 }
 
 #[server(endpoint = "login")]
-pub async fn login(
-    email: String,
-    password: String,
-    next: Option<String>,
-) -> Result<(), AppError> {
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     crate::server::auth::login(email, password, next).await
 }
 

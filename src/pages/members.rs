@@ -4,7 +4,8 @@
 use crate::auth::Role;
 use crate::components::form_error::{FormError, error_text};
 use crate::members::{
-    AddMember, ChangeRole, CreateTeam, CreateUser, Directory, Member, RemoveMember, Team, load_directory,
+    AddMember, ChangeRole, CreateTeam, CreateUser, Directory, Member, RemoveMember, Team,
+    load_directory,
 };
 use crate::validate::{MAX_NAME, MAX_TEAM_NAME, MIN_PASSWORD};
 use leptos::prelude::*;
@@ -182,7 +183,11 @@ fn TeamCard(team: Team, users: Vec<Member>, actions: Actions) -> impl IntoView {
     let add_label = format!("Add to {}", team.name);
     let heading_id = format!("team-{}", team.id);
     let labelled_by = heading_id.clone();
-    let Team { id: team_id, name: team_name, members } = team;
+    let Team {
+        id: team_id,
+        name: team_name,
+        members,
+    } = team;
     let member_items = members
         .into_iter()
         .map(|m| {

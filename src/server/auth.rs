@@ -6,8 +6,8 @@ use super::state::app_state;
 use crate::auth::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::validate;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand_core::OsRng;
 use std::sync::LazyLock;
 use tower_sessions::Session;
@@ -119,13 +119,14 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 /// The caller's network address, for the per-address sign-in limit.
 async fn client_addr(trust_proxy: bool) -> String {
     if trust_proxy {
-        let forwarded = leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| {
-            p.headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(|v| v.trim().to_string())
-        });
+        let forwarded =
+            leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| {
+                p.headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .map(|v| v.trim().to_string())
+            });
         if let Some(addr) = forwarded.filter(|a| !a.is_empty()) {
             return addr;
         }
@@ -138,7 +139,11 @@ async fn client_addr(trust_proxy: bool) -> String {
 
 fn minutes(ms: i64) -> String {
     let m = (ms + 59_999) / 60_000;
-    if m <= 1 { "1 minute".into() } else { format!("{m} minutes") }
+    if m <= 1 {
+        "1 minute".into()
+    } else {
+        format!("{m} minutes")
+    }
 }
 
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
@@ -181,7 +186,10 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     start_session(&session, &user.id).await?;
     audit::record(
         &state.db,
-        Actor::User { id: &user.id, email: &user.email },
+        Actor::User {
+            id: &user.id,
+            email: &user.email,
+        },
         "user.signed_in",
         &user.email,
         "",
@@ -234,12 +242,23 @@ pub async fn create_owner(
     for (team_id,) in team_ids {
         teams::add_member(&mut *tx, &team_id, &user.id).await?;
     }
-    audit::record(&mut *tx, Actor::System, "account.owner_created", &user.email, "").await?;
+    audit::record(
+        &mut *tx,
+        Actor::System,
+        "account.owner_created",
+        &user.email,
+        "",
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(user))
 }
 
-pub async fn create_first_admin(name: String, email: String, password: String) -> Result<(), AppError> {
+pub async fn create_first_admin(
+    name: String,
+    email: String,
+    password: String,
+) -> Result<(), AppError> {
     let state = app_state()?;
     let name = validate::person_name(&name)?;
     let email = validate::email(&email)?;

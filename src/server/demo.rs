@@ -47,13 +47,35 @@ pub async fn seed(db: &Db, config: &Config) -> Result<bool, AppError> {
         teams::add_member(db, &team.id, &user.id).await?;
     }
     // The owner belongs to every demo team (an owner created later joins all teams anyway).
-    for owner in users::all(db).await?.iter().filter(|u| u.role() == Role::Owner) {
+    for owner in users::all(db)
+        .await?
+        .iter()
+        .filter(|u| u.role() == Role::Owner)
+    {
         teams::add_member(db, &support.id, &owner.id).await?;
         teams::add_member(db, &sales.id, &owner.id).await?;
     }
-    agents::insert(db, &support.id, "Customer Support Agent", CUSTOMER_SUPPORT_DESCRIPTION).await?;
-    agents::insert(db, &sales.id, "Contract Reviewer Agent", CONTRACT_REVIEWER_DESCRIPTION).await?;
-    agents::insert(db, &sales.id, "Sales Outreach Agent", SALES_OUTREACH_DESCRIPTION).await?;
+    agents::insert(
+        db,
+        &support.id,
+        "Customer Support Agent",
+        CUSTOMER_SUPPORT_DESCRIPTION,
+    )
+    .await?;
+    agents::insert(
+        db,
+        &sales.id,
+        "Contract Reviewer Agent",
+        CONTRACT_REVIEWER_DESCRIPTION,
+    )
+    .await?;
+    agents::insert(
+        db,
+        &sales.id,
+        "Sales Outreach Agent",
+        SALES_OUTREACH_DESCRIPTION,
+    )
+    .await?;
     audit::record(db, Actor::System, "demo.seeded", "Support, Sales", "").await?;
     Ok(true)
 }

@@ -49,12 +49,7 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            || (),
-            move || shell(leptos_options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .layer(session_layer)
@@ -84,7 +79,12 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 /// Page visits only (server functions check the session themselves): signed-out visits to
 /// `/app/...` go to `/login?next=...`; with no user at all, to the first-admin page.
-async fn gate(State(state): State<AppState>, session: Session, req: Request, next: Next) -> Response {
+async fn gate(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_string();
     let is_page = path == "/" || path == "/login" || path == "/setup" || path.starts_with("/app");
     if !is_page || req.method() != axum::http::Method::GET {

@@ -58,7 +58,9 @@ pub async fn create_user(
     validate::new_password(&password)?;
     let role = Role::parse(&role)?;
     if role == Role::Owner && v.user.role != Role::Owner {
-        return Err(AppError::Forbidden("Only an owner can make someone an owner.".into()));
+        return Err(AppError::Forbidden(
+            "Only an owner can make someone an owner.".into(),
+        ));
     }
     let state = app_state()?;
     let hash = super::auth::hash_password(password).await?;
@@ -128,7 +130,14 @@ pub async fn add_member(team_id: String, user_id: String) -> Result<(), AppError
             user.name, team.name
         )));
     }
-    audit::record(&mut *tx, v.actor(), "team.member_added", &team.name, &user.email).await?;
+    audit::record(
+        &mut *tx,
+        v.actor(),
+        "team.member_added",
+        &team.name,
+        &user.email,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -145,7 +154,14 @@ pub async fn remove_member(team_id: String, user_id: String) -> Result<(), AppEr
             user.name, team.name
         )));
     }
-    audit::record(&mut *tx, v.actor(), "team.member_removed", &team.name, &user.email).await?;
+    audit::record(
+        &mut *tx,
+        v.actor(),
+        "team.member_removed",
+        &team.name,
+        &user.email,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -10,12 +10,12 @@ pub mod sessions;
 pub mod state;
 
 use config::Config;
-use tower_sessions::session_store::ExpiredDeletion;
 use leptos::config::LeptosOptions;
 use state::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_sessions::session_store::ExpiredDeletion;
 
 /// Opens the database, applies migrations, creates the owner from the environment and seeds
 /// demo data when asked.
@@ -23,7 +23,8 @@ pub async fn prepare(config: Config) -> Result<AppState, String> {
     let db = db::connect(&config.database_url).await?;
     if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
         if !db::users::any_exist(&db).await.map_err(|e| e.to_string())? {
-            let email = crate::validate::email(email).map_err(|e| format!("FLARE_ADMIN_EMAIL: {e}"))?;
+            let email =
+                crate::validate::email(email).map_err(|e| format!("FLARE_ADMIN_EMAIL: {e}"))?;
             crate::validate::new_password(password.expose())
                 .map_err(|e| format!("FLARE_ADMIN_PASSWORD: {e}"))?;
             let name = email.split('@').next().unwrap_or("Owner").to_string();
@@ -72,9 +73,12 @@ pub async fn serve(
         }
     });
     let app = http::router(state);
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     sweeper.abort();
     result
 }

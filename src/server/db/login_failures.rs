@@ -8,7 +8,12 @@ pub const MAX_PER_ACCOUNT: i64 = 5;
 pub const MAX_PER_ADDRESS: i64 = 20;
 
 /// Milliseconds until `key` may try again, if it is locked out at `now`.
-pub async fn locked_for(db: &Db, key: &str, limit: i64, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn locked_for(
+    db: &Db,
+    key: &str,
+    limit: i64,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT failures, window_start FROM login_failures WHERE key = $1")
             .bind(key)

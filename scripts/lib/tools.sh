@@ -1,0 +1,61 @@
+# Installs, when missing, the pinned tools Flare builds and tests with. Sourced by scripts/run
+# and scripts/test. Everything lands outside the clone (~/.cargo/bin, $FLARE_CACHE), so a second
+# clone or a CI run reuses it; nothing is downloaded at run time.
+
+CARGO_LEPTOS_VERSION=0.3.4
+BINARYEN_VERSION=132.0.0
+FLARE_CACHE="${FLARE_CACHE:-$HOME/.cache/flare}"
+export PATH="$HOME/.cargo/bin:$FLARE_CACHE/tools/node_modules/.bin:$PATH"
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate exactly, so its version comes from Cargo.lock.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+ensure_rust_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes, once)"
+    cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
+  fi
+  local wbg
+  wbg="$(wasm_bindgen_version)"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+    say "installing wasm-bindgen-cli $wbg (matches Cargo.lock)"
+    # Not --locked: one of its locked dependencies is not served by the registry here.
+    cargo install wasm-bindgen-cli --version "$wbg"
+  fi
+}
+
+ensure_wasm_opt() {
+  if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+    say "installing wasm-opt (npm binaryen $BINARYEN_VERSION)"
+    mkdir -p "$FLARE_CACHE/tools"
+    npm install --silent --no-audit --no-fund --prefix "$FLARE_CACHE/tools" "binaryen@$BINARYEN_VERSION"
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing Chromium from Debian"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+  fi
+}
+
+ensure_node_packages() {
+  if [ ! -x end2end/node_modules/.bin/playwright ] \
+    || ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock.json.flare 2>/dev/null; then
+    say "installing the browser-test packages (npm ci)"
+    # Playwright drives Debian's Chromium; it must never fetch a browser of its own.
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent) || return 1
+    cp end2end/package-lock.json end2end/node_modules/.package-lock.json.flare
+  fi
+}

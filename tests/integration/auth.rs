@@ -1,0 +1,289 @@
+use crate::common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn healthz_reports_the_database() {
+    let app = TestApp::with_owner().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    // With the database gone, the check says so instead of pretending.
+    app.db.close().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn owner_from_environment_signs_in_and_out() {
+    let app = TestApp::with_owner().await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'owner'")
+            .await,
+        1
+    );
+    let c = app.owner().await;
+    let me = app.call(&c, "signed_in_user", &[]).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["email"], OWNER_EMAIL);
+    assert_eq!(me.body["role"], "owner");
+    let out = app.call(&c, "logout", &[]).await;
+    assert_eq!(out.status, StatusCode::OK);
+    let me = app.call(&c, "signed_in_user", &[]).await;
+    assert_eq!(me.body, serde_json::Value::Null, "signed out after logout");
+    let dir = app.call(&c, "load_directory", &[]).await;
+    assert_eq!(dir.status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn email_is_matched_whatever_its_case() {
+    let app = TestApp::with_owner().await;
+    app.sign_in(" Owner@Example.COM ", OWNER_PASSWORD).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_password_unknown_email_and_empty_fields_are_refused_clearly() {
+    let app = TestApp::with_owner().await;
+    let c = client();
+    let wrong = app
+        .call(
+            &c,
+            "login",
+            &[("email", OWNER_EMAIL), ("password", "nope nope")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.message(), "Wrong email or password.");
+    let unknown = app
+        .call(
+            &c,
+            "login",
+            &[("email", "nobody@example.com"), ("password", "whatever1")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown.message(),
+        "Wrong email or password.",
+        "same answer: no account probing"
+    );
+    let empty = app
+        .call(&c, "login", &[("email", ""), ("password", "")])
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.message(), "Enter your email and password.");
+    let long = "x".repeat(5000);
+    let over = app
+        .call(
+            &c,
+            "login",
+            &[("email", long.as_str()), ("password", long.as_str())],
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::UNAUTHORIZED);
+    let missing = app.call(&c, "login", &[("email", OWNER_EMAIL)]).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    // None of it signed anyone in.
+    let me = app.call(&c, "signed_in_user", &[]).await;
+    assert_eq!(me.body, serde_json::Value::Null);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_the_account_with_a_clear_message() {
+    let app = TestApp::with_owner().await;
+    let c = client();
+    for _ in 0..5 {
+        let r = app
+            .call(
+                &c,
+                "login",
+                &[("email", OWNER_EMAIL), ("password", "wrong password")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while locked.
+    let r = app
+        .call(
+            &c,
+            "login",
+            &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.message()
+            .starts_with("Too many failed sign-in attempts. Try again in"),
+        "{}",
+        r.message()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_the_address_across_accounts() {
+    let app = TestApp::with_owner().await;
+    let c = client();
+    for i in 0..20 {
+        let email = format!("guess{i}@example.com");
+        let r = app
+            .call(
+                &c,
+                "login",
+                &[("email", email.as_str()), ("password", "wrong password")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = app
+        .call(
+            &c,
+            "login",
+            &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_and_same_site() {
+    let app = TestApp::with_owner().await;
+    let res = client()
+        .post(app.url("/api/login"))
+        .form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("flare_session="))
+        .expect("session cookie set");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn first_visit_creates_the_first_admin_once() {
+    let app = TestApp::empty().await;
+    let res = app
+        .client
+        .get(app.url("/app/escalations"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()["location"], "/setup");
+    let page = app.client.get(app.url("/setup")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Create admin account"));
+
+    // Bad input first: nothing is created.
+    let c = client();
+    let bad = app
+        .call(
+            &c,
+            "create_first_admin",
+            &[
+                ("name", "Ada"),
+                ("email", "ada"),
+                ("password", "password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let short = app
+        .call(
+            &c,
+            "create_first_admin",
+            &[
+                ("name", "Ada"),
+                ("email", "ada@example.com"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+
+    // Ten visitors race for the first account: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let c = client();
+        let url = app.url("/api/create_first_admin");
+        tasks.push(tokio::spawn(async move {
+            let email = format!("admin{i}@example.com");
+            c.post(url)
+                .form(&[
+                    ("name", "Admin"),
+                    ("email", email.as_str()),
+                    ("password", "password-123"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut ok = 0;
+    let mut conflict = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::OK => ok += 1,
+            StatusCode::CONFLICT => conflict += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((ok, conflict), (1, 9));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'owner'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+    // Once an account exists, /setup sends people to sign in.
+    let res = client().get(app.url("/setup")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/login");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_admin_is_signed_in_and_joins_every_team() {
+    let mut config = flare::server::config::Config::for_database(fresh_database_url().await);
+    config.demo = true;
+    let app = TestApp::start(config).await;
+    let c = client();
+    let r = app
+        .call(
+            &c,
+            "create_first_admin",
+            &[
+                ("name", "Ada"),
+                ("email", "ada@example.com"),
+                ("password", "password-123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let me = app.call(&c, "signed_in_user", &[]).await;
+    assert_eq!(me.body["email"], "ada@example.com");
+    let teams = app.call(&c, "my_teams", &[]).await;
+    let names: Vec<&str> = teams
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Sales", "Support"]);
+    app.stop().await;
+}

@@ -1,0 +1,225 @@
+//! Test harness: every test starts Flare on port 0 with a fresh database of its own, SQLite by
+//! default, PostgreSQL when FLARE_TEST_BACKEND=postgres (a new database per test, dropped after).
+
+use flare::server::config::{Config, Secret};
+use flare::server::db::Db;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+
+pub const OWNER_EMAIL: &str = "owner@example.com";
+pub const OWNER_PASSWORD: &str = "correct horse battery";
+
+pub fn backend_is_postgres() -> bool {
+    std::env::var("FLARE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("FLARE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database_url() -> String {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    if backend_is_postgres() {
+        use sqlx::Connection;
+        let admin = postgres_admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("FLARE_TEST_BACKEND=postgres but PostgreSQL is not reachable");
+        let name = format!("flare_test_{tag}");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        format!("{base}/{name}")
+    } else {
+        let path = std::env::temp_dir().join(format!("flare-test-{tag}.db"));
+        format!("sqlite://{}", path.display())
+    }
+}
+
+/// Drops a PostgreSQL test database or removes a SQLite file.
+pub async fn drop_database(url: &str) {
+    if url.starts_with("postgres") {
+        use sqlx::Connection;
+        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The message a user sees for an `AppError` body (as the browser decodes it).
+    pub fn message(&self) -> String {
+        serde_json::from_value::<flare::error::AppError>(self.body.clone())
+            .map(|e| e.to_string())
+            .unwrap_or_else(|_| format!("not an AppError: {}", self.body))
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    /// Flare with an owner (OWNER_EMAIL) created from the environment settings.
+    pub async fn with_owner() -> Self {
+        let mut config = Config::for_database(fresh_database_url().await);
+        config.admin_email = Some(OWNER_EMAIL.into());
+        config.admin_password = Some(Secret::new(OWNER_PASSWORD));
+        Self::start(config).await
+    }
+
+    /// Flare with no user at all (first visit shows the first-admin page).
+    pub async fn empty() -> Self {
+        Self::start(Config::for_database(fresh_database_url().await)).await
+    }
+
+    pub async fn start(config: Config) -> Self {
+        let database_url = config.database_url.clone();
+        let state = flare::server::prepare(config).await.expect("prepare");
+        let db = state.db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(flare::server::serve(state, listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            database_url,
+            client: client(),
+            stop: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Calls a server function over HTTP as the browser's client does (form-encoded POST).
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Reply {
+        let res = client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
+    /// A new client signed in as `email`.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Client {
+        let c = client();
+        let r = self
+            .call(&c, "login", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "sign-in as {email} failed: {:?}",
+            r.body
+        );
+        c
+    }
+
+    pub async fn owner(&self) -> reqwest::Client {
+        self.sign_in(OWNER_EMAIL, OWNER_PASSWORD).await
+    }
+
+    /// Creates a user through the admin server function; returns their id.
+    pub async fn create_user(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
+        let name = email.split('@').next().unwrap_or("user");
+        let r = self
+            .call(
+                admin,
+                "create_user",
+                &[
+                    ("name", name),
+                    ("email", email),
+                    ("password", "password-123"),
+                    ("role", role),
+                ],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "create_user {email}: {:?}",
+            r.body
+        );
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn create_team(&self, admin: &reqwest::Client, name: &str) -> String {
+        let r = self.call(admin, "create_team", &[("name", name)]).await;
+        assert_eq!(r.status, StatusCode::OK, "create_team {name}: {:?}", r.body);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn add_member(&self, admin: &reqwest::Client, team_id: &str, user_id: &str) {
+        let r = self
+            .call(
+                admin,
+                "add_member",
+                &[("team_id", team_id), ("user_id", user_id)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "add_member: {:?}", r.body);
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(&self.db)
+            .await
+            .expect("count");
+        n
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.db.close().await;
+        drop_database(&self.database_url).await;
+    }
+}

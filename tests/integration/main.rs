@@ -1,0 +1,10 @@
+//! Integration tests over real sockets against a real database (SQLite, or PostgreSQL with
+//! FLARE_TEST_BACKEND=postgres). Run by the README's test command on both.
+#![cfg(feature = "ssr")]
+
+mod auth;
+mod common;
+mod data_layer;
+mod members;
+mod pages;
+mod scoping;

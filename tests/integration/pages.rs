@@ -1,0 +1,168 @@
+use crate::common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn signed_out_app_pages_redirect_to_login_and_back() {
+    let app = TestApp::with_owner().await;
+    let res = client()
+        .get(app.url("/app/settings/members?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(
+        res.headers()["location"],
+        "/login?next=/app/settings/members%3Fx%3D1"
+    );
+
+    let login = client()
+        .get(app.url("/login?next=/app/settings/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let html = login.text().await.unwrap();
+    assert!(
+        html.contains(r#"<label for="email">Email</label>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<label for="password">Password</label>"#));
+    assert!(html.contains("Sign in</button>"));
+    assert!(
+        html.contains(r#"value="/app/settings/members""#),
+        "next kept in the form"
+    );
+    app.stop().await;
+}
+
+/// Without JavaScript the sign-in form is a plain POST: success redirects to `next`.
+#[tokio::test]
+async fn sign_in_form_works_without_javascript() {
+    let app = TestApp::with_owner().await;
+    let c = client();
+    let res = c
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/login?next=/app/chat"))
+        .form(&[
+            ("email", OWNER_EMAIL),
+            ("password", OWNER_PASSWORD),
+            ("next", "/app/chat"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/app/chat");
+    let page = c.get(app.url("/app/chat")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign out"));
+
+    // A failed plain POST goes back to the form, carrying the error for it to show.
+    let res = client()
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/login"))
+        .form(&[
+            ("email", OWNER_EMAIL),
+            ("password", "wrong password"),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        back.contains("/login?") && back.contains("__err="),
+        "{back}"
+    );
+    let html = client()
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Wrong email or password."),
+        "error shown after redirect"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn next_never_leaves_the_site() {
+    let app = TestApp::with_owner().await;
+    let res = client()
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .form(&[
+            ("email", OWNER_EMAIL),
+            ("password", OWNER_PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/app/escalations");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn members_page_renders_for_admins_and_refuses_members() {
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    app.create_user(&owner, "mem@example.com", "member").await;
+    let html = owner
+        .get(app.url("/app/settings/members"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Members &amp; Teams") || html.contains("Members & Teams"));
+    assert!(
+        html.contains("mem@example.com"),
+        "server-rendered with data"
+    );
+    let member = app.sign_in("mem@example.com", "password-123").await;
+    let html = member
+        .get(app.url("/app/settings/members"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Only owners and admins can manage members and teams."));
+    assert!(
+        !html.contains("owner@example.com"),
+        "no directory data for members"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn placeholder_pages_and_not_found() {
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    for (path, text) in [
+        (
+            "/app/escalations",
+            "When an agent asks for a person, open items show here.",
+        ),
+        ("/app/chat", "Not built yet"),
+        ("/app/settings/agents", "Not built yet"),
+    ] {
+        let res = owner.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert!(res.text().await.unwrap().contains(text), "{path}");
+    }
+    let res = owner.get(app.url("/app/nowhere")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
