@@ -31,10 +31,8 @@ pub fn set_error_status(status: u16) {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"))
     });
-    if !plain_form {
-        if let Ok(code) = StatusCode::from_u16(status) {
-            res.set_status(code);
-        }
+    if !plain_form && let Ok(code) = StatusCode::from_u16(status) {
+        res.set_status(code);
     }
 }
 

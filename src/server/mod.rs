@@ -21,24 +21,10 @@ use tower_sessions::session_store::ExpiredDeletion;
 /// demo data when asked.
 pub async fn prepare(config: Config) -> Result<AppState, String> {
     let db = db::connect(&config.database_url).await?;
-    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-        if !db::users::any_exist(&db).await.map_err(|e| e.to_string())? {
-            let email =
-                crate::validate::email(email).map_err(|e| format!("FLARE_ADMIN_EMAIL: {e}"))?;
-            crate::validate::new_password(password.expose())
-                .map_err(|e| format!("FLARE_ADMIN_PASSWORD: {e}"))?;
-            let name = email.split('@').next().unwrap_or("Owner").to_string();
-            let hash = auth::hash_password(password.expose().to_string())
-                .await
-                .map_err(|e| e.to_string())?;
-            if auth::create_owner(&db, &name, &email, &hash)
-                .await
-                .map_err(|e| e.to_string())?
-                .is_some()
-            {
-                tracing::info!(%email, "created the owner from FLARE_ADMIN_EMAIL");
-            }
-        }
+    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
+        && !db::users::any_exist(&db).await.map_err(|e| e.to_string())?
+    {
+        create_owner_from_env(&db, email, password.expose()).await?;
     }
     if config.demo && demo::seed(&db, &config).await.map_err(|e| e.to_string())? {
         tracing::info!("seeded demo data");
@@ -54,6 +40,23 @@ pub async fn prepare(config: Config) -> Result<AppState, String> {
         db,
         config: Arc::new(config),
     })
+}
+
+async fn create_owner_from_env(db: &db::Db, email: &str, password: &str) -> Result<(), String> {
+    let email = crate::validate::email(email).map_err(|e| format!("FLARE_ADMIN_EMAIL: {e}"))?;
+    crate::validate::new_password(password).map_err(|e| format!("FLARE_ADMIN_PASSWORD: {e}"))?;
+    let name = email.split('@').next().unwrap_or("Owner").to_string();
+    let hash = auth::hash_password(password.to_string())
+        .await
+        .map_err(|e| e.to_string())?;
+    if auth::create_owner(db, &name, &email, &hash)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        tracing::info!(%email, "created the owner from FLARE_ADMIN_EMAIL");
+    }
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
