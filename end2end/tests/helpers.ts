@@ -1,10 +1,16 @@
 import { expect, Page } from '@playwright/test';
 
-/** Console errors and warnings (hydration problems show here) and uncaught page errors. */
-export function watchConsole(page: Page): string[] {
+/**
+ * Console errors and warnings (hydration problems show here) and uncaught page errors.
+ * `expectedStatuses` are HTTP answers the test provokes on purpose (a refused duplicate, say):
+ * the browser logs those as errors too, but they are not problems.
+ */
+export function watchConsole(page: Page, expectedStatuses: number[] = []): string[] {
   const problems: string[] = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`${msg.type()}: ${msg.text()}`);
+    const text = msg.text();
+    const expected = expectedStatuses.some((s) => text.includes(`status of ${s} `));
+    if ((msg.type() === 'error' || msg.type() === 'warning') && !expected) problems.push(`${msg.type()}: ${text}`);
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   return problems;

@@ -4,6 +4,8 @@
 
 CARGO_LEPTOS_VERSION=0.3.4
 BINARYEN_VERSION=132.0.0
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 FLARE_CACHE="${FLARE_CACHE:-$HOME/.cache/flare}"
 export PATH="$HOME/.cargo/bin:$FLARE_CACHE/tools/node_modules/.bin:$PATH"
 
