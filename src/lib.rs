@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 pub mod members;
 pub mod pages;
+pub mod rules;
 pub mod validate;
 
 #[cfg(feature = "ssr")]

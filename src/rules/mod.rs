@@ -1,0 +1,588 @@
+//! The rule compiler: reads an agent's Description and turns the escalation rules it contains
+//! into a [`Policy`] that Flare enforces for every provider, plus lint for rules that will
+//! misbehave. Pure (no I/O) and shared by the server and the browser (for live feedback).
+//! Every step is a single pass over the text, so it stays linear in the Description's length.
+
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+use text::{find_run, is_filler, sentences, stems, words};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    /// The severity of a matching rule that no "Treat … as …" sentence maps.
+    pub const DEFAULT: Severity = Severity::Warning;
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "Info",
+            Severity::Warning => "Warning",
+            Severity::Critical => "Critical",
+        }
+    }
+
+    fn from_word(w: &str) -> Option<Self> {
+        match w {
+            "critical" => Some(Self::Critical),
+            "warning" => Some(Self::Warning),
+            "info" | "informational" => Some(Self::Info),
+            _ => None,
+        }
+    }
+}
+
+/// A phrase to look for, matched on stems ("refunds" matches "refunded").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Term {
+    pub text: String,
+    pub stems: Vec<String>,
+}
+
+impl Term {
+    fn new(raw: &str) -> Option<Self> {
+        let words = words(raw);
+        // Leading articles and quantifiers say nothing: "a lawyer" is "lawyer".
+        let start = words
+            .iter()
+            .position(|w| !matches!(w.as_str(), "a" | "an" | "the" | "any" | "all" | "some"))?;
+        let words = &words[start..];
+        let text = words.join(" ");
+        let stems = stems(&text);
+        if stems.iter().all(|s| is_filler(s)) {
+            return None;
+        }
+        Some(Self { text, stems })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Unit {
+    Money,
+    Percent,
+    Number,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Trigger {
+    /// Escalate when the message contains any of these.
+    AnyOf(Vec<Term>),
+    /// Escalate when the message is about `subject` and names an amount above `amount`.
+    Over {
+        subject: Vec<String>,
+        amount: f64,
+        unit: Unit,
+        /// "at least" rather than "over".
+        inclusive: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The sentence it came from, as written.
+    pub sentence: String,
+    pub trigger: Trigger,
+    /// Steps the Description asks for before escalating ("confirm the order details…").
+    pub before_escalating: Vec<String>,
+    /// What the reason must include ("a one-sentence summary of the deviation…").
+    pub reason_includes: Vec<String>,
+    /// "Don't draft a reply yourself — just flag it."
+    pub flag_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeverityMapping {
+    pub subject: Term,
+    pub severity: Severity,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LintKind {
+    TooVague,
+    NeverEscalate,
+    MeaninglessImportant,
+    NoRule,
+    NoFineExample,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lint {
+    pub kind: LintKind,
+    /// The sentence it is about; empty for lint about the whole Description.
+    pub sentence: String,
+    pub why: String,
+    pub suggestion: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub rules: Vec<Rule>,
+    pub severities: Vec<SeverityMapping>,
+    /// Outcome-based rules only a model can judge, kept as written and given to the model.
+    pub model_judged: Vec<String>,
+    /// Examples of what is fine to answer alone.
+    pub fine_alone: Vec<String>,
+    pub lints: Vec<Lint>,
+}
+
+/// Why a message escalates: the rule, what in the message triggered it, and the severity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleMatch {
+    pub rule: usize,
+    pub matched: String,
+    pub severity: Severity,
+}
+
+const OUTCOME_MARKERS: [&str; 8] = [
+    "uncomfortable",
+    "with confidence",
+    "not confident",
+    "in doubt",
+    "your judgment",
+    "your judgement",
+    "you're not sure",
+    "you are not sure",
+];
+const VAGUE_MARKERS: [&str; 5] = ["uncertain", "unsure", "not sure", "not certain", "in doubt"];
+const LIST_INTROS: [&str; 13] = [
+    " involving ",
+    " that mentions ",
+    " that mention ",
+    " mentioning ",
+    " mentions ",
+    " mention of ",
+    " flagged as ",
+    " related to ",
+    " regarding ",
+    " concerning ",
+    " about ",
+    " containing ",
+    " that includes ",
+];
+const FINE_MARKERS: [&str; 6] = [
+    "fine to",
+    "on your own",
+    "by yourself",
+    "no need to escalate",
+    "don't need to escalate",
+    "ok to answer",
+];
+
+/// Compiles a Description into a policy. Never panics; linear in the input.
+pub fn compile(description: &str) -> Policy {
+    let mut p = Policy::default();
+    for sentence in sentences(description) {
+        let lower = format!(" {} ", sentence.to_lowercase().replace('\u{2019}', "'"));
+        if let Some(lint) = lint_sentence(sentence, &lower) {
+            p.lints.push(lint);
+            continue;
+        }
+        if let Some(map) = severity_mapping(&lower) {
+            p.severities.push(map);
+            continue;
+        }
+        // Steps, reason requirements and "just flag it" belong to the rule written before them.
+        let t = lower.trim();
+        if let Some(step) = t
+            .strip_prefix("before escalating")
+            .or_else(|| t.strip_prefix("before you escalate"))
+        {
+            let step = step.trim_start_matches([',', ' ']).trim().to_string();
+            if let Some(last) = p.rules.last_mut() {
+                last.before_escalating.push(step);
+            }
+            continue;
+        }
+        if let Some(what) = reason_include(t) {
+            if let Some(last) = p.rules.last_mut() {
+                last.reason_includes.push(what);
+            }
+            continue;
+        }
+        if t.contains("don't draft") || t.contains("do not draft") || t.contains("just flag it") {
+            if let Some(last) = p.rules.last_mut() {
+                last.flag_only = true;
+            }
+            continue;
+        }
+        if FINE_MARKERS.iter().any(|m| t.contains(m)) && !lower.contains(" escalate ") {
+            p.fine_alone.push(sentence.to_string());
+            continue;
+        }
+        if !words(t).iter().any(|w| w == "escalate") {
+            continue;
+        }
+        let outcome = OUTCOME_MARKERS.iter().any(|m| t.contains(m));
+        let rules = escalation_rules(sentence, &lower, !outcome);
+        if outcome || rules.is_empty() {
+            // What Flare cannot structure is still a rule: the model is asked to judge it.
+            p.model_judged.push(sentence.to_string());
+        }
+        p.rules.extend(rules);
+    }
+    // "When in doubt, escalate" beside specific rules is the tutorial's catch-all, not vagueness.
+    if !p.rules.is_empty() {
+        let (catch_all, rest): (Vec<Lint>, Vec<Lint>) =
+            std::mem::take(&mut p.lints).into_iter().partition(|l| {
+                l.kind == LintKind::TooVague && l.sentence.to_lowercase().contains("in doubt")
+            });
+        p.lints = rest;
+        p.model_judged
+            .extend(catch_all.into_iter().map(|l| l.sentence));
+    }
+    whole_description_lints(&mut p, description);
+    p
+}
+
+fn lint_sentence(sentence: &str, lower: &str) -> Option<Lint> {
+    let ws = words(lower);
+    let has = |w: &str| ws.iter().any(|x| x == w);
+    let escalates = ws.iter().any(|w| w.starts_with("escalat"));
+    if !escalates {
+        return None;
+    }
+    let negated =
+        has("never") || lower.contains("don't escalate") || lower.contains("do not escalate");
+    let content: Vec<&String> = ws
+        .iter()
+        .filter(|w| {
+            !is_filler(&text::stem(w))
+                && !matches!(
+                    w.as_str(),
+                    "never"
+                        | "don't"
+                        | "do"
+                        | "not"
+                        | "answer"
+                        | "respond"
+                        | "yourself"
+                        | "instead"
+                        | "always"
+                )
+        })
+        .collect();
+    if negated && content.is_empty() {
+        return Some(Lint {
+            kind: LintKind::NeverEscalate,
+            sentence: sentence.into(),
+            why: "Defeats the point: the agent will answer even what must never be answered alone.".into(),
+            suggestion: "Always escalate any request involving refunds, account deletions, or threats of legal action.".into(),
+        });
+    }
+    if VAGUE_MARKERS.iter().any(|m| lower.contains(m))
+        && content.iter().all(|w| {
+            matches!(
+                w.as_str(),
+                "uncertain"
+                    | "unsure"
+                    | "sure"
+                    | "certain"
+                    | "doubt"
+                    | "you're"
+                    | "you"
+                    | "are"
+                    | "feel"
+            )
+        })
+    {
+        return Some(Lint {
+            kind: LintKind::TooVague,
+            sentence: sentence.into(),
+            why: "Too vague: a model is always a little uncertain, so the agent will escalate constantly.".into(),
+            suggestion: "Name the situations instead: \u{201c}Escalate refund requests over $100 and any reply that mentions a lawyer.\u{201d}".into(),
+        });
+    }
+    let vague_word = [
+        "important",
+        "serious",
+        "significant",
+        "sensitive",
+        "risky",
+        "big",
+    ]
+    .into_iter()
+    .find(|w| has(w));
+    let catch_all = has("everything") || has("anything") || has("things") || has("stuff");
+    if let Some(word) = vague_word.filter(|_| catch_all) {
+        return Some(Lint {
+            kind: LintKind::MeaninglessImportant,
+            sentence: sentence.into(),
+            why: format!("\u{201c}{word}\u{201d} means nothing to a model without examples."),
+            suggestion: "List what counts: \u{201c}Escalate refunds over $100, contract changes and anything involving legal action.\u{201d}".into(),
+        });
+    }
+    None
+}
+
+fn whole_description_lints(p: &mut Policy, description: &str) {
+    if description.trim().is_empty() {
+        return;
+    }
+    if p.rules.is_empty() && p.model_judged.is_empty() {
+        p.lints.push(Lint {
+            kind: LintKind::NoRule,
+            sentence: String::new(),
+            why: "No escalation rule: this agent will never ask a person, whatever it is asked.".into(),
+            suggestion: "Add one, e.g. \u{201c}Always escalate any request involving refunds, account deletions, or threats of legal action.\u{201d}".into(),
+        });
+    } else if p.fine_alone.is_empty() {
+        p.lints.push(Lint {
+            kind: LintKind::NoFineExample,
+            sentence: String::new(),
+            why: "No example of what is fine to answer alone: agents without one tend to escalate everything.".into(),
+            suggestion: "Add one, e.g. \u{201c}Questions about shipping times and order status are fine to answer on your own.\u{201d}".into(),
+        });
+    }
+}
+
+/// "Treat refund requests as Critical".
+fn severity_mapping(lower: &str) -> Option<SeverityMapping> {
+    let trimmed = lower.trim();
+    let body = trimmed
+        .strip_prefix("treat ")
+        .or_else(|| trimmed.strip_prefix("mark "))?;
+    let (subject, level) = body.rsplit_once(" as ")?;
+    let severity = Severity::from_word(words(level).first()?.as_str())?;
+    Some(SeverityMapping {
+        subject: Term::new(subject)?,
+        severity,
+    })
+}
+
+fn reason_include(t: &str) -> Option<String> {
+    for prefix in [
+        "include ",
+        "in your reason, include ",
+        "in the reason, include ",
+        "and explain ",
+    ] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            return Some(rest.trim().to_string());
+        }
+    }
+    if t.starts_with("explain ") {
+        return Some(t.to_string());
+    }
+    None
+}
+
+/// The structured rules of one escalation sentence (several when joined by "or any …").
+/// `bare` allows a list with no introducing word ("Always escalate refunds and complaints").
+fn escalation_rules(sentence: &str, lower: &str, bare: bool) -> Vec<Rule> {
+    let after = match lower.find("escalate") {
+        Some(i) => &lower[i + "escalate".len()..],
+        None => return vec![],
+    };
+    after
+        .split(" or any ")
+        .filter_map(|clause| clause_trigger(&format!(" {} ", clause.trim()), bare))
+        .map(|trigger| Rule {
+            sentence: sentence.to_string(),
+            trigger,
+            before_escalating: vec![],
+            reason_includes: vec![],
+            flag_only: false,
+        })
+        .collect()
+}
+
+fn clause_trigger(clause: &str, bare: bool) -> Option<Trigger> {
+    if let Some(t) = threshold(clause) {
+        return Some(t);
+    }
+    let introduced = LIST_INTROS
+        .iter()
+        .filter_map(|intro| clause.find(intro).map(|i| (i, intro.len())))
+        .min_by_key(|&(i, _)| i)
+        .map(|(i, len)| &clause[i + len..]);
+    let list = match introduced {
+        Some(list) => list,
+        None if bare => clause,
+        None => return None,
+    };
+    // The list ends where a new clause begins.
+    let list = [" before ", " unless ", " except ", " so that "]
+        .iter()
+        .filter_map(|stop| list.find(stop))
+        .min()
+        .map_or(list, |i| &list[..i]);
+    let terms: Vec<Term> = list
+        .split([',', '/'])
+        .flat_map(|part| part.split(" or "))
+        .flat_map(|part| part.split(" and "))
+        .filter_map(Term::new)
+        .collect();
+    (!terms.is_empty()).then_some(Trigger::AnyOf(terms))
+}
+
+/// "refund requests over $100", "deviates … by more than 10%".
+fn threshold(clause: &str) -> Option<Trigger> {
+    const COMPARISONS: [(&str, bool); 8] = [
+        (" more than ", false),
+        (" over ", false),
+        (" above ", false),
+        (" greater than ", false),
+        (" exceeding ", false),
+        (" exceeds ", false),
+        (" at least ", true),
+        (" > ", false),
+    ];
+    let (at, len, inclusive) = COMPARISONS
+        .iter()
+        .filter_map(|&(c, inc)| clause.find(c).map(|i| (i, c.len(), inc)))
+        .min_by_key(|&(i, _, _)| i)?;
+    let (amount, unit) = amount_at(&clause[at + len..])?;
+    let subject: Vec<String> = stems(&clause[..at])
+        .into_iter()
+        .filter(|s| !is_filler(s))
+        .collect();
+    if subject.is_empty() {
+        return None;
+    }
+    Some(Trigger::Over {
+        subject,
+        amount,
+        unit,
+        inclusive,
+    })
+}
+
+/// Reads "$1,250.50", "10%", "10 percent", "100 dollars" at the start of `s`.
+fn amount_at(s: &str) -> Option<(f64, Unit)> {
+    let s = s.trim_start();
+    let (money, rest) = match s
+        .strip_prefix('$')
+        .or_else(|| s.strip_prefix('€'))
+        .or_else(|| s.strip_prefix('£'))
+    {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .collect();
+    let digits = digits.trim_end_matches(['.', ',']);
+    if digits.is_empty() {
+        return None;
+    }
+    let value: f64 = digits.replace(',', "").parse().ok()?;
+    let tail = rest[digits.len()..].trim_start();
+    let unit = if money
+        || tail.starts_with("dollars")
+        || tail.starts_with("usd")
+        || tail.starts_with("euros")
+    {
+        Unit::Money
+    } else if tail.starts_with('%') || tail.starts_with("percent") {
+        Unit::Percent
+    } else {
+        Unit::Number
+    };
+    Some((value, unit))
+}
+
+/// Every amount in a message with its unit, in one pass.
+fn amounts(message: &str) -> Vec<(f64, Unit)> {
+    let mut out = Vec::new();
+    let bytes = message.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let starts_number = c.is_ascii_digit()
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'#');
+        if c == b'$' || starts_number {
+            // "€100" and "£100": the symbol is the (multi-byte) character before the digits.
+            let money = message[..i].ends_with(['\u{20ac}', '\u{a3}']);
+            if let Some((v, u)) = amount_at(&message[i..]) {
+                out.push((v, if money { Unit::Money } else { u }));
+            }
+            // Skip past this number.
+            i += 1;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_digit() || bytes[i] == b',' || bytes[i] == b'.')
+            {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+impl Policy {
+    /// The rules a message triggers, in the order written. Linear in the message for each rule.
+    pub fn evaluate(&self, message: &str) -> Vec<RuleMatch> {
+        let msg = stems(message);
+        let lower = message.to_lowercase();
+        let mut nums: Option<Vec<(f64, Unit)>> = None;
+        let mut out = Vec::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let matched = match &rule.trigger {
+                Trigger::AnyOf(terms) => terms
+                    .iter()
+                    .find(|t| find_run(&msg, &t.stems).is_some())
+                    .map(|t| t.text.clone()),
+                Trigger::Over {
+                    subject,
+                    amount,
+                    unit,
+                    inclusive,
+                } => {
+                    let about = subject.iter().find(|s| msg.contains(s));
+                    let nums = nums.get_or_insert_with(|| amounts(&lower));
+                    let over = nums.iter().find(|(v, u)| {
+                        u == unit && if *inclusive { v >= amount } else { v > amount }
+                    });
+                    match (about, over) {
+                        (Some(s), Some((v, u))) => Some(format!("{s} {}", show_amount(*v, *u))),
+                        _ => None,
+                    }
+                }
+            };
+            if let Some(matched) = matched {
+                out.push(RuleMatch {
+                    rule: index,
+                    severity: self.severity_for(rule, &matched, &msg),
+                    matched,
+                });
+            }
+        }
+        out
+    }
+
+    /// The mapped severity whose subject the rule or the message is about; else the default.
+    fn severity_for(&self, rule: &Rule, matched: &str, msg: &[String]) -> Severity {
+        let matched = stems(matched);
+        let rule_stems = stems(&rule.sentence);
+        self.severities
+            .iter()
+            .filter(|m| {
+                let key: Vec<&String> = m.subject.stems.iter().filter(|s| !is_filler(s)).collect();
+                key.iter().any(|k| matched.contains(k))
+                    || (key.iter().any(|k| rule_stems.contains(k))
+                        && key.iter().any(|k| msg.contains(k)))
+            })
+            .map(|m| m.severity)
+            .max()
+            .unwrap_or(Severity::DEFAULT)
+    }
+}
+
+fn show_amount(v: f64, u: Unit) -> String {
+    match u {
+        Unit::Money => format!("${v}"),
+        Unit::Percent => format!("{v}%"),
+        Unit::Number => format!("{v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
