@@ -1,6 +1,7 @@
 //! Flare: a self-hosted workspace where AI agents escalate to humans.
 //! One crate, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
 
+pub mod agents;
 pub mod app;
 pub mod auth;
 pub mod components;

@@ -60,6 +60,10 @@ pub async fn seed(db: &Db, config: &Config) -> Result<bool, AppError> {
         &support.id,
         "Customer Support Agent",
         CUSTOMER_SUPPORT_DESCRIPTION,
+        agents::Author {
+            id: None,
+            label: "system",
+        },
     )
     .await?;
     agents::insert(
@@ -67,6 +71,10 @@ pub async fn seed(db: &Db, config: &Config) -> Result<bool, AppError> {
         &sales.id,
         "Contract Reviewer Agent",
         CONTRACT_REVIEWER_DESCRIPTION,
+        agents::Author {
+            id: None,
+            label: "system",
+        },
     )
     .await?;
     agents::insert(
@@ -74,6 +82,10 @@ pub async fn seed(db: &Db, config: &Config) -> Result<bool, AppError> {
         &sales.id,
         "Sales Outreach Agent",
         SALES_OUTREACH_DESCRIPTION,
+        agents::Author {
+            id: None,
+            label: "system",
+        },
     )
     .await?;
     audit::record(db, Actor::System, "demo.seeded", "Support, Sales", "").await?;

@@ -5,6 +5,7 @@ use super::auth;
 use super::sessions::SqlSessionStore;
 use super::state::AppState;
 use crate::app::{App, shell};
+use crate::error::AppError;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -17,6 +18,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 pub const SESSION_COOKIE: &str = "flare_session";
+
+/// The largest request body Flare reads (a 100 KB Description, percent-encoded, fits easily).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Sets the HTTP status of the server-function response being written (see `AppError::ser`).
 /// A plain HTML form post (no JavaScript) keeps its redirect back to the form instead, where
@@ -50,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn(reject_invalid_utf8))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .layer(session_layer)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -73,6 +81,48 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+fn error_response(status: StatusCode, error: AppError) -> Response {
+    let body = serde_json::to_string(&error).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Form posts (how server functions receive their arguments) must decode to valid UTF-8: the
+/// form decoder would otherwise replace bad bytes silently and store corrupted text.
+async fn reject_invalid_utf8(req: Request, next: Next) -> Response {
+    let is_form = req.method() == axum::http::Method::POST
+        && req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::invalid(format!(
+                "The request is too large (at most {} MB).",
+                MAX_BODY_BYTES / 1024 / 1024
+            )),
+        );
+    };
+    if percent_encoding::percent_decode(&bytes)
+        .decode_utf8()
+        .is_err()
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            AppError::invalid(
+                "The request contained text that is not valid UTF-8; nothing was saved.",
+            ),
+        );
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Page visits only (server functions check the session themselves): signed-out visits to

@@ -2,6 +2,7 @@
 //! FLARE_TEST_BACKEND=postgres). Run by the README's test command on both.
 #![cfg(feature = "ssr")]
 
+mod agents;
 mod auth;
 mod common;
 mod data_layer;

@@ -166,3 +166,20 @@ async fn placeholder_pages_and_not_found() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_requests_are_refused_before_they_are_read_whole() {
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    let body = format!("name={}", "x".repeat(3 * 1024 * 1024));
+    let res = owner
+        .post(app.url("/api/create_team"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.count("SELECT COUNT(*) FROM teams").await, 0);
+    app.stop().await;
+}

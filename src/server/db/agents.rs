@@ -1,59 +1,206 @@
-//! Agents as stored. Their pages and editing come with the Agents issue; the demo seeds them.
+//! Agents and their Description revisions as stored.
 
 use super::{Db, new_id, now_ms};
+use sqlx::{Any, Executor};
 
 #[derive(sqlx::FromRow, Debug, Clone)]
 pub struct AgentRow {
     pub id: String,
     pub team_id: String,
+    pub team_name: String,
     pub name: String,
     pub description: String,
+    pub revision: i64,
+    pub deleted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+const SELECT: &str = "SELECT a.id, a.team_id, t.name AS team_name, a.name, a.description, \
+    a.revision, a.deleted_at, a.created_at, a.updated_at FROM agents a JOIN teams t ON t.id = a.team_id";
+
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct RevisionRow {
+    pub revision: i64,
+    pub description: String,
+    pub author: String,
+    pub created_at: i64,
+}
+
+/// Who saved a revision: a user, or Flare (demo data).
+pub struct Author<'a> {
+    pub id: Option<&'a str>,
+    pub label: &'a str,
+}
+
+/// Creates an agent with its first revision, in one transaction.
 pub async fn insert(
     db: &Db,
     team_id: &str,
     name: &str,
     description: &str,
-) -> Result<AgentRow, sqlx::Error> {
+    author: Author<'_>,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
     let now = now_ms();
-    let row = AgentRow {
-        id: new_id(),
-        team_id: team_id.into(),
-        name: name.into(),
-        description: description.into(),
-        created_at: now,
-        updated_at: now,
-    };
+    let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO agents (id, team_id, name, description, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO agents (id, team_id, name, description, revision, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $5)",
     )
-    .bind(&row.id)
-    .bind(&row.team_id)
-    .bind(&row.name)
-    .bind(&row.description)
-    .bind(row.created_at)
-    .bind(row.updated_at)
-    .execute(db)
+    .bind(&id)
+    .bind(team_id)
+    .bind(name)
+    .bind(description)
+    .bind(now)
+    .execute(&mut *tx)
     .await?;
-    Ok(row)
+    insert_revision(&mut *tx, &id, 1, description, &author, now).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
-/// The agents of the given teams only: callers pass the viewer's team ids.
+async fn insert_revision<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    agent_id: &str,
+    revision: i64,
+    description: &str,
+    author: &Author<'_>,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO agent_revisions (agent_id, revision, description, author_id, author, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(agent_id)
+    .bind(revision)
+    .bind(description)
+    .bind(author.id.map(str::to_string))
+    .bind(author.label)
+    .bind(at)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// An agent, deleted or not (callers decide what a deleted one means to them).
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<AgentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The live agents of the given teams only: callers pass the viewer's team ids.
 pub async fn for_teams(db: &Db, team_ids: &[String]) -> Result<Vec<AgentRow>, sqlx::Error> {
     let mut out = Vec::new();
     for team_id in team_ids {
-        let mut rows: Vec<AgentRow> = sqlx::query_as(
-            "SELECT id, team_id, name, description, created_at, updated_at FROM agents \
-             WHERE team_id = $1 ORDER BY name",
-        )
+        let mut rows: Vec<AgentRow> = sqlx::query_as(&format!(
+            "{SELECT} WHERE a.team_id = $1 AND a.deleted_at IS NULL"
+        ))
         .bind(team_id)
         .fetch_all(db)
         .await?;
         out.append(&mut rows);
     }
+    out.sort_by_key(|a| a.name.to_lowercase());
     Ok(out)
+}
+
+/// Saves `description` as the next revision if the agent is still at `base`. Returns the new
+/// revision, or `None` when someone saved in between (or the agent was deleted): nothing changed.
+pub async fn save_description(
+    db: &Db,
+    agent_id: &str,
+    base: i64,
+    description: &str,
+    author: Author<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    // The conditional UPDATE is the lock: of two saves on the same base, one matches.
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE agents SET description = $1, revision = revision + 1, updated_at = $2 \
+         WHERE id = $3 AND revision = $4 AND deleted_at IS NULL RETURNING revision",
+    )
+    .bind(description)
+    .bind(now)
+    .bind(agent_id)
+    .bind(base)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((revision,)) = row else {
+        return Ok(None);
+    };
+    insert_revision(&mut *tx, agent_id, revision, description, &author, now).await?;
+    super::audit::record(
+        &mut *tx,
+        match author.id {
+            Some(id) => super::audit::Actor::User {
+                id,
+                email: author.label,
+            },
+            None => super::audit::Actor::System,
+        },
+        "agent.description_changed",
+        agent_id,
+        &format!("revision {revision}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(revision))
+}
+
+pub async fn revisions(db: &Db, agent_id: &str) -> Result<Vec<RevisionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT revision, description, author, created_at FROM agent_revisions \
+         WHERE agent_id = $1 ORDER BY revision DESC",
+    )
+    .bind(agent_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn revision(
+    db: &Db,
+    agent_id: &str,
+    revision: i64,
+) -> Result<Option<RevisionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT revision, description, author, created_at FROM agent_revisions \
+         WHERE agent_id = $1 AND revision = $2",
+    )
+    .bind(agent_id)
+    .bind(revision)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn rename<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    agent_id: &str,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE agents SET name = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+    )
+    .bind(name)
+    .bind(now_ms())
+    .bind(agent_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn soft_delete<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    agent_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE agents SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(now_ms())
+            .bind(agent_id)
+            .execute(ex)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }

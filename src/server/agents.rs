@@ -1,0 +1,202 @@
+//! Server side of agents: team-scoped reads, manager-only changes, revision-checked saves.
+
+use super::auth::{Viewer, viewer};
+use super::db::agents::{self, AgentRow, Author};
+use super::db::audit;
+use super::state::app_state;
+use crate::agents::{
+    AgentDetail, AgentSummary, RevisionInfo, SaveOutcome, rule_summary, validate_description,
+};
+use crate::error::AppError;
+use crate::validate;
+
+const MAX_AGENT_NAME: usize = 100;
+
+fn not_found() -> AppError {
+    AppError::NotFound("No such agent.".into())
+}
+
+/// The agent if the viewer may see it. Another team's agent does not exist, as far as they know;
+/// a deleted one says so (to its own team) so an editor can keep the text it holds.
+async fn visible(v: &Viewer, db: &super::db::Db, agent_id: &str) -> Result<AgentRow, AppError> {
+    let row = agents::by_id(db, agent_id).await?.ok_or_else(not_found)?;
+    v.require_team(&row.team_id).map_err(|_| not_found())?;
+    if row.deleted_at.is_some() {
+        return Err(AppError::NotFound(
+            "This agent was deleted. Your text was not saved.".into(),
+        ));
+    }
+    Ok(row)
+}
+
+fn summary(row: &AgentRow) -> AgentSummary {
+    AgentSummary {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        team_id: row.team_id.clone(),
+        team_name: row.team_name.clone(),
+        rule_summary: rule_summary(&row.description),
+    }
+}
+
+pub async fn list() -> Result<Vec<AgentSummary>, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    Ok(agents::for_teams(&state.db, &v.team_ids)
+        .await?
+        .iter()
+        .map(summary)
+        .collect())
+}
+
+pub async fn create(name: String, team_id: String) -> Result<AgentSummary, AppError> {
+    let v = viewer().await?;
+    v.require_manager()?;
+    v.require_team(&team_id)?;
+    let name = validate::name(&name, "name", MAX_AGENT_NAME)?;
+    let state = app_state()?;
+    let author = Author {
+        id: Some(&v.user.id),
+        label: &v.user.email,
+    };
+    let id = agents::insert(&state.db, &team_id, &name, "", author).await?;
+    audit::record(&state.db, v.actor(), "agent.created", &id, &name).await?;
+    let row = agents::by_id(&state.db, &id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    Ok(summary(&row))
+}
+
+pub async fn rename(agent_id: String, name: String) -> Result<(), AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let row = visible(&v, &state.db, &agent_id).await?;
+    v.require_manager()?;
+    let name = validate::name(&name, "name", MAX_AGENT_NAME)?;
+    let mut tx = state.db.begin().await?;
+    if !agents::rename(&mut *tx, &row.id, &name).await? {
+        return Err(not_found());
+    }
+    audit::record(
+        &mut *tx,
+        v.actor(),
+        "agent.renamed",
+        &row.id,
+        &format!("{} -> {name}", row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete(agent_id: String) -> Result<(), AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let row = visible(&v, &state.db, &agent_id).await?;
+    v.require_manager()?;
+    let mut tx = state.db.begin().await?;
+    if !agents::soft_delete(&mut *tx, &row.id).await? {
+        return Err(not_found());
+    }
+    audit::record(&mut *tx, v.actor(), "agent.deleted", &row.id, &row.name).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn detail(agent_id: String) -> Result<AgentDetail, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let row = visible(&v, &state.db, &agent_id).await?;
+    Ok(AgentDetail {
+        id: row.id,
+        name: row.name,
+        team_id: row.team_id,
+        team_name: row.team_name,
+        description: row.description,
+        revision: row.revision,
+        can_edit: v.user.role.can_manage(),
+    })
+}
+
+pub async fn revisions(agent_id: String) -> Result<Vec<RevisionInfo>, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let row = visible(&v, &state.db, &agent_id).await?;
+    Ok(agents::revisions(&state.db, &row.id)
+        .await?
+        .into_iter()
+        .map(|r| RevisionInfo {
+            revision: r.revision,
+            author: r.author,
+            at_ms: r.created_at,
+            description: r.description,
+        })
+        .collect())
+}
+
+pub async fn save_description(
+    agent_id: String,
+    base_revision: i64,
+    description: String,
+) -> Result<SaveOutcome, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let row = visible(&v, &state.db, &agent_id).await?;
+    v.require_manager()?;
+    validate_description(&description)?;
+    save(&v, &state.db, row, base_revision, &description).await
+}
+
+async fn save(
+    v: &Viewer,
+    db: &super::db::Db,
+    row: AgentRow,
+    base: i64,
+    description: &str,
+) -> Result<SaveOutcome, AppError> {
+    if base > row.revision || base < 1 {
+        return Err(AppError::invalid(format!(
+            "Revision {base} does not exist; the latest is {}.",
+            row.revision
+        )));
+    }
+    let author = Author {
+        id: Some(&v.user.id),
+        label: &v.user.email,
+    };
+    if let Some(revision) = agents::save_description(db, &row.id, base, description, author).await?
+    {
+        return Ok(SaveOutcome::Saved { revision });
+    }
+    // Someone saved in between: show them what is there now, change nothing.
+    let now = agents::by_id(db, &row.id).await?.ok_or_else(not_found)?;
+    if now.deleted_at.is_some() {
+        return Err(AppError::NotFound(
+            "This agent was deleted. Your text was not saved.".into(),
+        ));
+    }
+    let author = agents::revision(db, &row.id, now.revision)
+        .await?
+        .map(|r| r.author)
+        .unwrap_or_default();
+    Ok(SaveOutcome::Conflict {
+        revision: now.revision,
+        description: now.description,
+        author,
+    })
+}
+
+pub async fn restore(
+    agent_id: String,
+    revision: i64,
+    base_revision: i64,
+) -> Result<SaveOutcome, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let row = visible(&v, &state.db, &agent_id).await?;
+    v.require_manager()?;
+    let old = agents::revision(&state.db, &row.id, revision)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("Revision {revision} does not exist.")))?;
+    save(&v, &state.db, row, base_revision, &old.description).await
+}

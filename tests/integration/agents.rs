@@ -1,0 +1,388 @@
+use crate::common::*;
+use reqwest::StatusCode;
+
+struct Setup {
+    app: TestApp,
+    owner: reqwest::Client,
+    team_a: String,
+    agent_a: String,
+    agent_b: String,
+}
+
+/// Two teams with an agent each; the owner is in both.
+async fn setup() -> Setup {
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    let team_a = app.create_team(&owner, "Team A").await;
+    let team_b = app.create_team(&owner, "Team B").await;
+    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.add_member(&owner, &team_a, &me).await;
+    app.add_member(&owner, &team_b, &me).await;
+    let a = app
+        .call(
+            &owner,
+            "create_agent",
+            &[("name", "Support Bot"), ("team_id", &team_a)],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let b = app
+        .call(
+            &owner,
+            "create_agent",
+            &[("name", "Sales Bot"), ("team_id", &team_b)],
+        )
+        .await;
+    Setup {
+        agent_a: a.body["id"].as_str().unwrap().to_string(),
+        agent_b: b.body["id"].as_str().unwrap().to_string(),
+        app,
+        owner,
+        team_a,
+    }
+}
+
+async fn save(app: &TestApp, c: &reqwest::Client, agent: &str, base: i64, text: &str) -> Reply {
+    app.call(
+        c,
+        "save_description",
+        &[
+            ("agent_id", agent),
+            ("base_revision", &base.to_string()),
+            ("description", text),
+        ],
+    )
+    .await
+}
+
+async fn description(app: &TestApp, agent: &str) -> (String, i64) {
+    sqlx::query_as("SELECT description, revision FROM agents WHERE id = $1")
+        .bind(agent)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn agents_are_team_scoped() {
+    let s = setup().await;
+    let app = &s.app;
+    let alice = app
+        .create_user(&s.owner, "alice@example.com", "member")
+        .await;
+    app.add_member(&s.owner, &s.team_a, &alice).await;
+    let alice_c = app.sign_in("alice@example.com", "password-123").await;
+    let list = app.call(&alice_c, "list_agents", &[]).await;
+    let names: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Support Bot"]);
+    assert_eq!(
+        app.call(&alice_c, "load_agent", &[("agent_id", &s.agent_a)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let other = app
+        .call(&alice_c, "load_agent", &[("agent_id", &s.agent_b)])
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.message(), "No such agent.");
+    let revs = app
+        .call(&alice_c, "agent_revisions", &[("agent_id", &s.agent_b)])
+        .await;
+    assert_eq!(revs.status, StatusCode::NOT_FOUND);
+    // Members read; only owners and admins change.
+    let denied = save(app, &alice_c, &s.agent_a, 1, "Escalate refunds.").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let denied = app
+        .call(
+            &alice_c,
+            "create_agent",
+            &[("name", "X"), ("team_id", &s.team_a)],
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(description(app, &s.agent_a).await, (String::new(), 1));
+    // Signed out: nothing.
+    let anon = client();
+    assert_eq!(
+        app.call(&anon, "list_agents", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        save(app, &anon, &s.agent_a, 1, "x").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_outside_the_team_cannot_touch_its_agents() {
+    let s = setup().await;
+    let app = &s.app;
+    app.create_user(&s.owner, "adm@example.com", "admin").await;
+    let adm = app.sign_in("adm@example.com", "password-123").await;
+    let r = save(app, &adm, &s.agent_a, 1, "Escalate refunds.").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .call(
+            &adm,
+            "create_agent",
+            &[("name", "Sneaky"), ("team_id", &s.team_a)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT COUNT(*) FROM agents").await, 2);
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn saves_carry_their_base_and_never_overwrite_a_newer_revision() {
+    let s = setup().await;
+    let app = &s.app;
+    let r = save(app, &s.owner, &s.agent_a, 1, "Always escalate refunds.").await;
+    assert_eq!(
+        r.body,
+        serde_json::json!({"outcome": "Saved", "revision": 2})
+    );
+    // A second editor still on revision 1.
+    let r = save(app, &s.owner, &s.agent_a, 1, "Escalate nothing.").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["outcome"], "Conflict");
+    assert_eq!(r.body["revision"], 2);
+    assert_eq!(r.body["description"], "Always escalate refunds.");
+    assert_eq!(r.body["author"], OWNER_EMAIL);
+    assert_eq!(
+        description(app, &s.agent_a).await,
+        ("Always escalate refunds.".to_string(), 2)
+    );
+    // The list shows what the rules mean.
+    let list = app.call(&s.owner, "list_agents", &[]).await;
+    let bot = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Support Bot")
+        .unwrap()
+        .clone();
+    assert_eq!(bot["rule_summary"], "Escalates on: refunds");
+    // Every revision is kept, with its author; a restore is a new revision.
+    let revs = app
+        .call(&s.owner, "agent_revisions", &[("agent_id", &s.agent_a)])
+        .await;
+    let numbers: Vec<i64> = revs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [2, 1]);
+    assert_eq!(revs.body[0]["author"], OWNER_EMAIL);
+    let r = app
+        .call(
+            &s.owner,
+            "restore_revision",
+            &[
+                ("agent_id", &s.agent_a),
+                ("revision", "1"),
+                ("base_revision", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        serde_json::json!({"outcome": "Saved", "revision": 3})
+    );
+    assert_eq!(description(app, &s.agent_a).await, (String::new(), 3));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'agent.description_changed'")
+            .await,
+        2
+    );
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_saves_on_one_base_have_exactly_one_winner() {
+    let s = setup().await;
+    let url = s.app.url("/api/save_description");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let c = s.owner.clone();
+        let url = url.clone();
+        let agent = s.agent_a.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = format!("Escalate refunds over ${i}00.");
+            let res = c
+                .post(url)
+                .form(&[
+                    ("agent_id", agent.as_str()),
+                    ("base_revision", "1"),
+                    ("description", text.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value = res.json().await.unwrap();
+            body["outcome"].as_str().unwrap().to_string()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "Saved").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.iter().filter(|o| *o == "Conflict").count(), 19);
+    assert_eq!(description(&s.app, &s.agent_a).await.1, 2);
+    assert_eq!(s.app.count("SELECT COUNT(*) FROM agent_revisions").await, 3);
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_descriptions_are_refused_and_nothing_is_lost() {
+    let s = setup().await;
+    let app = &s.app;
+    save(app, &s.owner, &s.agent_a, 1, "Always escalate refunds.").await;
+    let before = description(app, &s.agent_a).await;
+
+    let huge = "a".repeat(1024 * 1024);
+    let r = save(app, &s.owner, &s.agent_a, 2, &huge).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.message(),
+        "A Description is at most 100 KB; this one is 1024 KB."
+    );
+
+    let r = save(app, &s.owner, &s.agent_a, 2, "Escalate\u{0}refunds").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.message(),
+        "A Description cannot contain control characters (only text, tabs and line breaks)."
+    );
+
+    let r = save(app, &s.owner, &s.agent_a, 99, "Escalate refunds.").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.message(), "Revision 99 does not exist; the latest is 2.");
+
+    let r = app
+        .call(
+            &s.owner,
+            "save_description",
+            &[
+                ("agent_id", &s.agent_a),
+                ("base_revision", "two"),
+                ("description", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Invalid UTF-8 on the wire.
+    let res = s
+        .owner
+        .post(app.url("/api/save_description"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "agent_id={}&base_revision=2&description=%FF%FE",
+            s.agent_a
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "The request contained text that is not valid UTF-8; nothing was saved."
+    );
+
+    let r = app
+        .call(
+            &s.owner,
+            "save_description",
+            &[
+                ("agent_id", "no-such"),
+                ("base_revision", "1"),
+                ("description", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        description(app, &s.agent_a).await,
+        before,
+        "nothing changed"
+    );
+
+    // A deleted agent says so, and keeps its last text.
+    let r = app
+        .call(&s.owner, "delete_agent", &[("agent_id", &s.agent_a)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = save(app, &s.owner, &s.agent_a, 2, "late keystrokes").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.message(),
+        "This agent was deleted. Your text was not saved."
+    );
+    assert_eq!(description(app, &s.agent_a).await, before);
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn rename_and_delete_are_audited_and_scoped() {
+    let s = setup().await;
+    let app = &s.app;
+    let r = app
+        .call(
+            &s.owner,
+            "rename_agent",
+            &[("agent_id", &s.agent_a), ("name", "Helpdesk")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .call(
+            &s.owner,
+            "rename_agent",
+            &[("agent_id", &s.agent_a), ("name", " ")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .call(&s.owner, "delete_agent", &[("agent_id", &s.agent_b)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let list = app.call(&s.owner, "list_agents", &[]).await;
+    let names: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Helpdesk"]);
+    for action in ["agent.created", "agent.renamed", "agent.deleted"] {
+        let n = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"
+            ))
+            .await;
+        assert!(n >= 1, "{action}");
+    }
+    s.app.stop().await;
+}
