@@ -1,7 +1,7 @@
 use crate::components::shell::AppShell;
 use crate::pages::{
-    agents::AgentsPage, chat::ChatPage, escalations::EscalationsPage, login::LoginPage,
-    members::MembersPage, not_found::NotFound, setup::SetupPage,
+    agent::AgentPage, agents::AgentsPage, chat::ChatPage, escalations::EscalationsPage,
+    login::LoginPage, members::MembersPage, not_found::NotFound, setup::SetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -44,6 +44,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("escalations") view=EscalationsPage ssr=SsrMode::InOrder />
                     <Route path=path!("chat") view=ChatPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/agents") view=AgentsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("settings/agents/:id") view=AgentPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::InOrder />
                 </ParentRoute>
             </Routes>

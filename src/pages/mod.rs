@@ -1,3 +1,4 @@
+pub mod agent;
 pub mod agents;
 pub mod chat;
 pub mod escalations;

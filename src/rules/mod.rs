@@ -558,6 +558,26 @@ impl Policy {
         out
     }
 
+    /// The severity a rule escalates with when the message alone does not decide: the
+    /// "Treat … as …" mapping about what the rule triggers on, else the default.
+    pub fn rule_severity(&self, rule: &Rule) -> Severity {
+        let about: Vec<String> = match &rule.trigger {
+            Trigger::AnyOf(terms) => terms.iter().flat_map(|t| t.stems.clone()).collect(),
+            Trigger::Over { subject, .. } => subject.clone(),
+        };
+        self.severities
+            .iter()
+            .filter(|m| {
+                m.subject
+                    .stems
+                    .iter()
+                    .any(|s| !is_filler(s) && about.contains(s))
+            })
+            .map(|m| m.severity)
+            .max()
+            .unwrap_or(Severity::DEFAULT)
+    }
+
     /// The mapped severity whose subject the rule or the message is about; else the default.
     fn severity_for(&self, rule: &Rule, matched: &str, msg: &[String]) -> Severity {
         let matched = stems(matched);

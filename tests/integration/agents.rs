@@ -386,3 +386,41 @@ async fn rename_and_delete_are_audited_and_scoped() {
     }
     s.app.stop().await;
 }
+
+/// The agent page is rendered on the server with its Description and what Flare understood.
+#[tokio::test]
+async fn agent_page_renders_server_side_for_its_team_only() {
+    let s = setup().await;
+    let app = &s.app;
+    save(app, &s.owner, &s.agent_a, 1, "Always escalate refunds.").await;
+    let html = s
+        .owner
+        .get(app.url(&format!("/app/settings/agents/{}", s.agent_a)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Always escalate refunds."), "{html}");
+    assert!(html.contains("Flare will escalate when:"));
+    let alice = app
+        .create_user(&s.owner, "alice@example.com", "member")
+        .await;
+    let _ = alice;
+    let alice_c = app.sign_in("alice@example.com", "password-123").await;
+    let html = alice_c
+        .get(app.url(&format!("/app/settings/agents/{}", s.agent_a)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("No such agent."));
+    assert!(
+        !html.contains("Always escalate refunds."),
+        "nothing of another team's agent"
+    );
+    s.app.stop().await;
+}

@@ -135,6 +135,15 @@ async fn session_store_round_trips_and_expires() {
         .await
         .unwrap();
     assert_eq!(n, 1);
+    // Creating a session with a taken id draws a new one instead of overwriting.
+    let mut clash = Record {
+        id: live.id,
+        data: std::collections::HashMap::new(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut clash).await.unwrap();
+    assert_ne!(clash.id, live.id);
+    assert_eq!(store.load(&live.id).await.unwrap().unwrap().data.len(), 1);
     store.delete(&live.id).await.unwrap();
     assert!(store.load(&live.id).await.unwrap().is_none());
     pool.close().await;

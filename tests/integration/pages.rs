@@ -156,7 +156,10 @@ async fn placeholder_pages_and_not_found() {
             "When an agent asks for a person, open items show here.",
         ),
         ("/app/chat", "Not built yet"),
-        ("/app/settings/agents", "Not built yet"),
+        (
+            "/app/settings/agents",
+            "Each agent's Description is its job description",
+        ),
     ] {
         let res = owner.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");

@@ -1,0 +1,44 @@
+//! `/app/settings/agents/{id}`: an agent's Description, saved as you type.
+
+use crate::agents::load_agent;
+use crate::components::description_editor::DescriptionEditor;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let agent = Resource::new(id, load_agent);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match agent.await {
+                    Err(e) => {
+                        view! {
+                            <Title text="Agent · Flare" />
+                            <h1>"Agent"</h1>
+                            <p class="form-error" role="alert">{e.to_string()}</p>
+                            <a href="/app/settings/agents">"Back to Agents"</a>
+                        }
+                            .into_any()
+                    }
+                    Ok(detail) => {
+                        view! {
+                            <Title text=format!("{} · Flare", detail.name) />
+                            <p class="crumbs">
+                                <a href="/app/settings/agents">"Agents"</a>
+                                " › "
+                                {detail.team_name.clone()}
+                            </p>
+                            <h1>{detail.name.clone()}</h1>
+                            <DescriptionEditor detail />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
