@@ -54,8 +54,10 @@ impl Term {
             .position(|w| !matches!(w.as_str(), "a" | "an" | "the" | "any" | "all" | "some"))?;
         let words = &words[start..];
         let text = words.join(" ");
-        let stems = stems(&text);
-        if stems.iter().all(|s| is_filler(s)) {
+        // Matched on the words that carry meaning: "refund requests" is about refunds, and
+        // "threats of legal action" matches "threats of legal action" however it is joined.
+        let stems: Vec<String> = stems(&text).into_iter().filter(|s| !is_filler(s)).collect();
+        if stems.is_empty() {
             return None;
         }
         Some(Self { text, stems })
@@ -520,7 +522,10 @@ fn amounts(message: &str) -> Vec<(f64, Unit)> {
 impl Policy {
     /// The rules a message triggers, in the order written. Linear in the message for each rule.
     pub fn evaluate(&self, message: &str) -> Vec<RuleMatch> {
-        let msg = stems(message);
+        let msg: Vec<String> = stems(message)
+            .into_iter()
+            .filter(|s| !is_filler(s))
+            .collect();
         let lower = message.to_lowercase();
         let mut nums: Option<Vec<(f64, Unit)>> = None;
         let mut out = Vec::new();

@@ -43,6 +43,19 @@ fn triggers_match_tolerantly() {
 }
 
 #[test]
+fn words_that_carry_no_meaning_do_not_block_a_match() {
+    // The tutorial's tip: "Escalate refund requests" gets "Customer is asking for a refund."
+    let p = compile("Escalate refund requests.");
+    assert_eq!(p.evaluate("Customer is asking for a refund.").len(), 1);
+    let p = compile("Escalate any reply that mentions legal, procurement, or IT review.");
+    assert_eq!(p.evaluate("This needs an IT review first").len(), 1);
+    assert!(
+        p.evaluate("Please review my draft").is_empty(),
+        "IT review is not any review"
+    );
+}
+
+#[test]
 fn quick_start_rule() {
     let p = compile(
         "Always escalate any request involving refunds, account deletions, or angry customers.",

@@ -127,7 +127,6 @@ pub fn is_filler(stem: &str) -> bool {
             | "our"
             | "your"
             | "their"
-            | "it"
             | "this"
             | "these"
             | "those"
