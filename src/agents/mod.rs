@@ -139,11 +139,7 @@ pub fn rule_summary(description: &str) -> String {
             } => triggers.push(format!(
                 "{} over {}",
                 subject.join(" "),
-                match unit {
-                    crate::rules::Unit::Money => format!("${amount}"),
-                    crate::rules::Unit::Percent => format!("{amount}%"),
-                    crate::rules::Unit::Number => format!("{amount}"),
-                }
+                crate::rules::show_amount(*amount, *unit)
             )),
         }
     }

@@ -338,11 +338,7 @@ fn Understood(policy: rules::Policy) -> impl IntoView {
                 } => format!(
                     "it is about {} over {}",
                     subject.join(" "),
-                    match unit {
-                        rules::Unit::Money => format!("${amount}"),
-                        rules::Unit::Percent => format!("{amount}%"),
-                        rules::Unit::Number => format!("{amount}"),
-                    }
+                    rules::show_amount(*amount, *unit)
                 ),
             };
             let severity: Severity = policy.rule_severity(r);

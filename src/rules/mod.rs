@@ -601,7 +601,8 @@ impl Policy {
     }
 }
 
-fn show_amount(v: f64, u: Unit) -> String {
+/// An amount as written in a rule: "$100", "10%", "3".
+pub fn show_amount(v: f64, u: Unit) -> String {
     match u {
         Unit::Money => format!("${v}"),
         Unit::Percent => format!("{v}%"),

@@ -16,15 +16,17 @@ fn not_found() -> AppError {
     AppError::NotFound("No such agent.".into())
 }
 
+fn deleted() -> AppError {
+    AppError::NotFound("This agent was deleted. Your text was not saved.".into())
+}
+
 /// The agent if the viewer may see it. Another team's agent does not exist, as far as they know;
 /// a deleted one says so (to its own team) so an editor can keep the text it holds.
 async fn visible(v: &Viewer, db: &super::db::Db, agent_id: &str) -> Result<AgentRow, AppError> {
     let row = agents::by_id(db, agent_id).await?.ok_or_else(not_found)?;
     v.require_team(&row.team_id).map_err(|_| not_found())?;
     if row.deleted_at.is_some() {
-        return Err(AppError::NotFound(
-            "This agent was deleted. Your text was not saved.".into(),
-        ));
+        return Err(deleted());
     }
     Ok(row)
 }
@@ -171,9 +173,7 @@ async fn save(
     // Someone saved in between: show them what is there now, change nothing.
     let now = agents::by_id(db, &row.id).await?.ok_or_else(not_found)?;
     if now.deleted_at.is_some() {
-        return Err(AppError::NotFound(
-            "This agent was deleted. Your text was not saved.".into(),
-        ));
+        return Err(deleted());
     }
     let author = agents::revision(db, &row.id, now.revision)
         .await?

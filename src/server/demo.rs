@@ -55,39 +55,25 @@ pub async fn seed(db: &Db, config: &Config) -> Result<bool, AppError> {
         teams::add_member(db, &support.id, &owner.id).await?;
         teams::add_member(db, &sales.id, &owner.id).await?;
     }
-    agents::insert(
-        db,
-        &support.id,
-        "Customer Support Agent",
-        CUSTOMER_SUPPORT_DESCRIPTION,
-        agents::Author {
+    for (team, name, description) in [
+        (
+            &support,
+            "Customer Support Agent",
+            CUSTOMER_SUPPORT_DESCRIPTION,
+        ),
+        (
+            &sales,
+            "Contract Reviewer Agent",
+            CONTRACT_REVIEWER_DESCRIPTION,
+        ),
+        (&sales, "Sales Outreach Agent", SALES_OUTREACH_DESCRIPTION),
+    ] {
+        let system = agents::Author {
             id: None,
             label: "system",
-        },
-    )
-    .await?;
-    agents::insert(
-        db,
-        &sales.id,
-        "Contract Reviewer Agent",
-        CONTRACT_REVIEWER_DESCRIPTION,
-        agents::Author {
-            id: None,
-            label: "system",
-        },
-    )
-    .await?;
-    agents::insert(
-        db,
-        &sales.id,
-        "Sales Outreach Agent",
-        SALES_OUTREACH_DESCRIPTION,
-        agents::Author {
-            id: None,
-            label: "system",
-        },
-    )
-    .await?;
+        };
+        agents::insert(db, &team.id, name, description, system).await?;
+    }
     audit::record(db, Actor::System, "demo.seeded", "Support, Sales", "").await?;
     Ok(true)
 }

@@ -147,6 +147,18 @@ impl TestApp {
         Reply { status, body }
     }
 
+    /// The HTML of a page, as `client` sees it.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// A new client signed in as `email`.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Client {
         let c = client();

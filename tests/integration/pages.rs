@@ -116,28 +116,14 @@ async fn members_page_renders_for_admins_and_refuses_members() {
     let app = TestApp::with_owner().await;
     let owner = app.owner().await;
     app.create_user(&owner, "mem@example.com", "member").await;
-    let html = owner
-        .get(app.url("/app/settings/members"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&owner, "/app/settings/members").await;
     assert!(html.contains("Members &amp; Teams") || html.contains("Members & Teams"));
     assert!(
         html.contains("mem@example.com"),
         "server-rendered with data"
     );
     let member = app.sign_in("mem@example.com", "password-123").await;
-    let html = member
-        .get(app.url("/app/settings/members"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&member, "/app/settings/members").await;
     assert!(html.contains("Only owners and admins can manage members and teams."));
     assert!(
         !html.contains("owner@example.com"),
