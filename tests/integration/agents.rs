@@ -140,6 +140,39 @@ async fn an_admin_outside_the_team_cannot_touch_its_agents() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    for (endpoint, form) in [
+        ("load_agent", vec![("agent_id", s.agent_a.as_str())]),
+        ("agent_revisions", vec![("agent_id", s.agent_a.as_str())]),
+        (
+            "rename_agent",
+            vec![("agent_id", s.agent_a.as_str()), ("name", "Mine now")],
+        ),
+        ("delete_agent", vec![("agent_id", s.agent_a.as_str())]),
+        (
+            "restore_revision",
+            vec![
+                ("agent_id", s.agent_a.as_str()),
+                ("revision", "1"),
+                ("base_revision", "1"),
+            ],
+        ),
+    ] {
+        let r = app.call(&adm, endpoint, &form).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{endpoint}");
+        assert_eq!(r.message(), "No such agent.", "{endpoint}");
+    }
+    let names: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT name, deleted_at FROM agents ORDER BY name")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        names,
+        [
+            ("Sales Bot".to_string(), None),
+            ("Support Bot".to_string(), None)
+        ]
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM agents").await, 2);
     s.app.stop().await;
 }
@@ -393,30 +426,17 @@ async fn agent_page_renders_server_side_for_its_team_only() {
     let s = setup().await;
     let app = &s.app;
     save(app, &s.owner, &s.agent_a, 1, "Always escalate refunds.").await;
-    let html = s
-        .owner
-        .get(app.url(&format!("/app/settings/agents/{}", s.agent_a)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app
+        .page(&s.owner, &format!("/app/settings/agents/{}", s.agent_a))
+        .await;
     assert!(html.contains("Always escalate refunds."), "{html}");
     assert!(html.contains("Flare will escalate when:"));
-    let alice = app
-        .create_user(&s.owner, "alice@example.com", "member")
+    app.create_user(&s.owner, "alice@example.com", "member")
         .await;
-    let _ = alice;
     let alice_c = app.sign_in("alice@example.com", "password-123").await;
-    let html = alice_c
-        .get(app.url(&format!("/app/settings/agents/{}", s.agent_a)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app
+        .page(&alice_c, &format!("/app/settings/agents/{}", s.agent_a))
+        .await;
     assert!(html.contains("No such agent."));
     assert!(
         !html.contains("Always escalate refunds."),
