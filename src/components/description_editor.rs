@@ -54,6 +54,8 @@ struct Editor {
     state: RwSignal<SaveState>,
     in_flight: RwSignal<bool>,
     timer: StoredValue<Option<TimeoutHandle>>,
+    /// The saved revisions, newest first (rendered with the page, refreshed after each save).
+    history: RwSignal<Vec<RevisionInfo>>,
 }
 
 impl Editor {
@@ -103,6 +105,7 @@ impl Editor {
             Ok(SaveOutcome::Saved { revision }) => {
                 self.base.set(revision);
                 self.stored.set(text);
+                self.refresh_history();
                 if self.dirty() {
                     // More was typed while this save was on its way.
                     self.schedule(0);
@@ -131,6 +134,17 @@ impl Editor {
         }
     }
 
+    /// Reloads the history after a save; the page was rendered with it, so this is client-only.
+    fn refresh_history(self) {
+        leptos::task::spawn_local(async move {
+            if let Some(id) = self.agent_id.try_get_value()
+                && let Ok(list) = agent_revisions(id).await
+            {
+                self.history.try_set(list);
+            }
+        });
+    }
+
     fn keep_mine(self, revision: i64) {
         self.base.set(revision);
         self.state.set(SaveState::Unsaved);
@@ -147,7 +161,7 @@ impl Editor {
 }
 
 #[component]
-pub fn DescriptionEditor(detail: AgentDetail) -> impl IntoView {
+pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> impl IntoView {
     let editor = Editor {
         agent_id: StoredValue::new(detail.id.clone()),
         text: RwSignal::new(detail.description.clone()),
@@ -156,14 +170,11 @@ pub fn DescriptionEditor(detail: AgentDetail) -> impl IntoView {
         state: RwSignal::new(SaveState::Saved),
         in_flight: RwSignal::new(false),
         timer: StoredValue::new(None),
+        history: RwSignal::new(history),
     };
     let can_edit = detail.can_edit;
     browser::install(editor);
 
-    let revisions = Resource::new(
-        move || editor.base.get(),
-        move |_| agent_revisions(editor.agent_id.get_value()),
-    );
     let policy = Memo::new(move |_| editor.text.with(|t| rules::compile(t)));
 
     let on_input = move |ev: leptos::ev::Event| {
@@ -228,12 +239,7 @@ pub fn DescriptionEditor(detail: AgentDetail) -> impl IntoView {
                     _ => None,
                 }}
                 <h2>"History"</h2>
-                <Suspense>
-                    {move || Suspend::new(async move {
-                        let list = revisions.await.unwrap_or_default();
-                        view! { <RevisionList list editor can_edit /> }
-                    })}
-                </Suspense>
+                {move || view! { <RevisionList list=editor.history.get() editor can_edit /> }}
             </section>
             <aside class="understood" aria-labelledby="understood-heading">
                 <h2 id="understood-heading">"What Flare understood"</h2>
@@ -265,17 +271,17 @@ fn RevisionList(list: Vec<RevisionInfo>, editor: Editor, can_edit: bool) -> impl
                                             aria-label=label
                                             on:click=move |_| {
                                                 let base = editor.base.get_untracked();
+                                                // The text to restore is already here, in the history.
+                                                let text = editor
+                                                    .history
+                                                    .with_untracked(|h| h.iter().find(|r| r.revision == revision).map(|r| r.description.clone()))
+                                                    .unwrap_or_default();
                                                 leptos::task::spawn_local(async move {
                                                     let result = restore_revision(editor.agent_id.get_value(), revision, base).await;
-                                                    if let Ok(SaveOutcome::Saved { .. }) = &result
-                                                        && let Ok(list) = agent_revisions(editor.agent_id.get_value()).await
-                                                        && let Some(r) = list.into_iter().find(|r| r.revision == revision)
-                                                    {
-                                                        editor.text.set(r.description.clone());
-                                                        editor.apply(result, r.description);
-                                                    } else {
-                                                        editor.apply(result, editor.stored.get_untracked());
+                                                    if matches!(result, Ok(SaveOutcome::Saved { .. })) {
+                                                        editor.text.set(text.clone());
                                                     }
+                                                    editor.apply(result, text);
                                                 });
                                             }
                                         >

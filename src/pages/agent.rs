@@ -1,6 +1,6 @@
 //! `/app/settings/agents/{id}`: an agent's Description, saved as you type.
 
-use crate::agents::load_agent;
+use crate::agents::{agent_revisions, load_agent};
 use crate::components::description_editor::DescriptionEditor;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,10 +10,13 @@ use leptos_router::hooks::use_params_map;
 pub fn AgentPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
+    // Both at the top of the page, so server and browser create them in the same order.
     let agent = Resource::new(id, load_agent);
+    let history = Resource::new(id, agent_revisions);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let history = history.await.unwrap_or_default();
                 match agent.await {
                     Err(e) => {
                         view! {
@@ -33,7 +36,7 @@ pub fn AgentPage() -> impl IntoView {
                                 {detail.team_name.clone()}
                             </p>
                             <h1>{detail.name.clone()}</h1>
-                            <DescriptionEditor detail />
+                            <DescriptionEditor detail history />
                         }
                             .into_any()
                     }
