@@ -138,7 +138,7 @@ async fn gate(
     if !is_page || req.method() != axum::http::Method::GET {
         return next.run(req).await;
     }
-    let has_users = match super::db::users::any_exist(&state.db).await {
+    let has_users = match state.has_users().await {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "gate: database error");

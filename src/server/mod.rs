@@ -40,6 +40,7 @@ pub async fn prepare(config: Config) -> Result<AppState, String> {
         leptos_options,
         db,
         config: Arc::new(config),
+        has_users: Default::default(),
     })
 }
 

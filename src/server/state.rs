@@ -4,6 +4,7 @@ use crate::error::AppError;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The one shared state: reached by axum handlers as `State`, by server functions as context.
 #[derive(Clone)]
@@ -11,6 +12,22 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    /// Whether any user exists. Users are never deleted, so once true it stays true and the
+    /// page gate stops asking the database.
+    pub has_users: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub async fn has_users(&self) -> Result<bool, sqlx::Error> {
+        if self.has_users.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let exists = super::db::users::any_exist(&self.db).await?;
+        if exists {
+            self.has_users.store(true, Ordering::Relaxed);
+        }
+        Ok(exists)
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
