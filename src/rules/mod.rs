@@ -530,32 +530,46 @@ impl Policy {
         let mut nums: Option<Vec<(f64, Unit)>> = None;
         let mut out = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
-            let matched = match &rule.trigger {
-                Trigger::AnyOf(terms) => terms
-                    .iter()
-                    .find(|t| find_run(&msg, &t.stems).is_some())
-                    .map(|t| t.text.clone()),
+            // What in the message triggered the rule, and the words its severity is read from:
+            // every term of the rule the message mentions, not only the first.
+            let hit: Option<(String, Vec<String>)> = match &rule.trigger {
+                Trigger::AnyOf(terms) => {
+                    let found: Vec<&Term> = terms
+                        .iter()
+                        .filter(|t| find_run(&msg, &t.stems).is_some())
+                        .collect();
+                    found.first().map(|first| {
+                        let about = found.iter().flat_map(|t| t.stems.clone()).collect();
+                        (first.text.clone(), about)
+                    })
+                }
                 Trigger::Over {
                     subject,
                     amount,
                     unit,
                     inclusive,
                 } => {
-                    let about = subject.iter().find(|s| msg.contains(s));
+                    let about: Vec<String> = subject
+                        .iter()
+                        .filter(|s| msg.contains(s))
+                        .cloned()
+                        .collect();
                     let nums = nums.get_or_insert_with(|| amounts(&lower));
                     let over = nums.iter().find(|(v, u)| {
                         u == unit && if *inclusive { v >= amount } else { v > amount }
                     });
-                    match (about, over) {
-                        (Some(s), Some((v, u))) => Some(format!("{s} {}", show_amount(*v, *u))),
+                    match (about.first(), over) {
+                        (Some(s), Some((v, u))) => {
+                            Some((format!("{s} {}", show_amount(*v, *u)), about.clone()))
+                        }
                         _ => None,
                     }
                 }
             };
-            if let Some(matched) = matched {
+            if let Some((matched, about)) = hit {
                 out.push(RuleMatch {
                     rule: index,
-                    severity: self.severity_for(rule, &matched, &msg),
+                    severity: self.severity_of(&about),
                     matched,
                 });
             }
@@ -563,38 +577,22 @@ impl Policy {
         out
     }
 
-    /// The severity a rule escalates with when the message alone does not decide: the
-    /// "Treat … as …" mapping about what the rule triggers on, else the default.
+    /// The highest severity a rule can escalate with, shown beside it in the editor: the same
+    /// mapping `evaluate` applies, over everything the rule triggers on.
     pub fn rule_severity(&self, rule: &Rule) -> Severity {
         let about: Vec<String> = match &rule.trigger {
             Trigger::AnyOf(terms) => terms.iter().flat_map(|t| t.stems.clone()).collect(),
             Trigger::Over { subject, .. } => subject.clone(),
         };
-        self.severities
-            .iter()
-            .filter(|m| {
-                m.subject
-                    .stems
-                    .iter()
-                    .any(|s| !is_filler(s) && about.contains(s))
-            })
-            .map(|m| m.severity)
-            .max()
-            .unwrap_or(Severity::DEFAULT)
+        self.severity_of(&about)
     }
 
-    /// The mapped severity whose subject the rule or the message is about; else the default.
-    fn severity_for(&self, rule: &Rule, matched: &str, msg: &[String]) -> Severity {
-        let matched = stems(matched);
-        let rule_stems = stems(&rule.sentence);
+    /// The "Treat … as …" mapping whose subject is among `about` (meaningful stems); the
+    /// highest if several apply, else the default.
+    fn severity_of(&self, about: &[String]) -> Severity {
         self.severities
             .iter()
-            .filter(|m| {
-                let key: Vec<&String> = m.subject.stems.iter().filter(|s| !is_filler(s)).collect();
-                key.iter().any(|k| matched.contains(k))
-                    || (key.iter().any(|k| rule_stems.contains(k))
-                        && key.iter().any(|k| msg.contains(k)))
-            })
+            .filter(|m| m.subject.stems.iter().any(|s| about.contains(s)))
             .map(|m| m.severity)
             .max()
             .unwrap_or(Severity::DEFAULT)

@@ -342,3 +342,26 @@ fn never_panics_on_arbitrary_input_up_to_100_kb() {
         let _ = p.evaluate(&s.chars().rev().take(2000).collect::<String>());
     }
 }
+
+#[test]
+fn severity_reads_every_term_the_message_mentions() {
+    let p = compile(
+        "Escalate anything involving account deletions or refunds. Treat refunds as Critical.",
+    );
+    let m = p.evaluate("Close the account deletion and refund me");
+    assert_eq!(
+        m[0].matched, "account deletions",
+        "the first term found is named"
+    );
+    assert_eq!(
+        m[0].severity,
+        Severity::Critical,
+        "but the refund decides the severity"
+    );
+    assert_eq!(
+        p.evaluate("process an account deletion")[0].severity,
+        Severity::DEFAULT
+    );
+    // The editor shows the highest severity the rule can have: the same mapping.
+    assert_eq!(p.rule_severity(&p.rules[0]), Severity::Critical);
+}
