@@ -4,8 +4,11 @@
 pub mod agents;
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod components;
 pub mod error;
+pub mod escalations;
+pub mod live;
 pub mod members;
 pub mod pages;
 pub mod rules;

@@ -86,6 +86,31 @@ pub fn local_path(next: Option<&str>) -> String {
     }
 }
 
+/// A message or a reply typed by a person: trimmed, non-empty, at most `max_bytes` (UTF-8),
+/// only text, tabs and line breaks.
+pub fn long_text(raw: &str, what: &str, max_bytes: usize) -> Result<String, AppError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid(format!("Write a {what} first.")));
+    }
+    if text.len() > max_bytes {
+        return Err(AppError::invalid(format!(
+            "A {what} is at most {} KB; this one is {} KB. Nothing was sent.",
+            max_bytes / 1024,
+            text.len().div_ceil(1024)
+        )));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::invalid(format!(
+            "A {what} cannot contain control characters (only text, tabs and line breaks)."
+        )));
+    }
+    Ok(text.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ fn deleted() -> AppError {
 
 /// The agent if the viewer may see it. Another team's agent does not exist, as far as they know;
 /// a deleted one says so (to its own team) so an editor can keep the text it holds.
-async fn visible(v: &Viewer, db: &super::db::Db, agent_id: &str) -> Result<AgentRow, AppError> {
+pub async fn visible(v: &Viewer, db: &super::db::Db, agent_id: &str) -> Result<AgentRow, AppError> {
     let row = agents::by_id(db, agent_id).await?.ok_or_else(not_found)?;
     v.require_team(&row.team_id).map_err(|_| not_found())?;
     if row.deleted_at.is_some() {

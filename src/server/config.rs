@@ -35,9 +35,16 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (behind a trusted reverse proxy).
     pub trust_proxy: bool,
     pub log_json: bool,
+    /// How long a run's driver holds it without renewing (FLARE_RUN_LEASE_MS): after a crash,
+    /// its runs are taken over this long after the driver's last renewal.
+    pub run_lease_ms: u64,
+    /// How long one provider call may take (FLARE_PROVIDER_TIMEOUT_MS).
+    pub provider_timeout_ms: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
+pub const DEFAULT_RUN_LEASE_MS: u64 = 30_000;
+pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
 
 impl Config {
@@ -49,6 +56,15 @@ impl Config {
             var(k)
                 .map(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
                 .unwrap_or(false)
+        };
+        let millis = |k: &str, default: u64| match var(k) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n >= 100 => Ok(n),
+                _ => Err(format!(
+                    "{k} must be a number of milliseconds (at least 100), got {v:?}"
+                )),
+            },
         };
         let site_addr = var("LEPTOS_SITE_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
@@ -72,6 +88,8 @@ impl Config {
             secure_cookies: flag("FLARE_SECURE_COOKIES"),
             trust_proxy: flag("FLARE_TRUST_PROXY"),
             log_json: var("FLARE_LOG_FORMAT").is_some_and(|v| v == "json"),
+            run_lease_ms: millis("FLARE_RUN_LEASE_MS", DEFAULT_RUN_LEASE_MS)?,
+            provider_timeout_ms: millis("FLARE_PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS)?,
         })
     }
 
@@ -88,6 +106,8 @@ impl Config {
             secure_cookies: false,
             trust_proxy: false,
             log_json: false,
+            run_lease_ms: DEFAULT_RUN_LEASE_MS,
+            provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route(crate::live::LIVE_PATH, get(live))
         .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
@@ -81,6 +82,49 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// `GET /api/live`: Server-Sent Events for the signed-in user's teams, and nothing else.
+/// Team membership is read when the stream opens; a page reconnects (and refetches) after a
+/// drop, which also picks up membership changes.
+async fn live(State(state): State<AppState>, session: Session) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let viewer = match auth::resolve(&state.db, &session).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return error_response(StatusCode::UNAUTHORIZED, AppError::Unauthorized),
+        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let rx = state.events.subscribe();
+    let closing = state.closing.subscribe();
+    let stream = futures::stream::unfold(
+        (rx, closing, viewer.team_ids),
+        |(mut rx, mut closing, teams)| async move {
+            loop {
+                let next = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = closing.wait_for(|c| *c) => return None,
+                };
+                let event = match next {
+                    Ok(ev) if teams.contains(&ev.team_id) => match serde_json::to_string(&ev) {
+                        Ok(json) => Event::default().data(json),
+                        Err(_) => continue,
+                    },
+                    Ok(_) => continue,
+                    // Fell behind: the page refetches everything it shows.
+                    Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+                    Err(RecvError::Closed) => return None,
+                };
+                return Some((
+                    Ok::<_, std::convert::Infallible>(event),
+                    (rx, closing, teams),
+                ));
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 fn error_response(status: StatusCode, error: AppError) -> Response {

@@ -2,11 +2,16 @@
 
 pub mod agents;
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod escalations;
+pub mod events;
 pub mod http;
+pub mod markdown;
 pub mod members;
+pub mod runtime;
 pub mod sessions;
 pub mod state;
 
@@ -21,6 +26,14 @@ use tower_sessions::session_store::ExpiredDeletion;
 /// Opens the database, applies migrations, creates the owner from the environment and seeds
 /// demo data when asked.
 pub async fn prepare(config: Config) -> Result<AppState, String> {
+    prepare_with_tools(config, runtime::tools::Registry::default()).await
+}
+
+/// `prepare`, with tool workers for the agents (see `runtime::tools`).
+pub async fn prepare_with_tools(
+    config: Config,
+    tools: runtime::tools::Registry,
+) -> Result<AppState, String> {
     let db = db::connect(&config.database_url).await?;
     if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
         && !db::users::any_exist(&db).await.map_err(|e| e.to_string())?
@@ -36,11 +49,24 @@ pub async fn prepare(config: Config) -> Result<AppState, String> {
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
         .build();
+    let events = match db::Backend::of(&config.database_url)? {
+        db::Backend::Postgres => events::EventBus::postgres(&config.database_url).await?,
+        db::Backend::Sqlite => events::EventBus::local(),
+    };
+    let runtime = runtime::Runtime {
+        provider: Arc::new(runtime::rules_provider::RulesProvider),
+        tools,
+        lease: std::time::Duration::from_millis(config.run_lease_ms),
+        provider_timeout: std::time::Duration::from_millis(config.provider_timeout_ms),
+    };
     Ok(AppState {
         leptos_options,
         db,
         config: Arc::new(config),
         has_users: Default::default(),
+        events,
+        runtime: Arc::new(runtime),
+        closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
 
@@ -77,14 +103,21 @@ pub async fn serve(
             }
         }
     });
+    let runs = tokio::spawn(runtime::sweep_abandoned(state.clone()));
+    let closing = state.closing.clone();
     let app = http::router(state);
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Live streams never end on their own; tell them to, or shutdown would wait forever.
+        closing.send_replace(true);
+    })
     .await;
     sweeper.abort();
+    runs.abort();
     result
 }
 

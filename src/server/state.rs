@@ -15,6 +15,10 @@ pub struct AppState {
     /// Whether any user exists. Users are never deleted, so once true it stays true and the
     /// page gate stops asking the database.
     pub has_users: Arc<AtomicBool>,
+    pub events: super::events::EventBus,
+    pub runtime: Arc<super::runtime::Runtime>,
+    /// Set when the server starts shutting down, so long-lived streams end and let it.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {

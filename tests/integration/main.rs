@@ -4,6 +4,7 @@
 
 mod agents;
 mod auth;
+mod chat;
 mod common;
 mod data_layer;
 mod members;

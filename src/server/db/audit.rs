@@ -5,7 +5,14 @@ use sqlx::{Any, Executor};
 
 /// Who acted: a signed-in user, or Flare itself (start-up, demo seeding).
 pub enum Actor<'a> {
-    User { id: &'a str, email: &'a str },
+    User {
+        id: &'a str,
+        email: &'a str,
+    },
+    /// An agent acting on its own (raising an escalation).
+    Agent {
+        name: &'a str,
+    },
     System,
 }
 
@@ -18,6 +25,7 @@ pub async fn record<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<(), sqlx::Error> {
     let (actor_id, actor_label) = match actor {
         Actor::User { id, email } => (Some(id.to_string()), email.to_string()),
+        Actor::Agent { name } => (None, format!("agent: {name}")),
         Actor::System => (None, "system".to_string()),
     };
     sqlx::query(

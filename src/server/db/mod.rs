@@ -3,8 +3,11 @@
 
 pub mod agents;
 pub mod audit;
+pub mod escalations;
 pub mod login_failures;
+pub mod runs;
 pub mod teams;
+pub mod threads;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -1,0 +1,31 @@
+//! Live events: what the server pushes to open pages (over Server-Sent Events at `/api/live`)
+//! so they update without reload. Small on purpose: a page refetches what changed.
+
+use serde::{Deserialize, Serialize};
+
+/// The SSE endpoint every page subscribes to; events are filtered to the viewer's teams.
+pub const LIVE_PATH: &str = "/api/live";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    pub team_id: String,
+    pub thread_id: String,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// A message was added to the thread (a user message, a reply, a card, a notice).
+    Message,
+    /// Part of a reply as the provider produces it.
+    Delta { run_id: String, text: String },
+    /// A run changed state (running, waiting, completed, failed).
+    Run { run_id: String, status: String },
+    /// An escalation was raised or answered.
+    Escalation {
+        escalation_id: String,
+        status: String,
+    },
+}

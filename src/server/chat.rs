@@ -1,0 +1,241 @@
+//! Server side of chat: team-scoped threads, messages that start runs, retries.
+
+use super::auth::{Viewer, viewer};
+use super::db::escalations::{self as esc_db, EscalationRow};
+use super::db::runs::{self, NewRun};
+use super::db::threads::{self, ThreadRow};
+use super::db::{Db, now_ms};
+use super::markdown::to_safe_html;
+use super::runtime::{self, parse_severity};
+use super::state::{AppState, app_state};
+use crate::chat::{
+    MAX_MESSAGE_BYTES, MessageKind, MessageView, RunStatus, RunView, ThreadSummary, ThreadView,
+};
+use crate::error::AppError;
+use crate::escalations::{EscalationStatus, EscalationView};
+use crate::live::{Change, LiveEvent};
+use crate::validate;
+
+/// How many threads the chat list shows.
+const THREAD_LIST_LIMIT: i64 = 200;
+
+fn not_found() -> AppError {
+    AppError::NotFound("No such thread.".into())
+}
+
+/// The thread if the viewer may see it; another team's thread does not exist for them.
+pub async fn visible(v: &Viewer, db: &Db, thread_id: &str) -> Result<ThreadRow, AppError> {
+    let row = threads::by_id(db, thread_id).await?.ok_or_else(not_found)?;
+    v.require_team(&row.team_id).map_err(|_| not_found())?;
+    Ok(row)
+}
+
+fn summary(row: ThreadRow) -> ThreadSummary {
+    ThreadSummary {
+        id: row.id,
+        agent_id: row.agent_id,
+        agent_name: row.agent_name,
+        team_name: row.team_name,
+        trigger: row.trigger,
+        title: row.title,
+        updated_at_ms: row.updated_at,
+    }
+}
+
+pub fn escalation_view(row: EscalationRow) -> EscalationView {
+    EscalationView {
+        severity: parse_severity(&row.severity),
+        status: EscalationStatus::parse(&row.status).unwrap_or(EscalationStatus::Open),
+        blocking: row.blocking != 0,
+        id: row.id,
+        thread_id: row.thread_id,
+        agent_name: row.agent_name,
+        trigger: row.trigger,
+        reason: row.reason,
+        guidance: row.guidance,
+        responder: row.responder,
+        created_at_ms: row.created_at,
+        answered_at_ms: row.answered_at,
+    }
+}
+
+pub async fn list() -> Result<Vec<ThreadSummary>, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    Ok(
+        threads::for_teams(&state.db, &v.team_ids, THREAD_LIST_LIMIT)
+            .await?
+            .into_iter()
+            .map(summary)
+            .collect(),
+    )
+}
+
+pub async fn start(agent_id: String) -> Result<String, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let agent = super::agents::visible(&v, &state.db, &agent_id).await?;
+    let title = format!("Chat with {}", agent.name);
+    Ok(threads::insert(
+        &state.db,
+        &agent.team_id,
+        &agent.id,
+        "chat",
+        &title,
+        Some(&v.user.id),
+    )
+    .await?)
+}
+
+pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let thread = visible(&v, &state.db, &thread_id).await?;
+    // Read in the order things are written (run state, then messages, then their cards), so
+    // a page never sees a run waiting without its card, nor a card without its escalation.
+    let last_run = runs::latest_for_thread(&state.db, &thread.id)
+        .await?
+        .map(|r| RunView {
+            status: RunStatus::parse(&r.status).unwrap_or(RunStatus::Failed),
+            id: r.id,
+            error: r.error,
+        });
+    let rows = threads::messages(&state.db, &thread.id).await?;
+    let mut cards: std::collections::HashMap<String, EscalationView> =
+        esc_db::for_thread(&state.db, &thread.id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), escalation_view(r)))
+            .collect();
+    let messages = rows
+        .into_iter()
+        .map(|m| {
+            let kind = match m.kind.as_str() {
+                "user" => MessageKind::User,
+                "escalation" => MessageKind::Escalation,
+                "notice" => MessageKind::Notice,
+                _ => MessageKind::Agent,
+            };
+            MessageView {
+                seq: m.seq,
+                kind,
+                // A card shows its reason as plain text; everything else is Markdown.
+                html: if kind == MessageKind::Escalation {
+                    String::new()
+                } else {
+                    to_safe_html(&m.body)
+                },
+                author: m.author,
+                at_ms: m.created_at,
+                escalation: m.escalation_id.and_then(|id| cards.remove(&id)),
+            }
+        })
+        .collect();
+    Ok(ThreadView {
+        id: thread.id,
+        agent_id: thread.agent_id,
+        agent_name: thread.agent_name,
+        trigger: thread.trigger,
+        title: thread.title,
+        messages,
+        last_run,
+    })
+}
+
+/// Why a thread is busy, in words.
+async fn busy(db: &Db, thread_id: &str) -> AppError {
+    let waiting = matches!(
+        runs::latest_for_thread(db, thread_id).await,
+        Ok(Some(r)) if r.status == "waiting"
+    );
+    AppError::Conflict(if waiting {
+        "The agent is waiting for a person to answer its escalation. Respond & Resume or Dismiss it first; your message was not sent.".into()
+    } else {
+        "The agent is still working on the last message. Wait for its reply; your message was not sent.".into()
+    })
+}
+
+pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let thread = visible(&v, &state.db, &thread_id).await?;
+    let body = validate::long_text(&body, "message", MAX_MESSAGE_BYTES)?;
+    // The Description in force is the one saved at this moment.
+    let agent = super::db::agents::by_id(&state.db, &thread.agent_id)
+        .await?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or_else(|| {
+            AppError::NotFound("This thread's agent was deleted; your message was not sent.".into())
+        })?;
+    let mut tx = state.db.begin().await?;
+    let seq =
+        threads::add_message(&mut tx, &thread.id, None, "user", &v.user.name, &body, None).await?;
+    let run_id = runs::insert(
+        &mut tx,
+        NewRun {
+            thread_id: &thread.id,
+            team_id: &thread.team_id,
+            agent_id: &thread.agent_id,
+            message_seq: seq,
+            description: &agent.description,
+            lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
+        },
+    )
+    .await?;
+    if !threads::claim(&mut tx, &thread.id, &run_id).await? {
+        drop(tx); // Rolls back: the message is not stored, the user keeps it in the composer.
+        return Err(busy(&state.db, &thread.id).await);
+    }
+    tx.commit().await?;
+    started(&state, &thread, run_id).await;
+    Ok(())
+}
+
+async fn started(state: &AppState, thread: &ThreadRow, run_id: String) {
+    for change in [
+        Change::Message,
+        Change::Run {
+            run_id: run_id.clone(),
+            status: RunStatus::Running.as_str().into(),
+        },
+    ] {
+        let ev = LiveEvent {
+            team_id: thread.team_id.clone(),
+            thread_id: thread.id.clone(),
+            change,
+        };
+        state.events.publish(&state.db, ev).await;
+    }
+    runtime::spawn(state.clone(), run_id);
+}
+
+pub async fn retry(run_id: String) -> Result<(), AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let nope = || AppError::NotFound("No such run.".into());
+    let run = runs::by_id(&state.db, &run_id).await?.ok_or_else(nope)?;
+    let thread = visible(&v, &state.db, &run.thread_id)
+        .await
+        .map_err(|_| nope())?;
+    if run.status != "failed" {
+        return Err(AppError::Conflict(
+            "This run has not failed; there is nothing to retry.".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    if !threads::claim(&mut tx, &thread.id, &run.id).await? {
+        drop(tx);
+        return Err(busy(&state.db, &thread.id).await);
+    }
+    let lease = now_ms() + state.runtime.lease.as_millis() as i64;
+    if !runs::transition(
+        &mut *tx, &run.id, "failed", "running", &run.steps, None, lease,
+    )
+    .await?
+    {
+        return Err(AppError::Conflict("This run was retried already.".into()));
+    }
+    tx.commit().await?;
+    started(&state, &thread, run.id).await;
+    Ok(())
+}

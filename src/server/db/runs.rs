@@ -1,0 +1,150 @@
+//! Runs as stored. Every change is conditional on the state it expects, so two instances (or
+//! a restarted one and a late original) can never both move the same run.
+
+use super::{Db, new_id, now_ms};
+use sqlx::{Any, AnyConnection, Executor};
+
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct RunRow {
+    pub id: String,
+    pub thread_id: String,
+    pub team_id: String,
+    pub agent_id: String,
+    pub message_seq: i64,
+    pub status: String,
+    pub description: String,
+    pub steps: String,
+    pub error: Option<String>,
+    pub attempts: i64,
+}
+
+const SELECT: &str = "SELECT id, thread_id, team_id, agent_id, message_seq, status, description, \
+    steps, error, attempts FROM runs";
+
+pub struct NewRun<'a> {
+    pub thread_id: &'a str,
+    pub team_id: &'a str,
+    pub agent_id: &'a str,
+    pub message_seq: i64,
+    pub description: &'a str,
+    pub lease_until: i64,
+}
+
+pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO runs (id, thread_id, team_id, agent_id, message_seq, status, description, \
+         steps, lease_until, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, '[]', $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(run.thread_id)
+    .bind(run.team_id)
+    .bind(run.agent_id)
+    .bind(run.message_seq)
+    .bind(run.description)
+    .bind(run.lease_until)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+pub async fn latest_for_thread(db: &Db, thread_id: &str) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE thread_id = $1 ORDER BY message_seq DESC, created_at DESC LIMIT 1"
+    ))
+    .bind(thread_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves a run from `from` to `to`, storing its steps and error; false when it was not in
+/// `from` (someone else moved it first).
+pub async fn transition<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    from: &str,
+    to: &str,
+    steps: &str,
+    error: Option<&str>,
+    lease_until: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = $3, steps = $4, error = $5, lease_until = $6, updated_at = $7 \
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(steps)
+    .bind(error.map(str::to_string))
+    .bind(lease_until)
+    .bind(now_ms())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Saves progress of a running run (steps so far).
+pub async fn save_steps(db: &Db, id: &str, steps: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE runs SET steps = $2, updated_at = $3 WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(steps)
+    .bind(now_ms())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The driver is alive: keep others from taking the run over.
+pub async fn renew_lease(db: &Db, id: &str, until: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE runs SET lease_until = $2 WHERE id = $1 AND status = 'running'")
+        .bind(id)
+        .bind(until)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Running runs whose driver stopped renewing (it died with its process).
+pub async fn abandoned(db: &Db, now: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM runs WHERE status = 'running' AND lease_until < $1")
+            .bind(now)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Takes over an abandoned run; exactly one taker wins. Returns the attempts so far.
+pub async fn take_over(
+    db: &Db,
+    id: &str,
+    now: i64,
+    until: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE runs SET lease_until = $3, attempts = attempts + 1 \
+         WHERE id = $1 AND status = 'running' AND lease_until < $2 RETURNING attempts",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(until)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(a,)| a))
+}

@@ -1,0 +1,87 @@
+//! The one server-side event bus. Every instance delivers events to its own subscribers (the
+//! open pages it serves) through a broadcast channel. On PostgreSQL, events travel through
+//! LISTEN/NOTIFY instead, so a change made on one Flare instance reaches pages served by all.
+
+use crate::live::LiveEvent;
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+
+const CHANNEL: &str = "flare_events";
+/// How many events a slow subscriber may fall behind before it is told to catch up.
+const BUFFER: usize = 1024;
+
+#[derive(Clone)]
+pub struct EventBus {
+    local: broadcast::Sender<LiveEvent>,
+    via_postgres: bool,
+}
+
+impl EventBus {
+    /// An in-process bus (SQLite: one instance owns the database file).
+    pub fn local() -> Self {
+        let (local, _) = broadcast::channel(BUFFER);
+        Self {
+            local,
+            via_postgres: false,
+        }
+    }
+
+    /// A bus shared by every instance on one PostgreSQL database.
+    pub async fn postgres(url: &str) -> Result<Self, String> {
+        let mut listener = PgListener::connect(url)
+            .await
+            .map_err(|e| format!("cannot LISTEN on PostgreSQL: {e}"))?;
+        listener
+            .listen(CHANNEL)
+            .await
+            .map_err(|e| format!("cannot LISTEN on PostgreSQL: {e}"))?;
+        let bus = Self {
+            via_postgres: true,
+            ..Self::local()
+        };
+        let local = bus.local.clone();
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a dropped connection.
+                match listener.recv().await {
+                    Ok(n) => match serde_json::from_str::<LiveEvent>(n.payload()) {
+                        Ok(ev) => {
+                            let _ = local.send(ev);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unreadable event on {CHANNEL}"),
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event listener: retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(bus)
+    }
+
+    /// Publishes after the change is committed. A lost event costs a page a refetch, never
+    /// data: pages reload what they show when they reconnect.
+    pub async fn publish(&self, db: &super::db::Db, event: LiveEvent) {
+        if !self.via_postgres {
+            let _ = self.local.send(event);
+            return;
+        }
+        let payload = match serde_json::to_string(&event) {
+            Ok(p) => p,
+            Err(e) => return tracing::error!(error = %e, "cannot encode event"),
+        };
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(db)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot publish event");
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.local.subscribe()
+    }
+}

@@ -1,0 +1,637 @@
+//! The agent runtime. A run is rows, not a task: `drive` moves a `running` run forward until it
+//! completes, fails or pauses on an escalation (`waiting`), writing each step as it goes. A
+//! person's answer moves the run back to `running` and drives it again, on whichever instance
+//! took the answer. Runs whose driver died (a killed server) are taken over once their lease
+//! expires.
+
+pub mod provider;
+pub mod rules_provider;
+pub mod tools;
+
+use super::db::audit::{self, Actor};
+use super::db::escalations::{self as esc_db, NewEscalation};
+use super::db::runs::{self, RunRow};
+use super::db::threads::{self, ThreadRow};
+use super::db::{Db, now_ms};
+use super::state::AppState;
+use crate::escalations::EscalationStatus;
+use crate::live::{Change, LiveEvent};
+use crate::rules::{Policy, Severity};
+use provider::{ChatMessage, ESCALATE_TOOL, Reply, Request, ToolCall, ToolSpec};
+use std::sync::Arc;
+use std::time::Duration;
+use tools::ToolOutcome;
+
+/// How many model round trips one run may take before Flare stops it.
+pub const MAX_STEPS: usize = 12;
+/// How many times a run is taken over after its driver died before it is marked failed.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// The runtime's settings and parts, shared through `AppState`.
+pub struct Runtime {
+    pub provider: Arc<dyn provider::Provider>,
+    pub tools: tools::Registry,
+    /// How long a driver's claim on a running run lasts without renewal.
+    pub lease: Duration,
+    /// How long one provider call may take.
+    pub provider_timeout: Duration,
+}
+
+/// The arguments of `escalate_to_human`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalate {
+    pub reason: String,
+    pub severity: Severity,
+}
+
+pub fn escalate_tool() -> ToolSpec {
+    ToolSpec {
+        name: ESCALATE_TOOL.into(),
+        description: "Ask a person for help and wait for their answer. Use it whenever your \
+            instructions say to escalate. The answer comes back as this tool's result."
+            .into(),
+        parameters: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string", "description": "Why you stopped: what you need decided and what you already checked."},
+                "severity": {"type": "string", "enum": ["info", "warning", "critical"]}
+            },
+            "required": ["reason", "severity"]
+        }),
+    }
+}
+
+/// Reads the model's arguments to `escalate_to_human`; the error goes back to the model.
+pub fn parse_escalate(arguments: &str) -> Result<Escalate, String> {
+    #[derive(serde::Deserialize)]
+    struct Args {
+        reason: String,
+        #[serde(default)]
+        severity: Option<String>,
+    }
+    let args: Args = serde_json::from_str(arguments)
+        .map_err(|e| format!("the arguments are not valid JSON with a reason: {e}"))?;
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err("the reason is empty".into());
+    }
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(4000)
+        .collect();
+    let severity = match args.severity.as_deref().map(str::trim) {
+        None | Some("") => Severity::DEFAULT,
+        Some("info") => Severity::Info,
+        Some("warning") => Severity::Warning,
+        Some("critical") => Severity::Critical,
+        Some(other) => {
+            return Err(format!(
+                "severity must be info, warning or critical, not {other:?}"
+            ));
+        }
+    };
+    Ok(Escalate { reason, severity })
+}
+
+pub fn severity_str(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+pub fn parse_severity(s: &str) -> Severity {
+    match s {
+        "info" => Severity::Info,
+        "critical" => Severity::Critical,
+        _ => Severity::Warning,
+    }
+}
+
+/// The guardrail: a message a compiled rule matches escalates whatever the provider would do.
+/// The reason names the rule, what in the message triggered it, and the steps the Description
+/// asks for before escalating.
+pub fn guardrail(policy: &Policy, message: &str) -> Option<Escalate> {
+    let matches = policy.evaluate(message);
+    let top = matches
+        .iter()
+        .max_by_key(|m| (m.severity, std::cmp::Reverse(m.rule)))?;
+    let rule = &policy.rules[top.rule];
+    let mut reason = format!(
+        "This message matches \u{201c}{}\u{201d} in my rule \u{201c}{}.\u{201d} The rule says to escalate, so a person decides.",
+        top.matched, rule.sentence
+    );
+    if !rule.before_escalating.is_empty() {
+        reason.push_str(&format!(
+            " Before escalating, my Description asks to {}: I cannot do that offline, so please check it.",
+            rule.before_escalating.join("; ")
+        ));
+    }
+    if !rule.reason_includes.is_empty() {
+        reason.push_str(&format!(
+            " You asked the reason to include {}.",
+            rule.reason_includes.join("; ")
+        ));
+    }
+    if rule.flag_only {
+        reason.push_str(" As asked, I have not drafted a reply.");
+    }
+    Some(Escalate {
+        reason,
+        severity: top.severity,
+    })
+}
+
+/// The system prompt models get.
+fn instructions(agent_name: &str, description: &str, policy: &Policy) -> String {
+    let mut s = format!(
+        "You are {agent_name}, an agent in Flare. Your job description follows.\n\n{description}\n\n\
+         When your job description says to escalate, or you should not decide alone, call the \
+         tool {ESCALATE_TOOL} with a reason and a severity (info, warning or critical), and wait \
+         for its result before going on."
+    );
+    if !policy.model_judged.is_empty() {
+        s.push_str("\nRules you must judge yourself:\n");
+        for r in &policy.model_judged {
+            s.push_str(&format!("- {r}\n"));
+        }
+    }
+    s
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("{0}")]
+    Provider(#[from] provider::ProviderError),
+    #[error("the agent took more than {MAX_STEPS} steps without finishing")]
+    TooManySteps,
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored run state is unreadable: {0}")]
+    State(#[from] serde_json::Error),
+}
+
+impl RunError {
+    /// What the thread shows: provider trouble in full, our own failures without internals.
+    fn for_people(&self) -> String {
+        match self {
+            RunError::Provider(e) => format!("The agent could not finish: {e}."),
+            RunError::TooManySteps => format!("The agent could not finish: {self}."),
+            RunError::Db(_) | RunError::State(_) => {
+                "The agent could not finish because of an error on our side (logged).".into()
+            }
+        }
+    }
+}
+
+/// Drives a run in the background.
+pub fn spawn(state: AppState, run_id: String) {
+    tokio::spawn(async move { drive(state, run_id).await });
+}
+
+/// Moves a running run forward until it completes, fails or waits; renews its lease meanwhile.
+pub async fn drive(state: AppState, run_id: String) {
+    let lease = state.runtime.lease;
+    let renew = {
+        let db = state.db.clone();
+        let id = run_id.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match runs::renew_lease(&db, &id, now_ms() + lease.as_millis() as i64).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => tracing::warn!(error = %e, run = %id, "cannot renew run lease"),
+                }
+            }
+        })
+    };
+    let result = step_until_paused(&state, &run_id).await;
+    renew.abort();
+    if let Err(e) = result {
+        tracing::warn!(run = %run_id, error = %e, "run failed");
+        if let Err(e2) = fail(&state, &run_id, &e.for_people()).await {
+            tracing::error!(run = %run_id, error = %e2, "cannot mark run failed");
+        }
+    }
+}
+
+async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunError> {
+    let db = &state.db;
+    for _ in 0..MAX_STEPS {
+        let Some(run) = runs::by_id(db, run_id).await? else {
+            return Ok(());
+        };
+        if run.status != "running" {
+            return Ok(());
+        }
+        let Some(thread) = threads::by_id(db, &run.thread_id).await? else {
+            return Ok(());
+        };
+        let mut steps: Vec<ChatMessage> = serde_json::from_str(&run.steps)?;
+        let history = history(db, &run).await?;
+        let policy = crate::rules::compile(&run.description);
+        if steps.is_empty() {
+            let asked = history
+                .iter()
+                .rev()
+                .find_map(|m| match m {
+                    ChatMessage::User { text } => Some(text.as_str()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            if let Some(esc) = guardrail(&policy, asked) {
+                let call = ToolCall {
+                    id: format!("guardrail-{}", super::db::new_id()),
+                    name: ESCALATE_TOOL.into(),
+                    arguments: serde_json::json!({
+                        "reason": esc.reason, "severity": severity_str(esc.severity)
+                    })
+                    .to_string(),
+                };
+                steps.push(ChatMessage::Assistant {
+                    text: String::new(),
+                    tool_calls: vec![call.clone()],
+                });
+                return pause(state, &run, &thread, steps, "", &call, &esc).await;
+            }
+        }
+        let mut tools = vec![escalate_tool()];
+        tools.extend(state.runtime.tools.specs());
+        let mut messages = history;
+        messages.extend(steps.iter().cloned());
+        let request = Request {
+            agent_name: &thread.agent_name,
+            instructions: instructions(&thread.agent_name, &run.description, &policy),
+            policy: &policy,
+            messages,
+            tools,
+        };
+        let reply = call_provider(state, &run, &request).await?;
+        steps.push(ChatMessage::Assistant {
+            text: reply.text.clone(),
+            tool_calls: reply.tool_calls.clone(),
+        });
+        if reply.tool_calls.is_empty() {
+            return finish(state, &run, &steps, &reply.text, None).await;
+        }
+        // Tools first (each call needs its result), then at most one escalation.
+        let mut escalation: Option<(ToolCall, Escalate)> = None;
+        for call in &reply.tool_calls {
+            if call.name == ESCALATE_TOOL {
+                let content = match (parse_escalate(&call.arguments), &escalation) {
+                    (Ok(esc), None) => {
+                        escalation = Some((call.clone(), esc));
+                        continue;
+                    }
+                    (Ok(_), Some(_)) => {
+                        "Only one escalation at a time: the first was raised.".into()
+                    }
+                    (Err(e), _) => {
+                        format!("Error: {e}. Call {ESCALATE_TOOL} again with valid arguments.")
+                    }
+                };
+                steps.push(tool_result(call, content));
+                continue;
+            }
+            match state.runtime.tools.call(&call.name, &call.arguments).await {
+                ToolOutcome::Result(content) => steps.push(tool_result(call, content)),
+                ToolOutcome::Escalate(esc) => {
+                    // A direct tool-call escalation: a card for a person, no pause, the turn ends.
+                    steps.push(tool_result(call, "A person was notified.".into()));
+                    return finish(state, &run, &steps, &reply.text, Some(&esc)).await;
+                }
+            }
+        }
+        if let Some((call, esc)) = escalation {
+            return pause(state, &run, &thread, steps, &reply.text, &call, &esc).await;
+        }
+        runs::save_steps(db, &run.id, &serde_json::to_string(&steps)?).await?;
+    }
+    Err(RunError::TooManySteps)
+}
+
+fn tool_result(call: &ToolCall, content: String) -> ChatMessage {
+    ChatMessage::Tool {
+        call_id: call.id.clone(),
+        name: call.name.clone(),
+        content,
+        answer: None,
+    }
+}
+
+async fn call_provider(
+    state: &AppState,
+    run: &RunRow,
+    request: &Request<'_>,
+) -> Result<Reply, RunError> {
+    let timeout = state.runtime.provider_timeout;
+    let (bus, db) = (state.events.clone(), state.db.clone());
+    let (team_id, thread_id, run_id) = (run.team_id.clone(), run.thread_id.clone(), run.id.clone());
+    // Deltas go out as they come; publishing must not hold up the provider's stream.
+    let on_delta = move |text: &str| {
+        let ev = LiveEvent {
+            team_id: team_id.clone(),
+            thread_id: thread_id.clone(),
+            change: Change::Delta {
+                run_id: run_id.clone(),
+                text: text.to_string(),
+            },
+        };
+        let (bus, db) = (bus.clone(), db.clone());
+        tokio::spawn(async move { bus.publish(&db, ev).await });
+    };
+    match tokio::time::timeout(timeout, state.runtime.provider.complete(request, &on_delta)).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(provider::ProviderError::Timeout(timeout.as_secs()).into()),
+    }
+}
+
+/// The conversation before this run's own steps: the thread's messages up to the one that
+/// started the run.
+async fn history(db: &Db, run: &RunRow) -> Result<Vec<ChatMessage>, sqlx::Error> {
+    Ok(threads::messages(db, &run.thread_id)
+        .await?
+        .into_iter()
+        .filter(|m| m.seq <= run.message_seq)
+        .filter_map(|m| match m.kind.as_str() {
+            "user" => Some(ChatMessage::User { text: m.body }),
+            "agent" => Some(ChatMessage::Assistant {
+                text: m.body,
+                tool_calls: Vec::new(),
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+fn event(run: &RunRow, change: Change) -> LiveEvent {
+    LiveEvent {
+        team_id: run.team_id.clone(),
+        thread_id: run.thread_id.clone(),
+        change,
+    }
+}
+
+async fn publish_all(state: &AppState, events: Vec<LiveEvent>) {
+    for ev in events {
+        state.events.publish(&state.db, ev).await;
+    }
+}
+
+fn agent_actor(thread: &ThreadRow) -> Actor<'_> {
+    Actor::Agent {
+        name: &thread.agent_name,
+    }
+}
+
+/// Stores an escalation (a card in the thread) inside the caller's transaction.
+async fn raise(
+    conn: &mut sqlx::AnyConnection,
+    run: &RunRow,
+    thread: &ThreadRow,
+    esc: &Escalate,
+    blocking: bool,
+    tool_call_id: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let id = esc_db::insert(
+        &mut *conn,
+        NewEscalation {
+            team_id: &run.team_id,
+            agent_id: &run.agent_id,
+            thread_id: &run.thread_id,
+            run_id: &run.id,
+            trigger: &thread.trigger,
+            reason: &esc.reason,
+            severity: severity_str(esc.severity),
+            blocking,
+            tool_call_id,
+        },
+    )
+    .await?;
+    threads::add_message(
+        &mut *conn,
+        &run.thread_id,
+        Some(&run.id),
+        "escalation",
+        &thread.agent_name,
+        &esc.reason,
+        Some(&id),
+    )
+    .await?;
+    let detail = format!("{}: {}", severity_str(esc.severity), esc.reason);
+    audit::record(
+        &mut *conn,
+        agent_actor(thread),
+        "escalation.raised",
+        &id,
+        &detail,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The run waits for a person: escalation, card and `waiting` in one transaction.
+async fn pause(
+    state: &AppState,
+    run: &RunRow,
+    thread: &ThreadRow,
+    steps: Vec<ChatMessage>,
+    text: &str,
+    call: &ToolCall,
+    esc: &Escalate,
+) -> Result<(), RunError> {
+    let mut tx = state.db.begin().await?;
+    if !runs::transition(
+        &mut *tx,
+        &run.id,
+        "running",
+        "waiting",
+        &serde_json::to_string(&steps)?,
+        None,
+        0,
+    )
+    .await?
+    {
+        return Ok(()); // Someone else moved it: nothing to do.
+    }
+    if !text.trim().is_empty() {
+        threads::add_message(
+            &mut tx,
+            &run.thread_id,
+            Some(&run.id),
+            "agent",
+            &thread.agent_name,
+            text,
+            None,
+        )
+        .await?;
+    }
+    let id = raise(&mut tx, run, thread, esc, true, Some(&call.id)).await?;
+    tx.commit().await?;
+    publish_all(
+        state,
+        vec![
+            event(run, Change::Message),
+            event(
+                run,
+                Change::Escalation {
+                    escalation_id: id,
+                    status: EscalationStatus::Open.as_str().into(),
+                },
+            ),
+            event(
+                run,
+                Change::Run {
+                    run_id: run.id.clone(),
+                    status: "waiting".into(),
+                },
+            ),
+        ],
+    )
+    .await;
+    Ok(())
+}
+
+/// The run's turn ends: its reply (and a non-blocking card, if a tool worker left one).
+async fn finish(
+    state: &AppState,
+    run: &RunRow,
+    steps: &[ChatMessage],
+    text: &str,
+    card: Option<&Escalate>,
+) -> Result<(), RunError> {
+    let Some(thread) = threads::by_id(&state.db, &run.thread_id).await? else {
+        return Ok(());
+    };
+    let mut tx = state.db.begin().await?;
+    if !runs::transition(
+        &mut *tx,
+        &run.id,
+        "running",
+        "completed",
+        &serde_json::to_string(steps)?,
+        None,
+        0,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    if !text.trim().is_empty() {
+        threads::add_message(
+            &mut tx,
+            &run.thread_id,
+            Some(&run.id),
+            "agent",
+            &thread.agent_name,
+            text,
+            None,
+        )
+        .await?;
+    }
+    let mut events = vec![event(run, Change::Message)];
+    if let Some(esc) = card {
+        let id = raise(&mut tx, run, &thread, esc, false, None).await?;
+        events.push(event(
+            run,
+            Change::Escalation {
+                escalation_id: id,
+                status: "open".into(),
+            },
+        ));
+    }
+    threads::release(&mut tx, &run.thread_id, &run.id).await?;
+    tx.commit().await?;
+    events.push(event(
+        run,
+        Change::Run {
+            run_id: run.id.clone(),
+            status: "completed".into(),
+        },
+    ));
+    publish_all(state, events).await;
+    Ok(())
+}
+
+/// Marks a running run failed with a message the thread shows (and a retry button).
+pub async fn fail(state: &AppState, run_id: &str, message: &str) -> Result<(), sqlx::Error> {
+    let Some(run) = runs::by_id(&state.db, run_id).await? else {
+        return Ok(());
+    };
+    let mut tx = state.db.begin().await?;
+    if !runs::transition(
+        &mut *tx,
+        &run.id,
+        "running",
+        "failed",
+        &run.steps,
+        Some(message),
+        0,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    threads::add_message(
+        &mut tx,
+        &run.thread_id,
+        Some(&run.id),
+        "notice",
+        "Flare",
+        message,
+        None,
+    )
+    .await?;
+    threads::release(&mut tx, &run.thread_id, &run.id).await?;
+    tx.commit().await?;
+    publish_all(
+        state,
+        vec![
+            event(&run, Change::Message),
+            event(
+                &run,
+                Change::Run {
+                    run_id: run.id.clone(),
+                    status: "failed".into(),
+                },
+            ),
+        ],
+    )
+    .await;
+    Ok(())
+}
+
+/// Takes over runs whose driver died, now and every half lease. A run taken over too often
+/// (it keeps killing its server, say) is marked failed instead, visibly.
+pub async fn sweep_abandoned(state: AppState) {
+    let lease = state.runtime.lease;
+    loop {
+        let now = now_ms();
+        match runs::abandoned(&state.db, now).await {
+            Ok(ids) => {
+                for id in ids {
+                    let until = now + lease.as_millis() as i64;
+                    match runs::take_over(&state.db, &id, now, until).await {
+                        Ok(Some(attempts)) if attempts > MAX_ATTEMPTS => {
+                            let msg = "The agent stopped because the server was interrupted several times while it worked on this.";
+                            if let Err(e) = fail(&state, &id, msg).await {
+                                tracing::error!(run = %id, error = %e, "cannot mark run failed");
+                            }
+                        }
+                        Ok(Some(_)) => {
+                            tracing::info!(run = %id, "resuming a run whose driver stopped");
+                            spawn(state.clone(), id);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(run = %id, error = %e, "cannot take over run"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for abandoned runs"),
+        }
+        tokio::time::sleep(lease / 2).await;
+    }
+}

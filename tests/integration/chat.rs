@@ -1,0 +1,679 @@
+//! The runtime end to end over HTTP: chat threads, runs, the guardrail, escalation cards,
+//! Respond & Resume, Dismiss, first response wins, scoping and bad input.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+pub const TUTORIAL_RULE: &str =
+    "Always escalate any request involving refunds, account deletions, or threats of legal action.";
+pub const TUTORIAL_MESSAGE: &str =
+    "A customer named John is asking for a full refund on order #1234. Draft my response.";
+
+pub struct Chat {
+    pub app: TestApp,
+    pub owner: reqwest::Client,
+    pub agent: String,
+    pub thread: String,
+}
+
+/// A team with the owner in it, an agent with `description`, and a chat thread with it.
+pub async fn chat_with(description: &str) -> Chat {
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    let team = app.create_team(&owner, "Support").await;
+    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.add_member(&owner, &team, &me).await;
+    let agent = app
+        .call(
+            &owner,
+            "create_agent",
+            &[("name", "Customer Support Agent"), ("team_id", &team)],
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let saved = app
+        .call(
+            &owner,
+            "save_description",
+            &[
+                ("agent_id", &agent),
+                ("base_revision", "1"),
+                ("description", description),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let thread = start(&app, &owner, &agent).await;
+    Chat {
+        app,
+        owner,
+        agent,
+        thread,
+    }
+}
+
+pub async fn start(app: &TestApp, c: &reqwest::Client, agent: &str) -> String {
+    let r = app.call(c, "start_thread", &[("agent_id", agent)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body.as_str().unwrap().to_string()
+}
+
+pub async fn send(app: &TestApp, c: &reqwest::Client, thread: &str, body: &str) -> Reply {
+    app.call(c, "send_message", &[("thread_id", thread), ("body", body)])
+        .await
+}
+
+pub async fn load(app: &TestApp, c: &reqwest::Client, thread: &str) -> Value {
+    let r = app.call(c, "load_thread", &[("thread_id", thread)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body
+}
+
+/// Polls the thread until `done` holds (runs are driven in the background).
+pub async fn wait_for(
+    app: &TestApp,
+    c: &reqwest::Client,
+    thread: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..200 {
+        let t = load(app, c, thread).await;
+        if done(&t) {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "timed out waiting for {what}: {}",
+        load(app, c, thread).await
+    );
+}
+
+pub fn run_status(t: &Value) -> &str {
+    t["last_run"]["status"].as_str().unwrap_or("none")
+}
+
+pub fn card(t: &Value) -> Option<&Value> {
+    t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|m| m["escalation"].as_object().map(|_| &m["escalation"]))
+}
+
+pub fn messages_of(t: &Value, kind: &str) -> Vec<String> {
+    t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .map(|m| m["html"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub async fn escalated(c: &Chat) -> (Value, String) {
+    let r = send(&c.app, &c.owner, &c.thread, TUTORIAL_MESSAGE).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+    let id = card(&t).expect("a card")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (t, id)
+}
+
+#[tokio::test]
+async fn a_matching_rule_escalates_and_guidance_resumes_the_run() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let (t, esc) = escalated(&c).await;
+    let card = card(&t).unwrap();
+    assert_eq!(card["status"], "open");
+    assert_eq!(
+        card["severity"], "warning",
+        "no mapping: the documented default"
+    );
+    assert_eq!(card["blocking"], true);
+    let reason = card["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("refund"),
+        "the reason names what triggered it: {reason}"
+    );
+    assert!(
+        reason.contains(TUTORIAL_RULE.trim_end_matches('.')),
+        "the reason names the rule: {reason}"
+    );
+    assert_eq!(t["messages"][0]["kind"], "user");
+    assert!(
+        messages_of(&t, "agent").is_empty(),
+        "the run waits; no reply yet"
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM runs WHERE status = 'waiting'")
+            .await,
+        1
+    );
+
+    let r = c
+        .app
+        .call(
+            &c.owner,
+            "respond_escalation",
+            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let replies = messages_of(&t, "agent");
+    assert_eq!(replies.len(), 1, "{t}");
+    assert!(
+        replies[0].contains("approve the refund"),
+        "the agent continues with the guidance: {}",
+        replies[0]
+    );
+    let card = self::card(&t).unwrap();
+    assert_eq!(card["status"], "resolved");
+    assert_eq!(card["guidance"], "approve the refund");
+    assert_eq!(card["responder"], "owner");
+    assert!(card["answered_at_ms"].as_i64().is_some());
+    // The reply comes after the card, in the thread's order.
+    let kinds: Vec<&str> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["user", "escalation", "agent"]);
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE action LIKE 'escalation.%' ORDER BY at, action DESC",
+    )
+    .fetch_all(&c.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            (
+                "escalation.raised".to_string(),
+                "agent: Customer Support Agent".to_string()
+            ),
+            ("escalation.resolved".to_string(), OWNER_EMAIL.to_string())
+        ]
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn dismiss_lets_the_agent_proceed_on_its_own() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let (_, esc) = escalated(&c).await;
+    let r = c
+        .app
+        .call(&c.owner, "dismiss_escalation", &[("escalation_id", &esc)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let replies = messages_of(&t, "agent");
+    assert!(replies[0].contains("dismissed"), "{}", replies[0]);
+    assert!(
+        replies[0].contains("proceeding on my own"),
+        "{}",
+        replies[0]
+    );
+    assert_eq!(card(&t).unwrap()["status"], "dismissed");
+    assert_eq!(card(&t).unwrap()["guidance"], Value::Null);
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM audit_log WHERE action = 'escalation.dismissed'")
+            .await,
+        1
+    );
+    // Answering it again changes nothing.
+    let again = c
+        .app
+        .call(
+            &c.owner,
+            "respond_escalation",
+            &[("escalation_id", &esc), ("guidance", "too late")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.message(), "This escalation is already resolved.");
+    assert_eq!(
+        card(&load(&c.app, &c.owner, &c.thread).await).unwrap()["status"],
+        "dismissed"
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn no_matching_rule_gets_an_honest_offline_reply() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let r = send(&c.app, &c.owner, &c.thread, "What are your opening hours?").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let replies = messages_of(&t, "agent");
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].contains("nothing to escalate"), "{}", replies[0]);
+    assert!(
+        replies[0].contains("Offline reply"),
+        "clearly labelled: {}",
+        replies[0]
+    );
+    assert!(card(&t).is_none());
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM escalations").await, 0);
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_description_in_force_is_the_one_saved_when_the_message_arrives() {
+    let c = chat_with("Answer questions about shipping.").await;
+    send(&c.app, &c.owner, &c.thread, TUTORIAL_MESSAGE).await;
+    wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    assert_eq!(
+        c.app.count("SELECT COUNT(*) FROM escalations").await,
+        0,
+        "no rule yet"
+    );
+    let saved = c
+        .app
+        .call(
+            &c.owner,
+            "save_description",
+            &[
+                ("agent_id", &c.agent),
+                ("base_revision", "2"),
+                ("description", TUTORIAL_RULE),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    send(&c.app, &c.owner, &c.thread, TUTORIAL_MESSAGE).await;
+    wait_for(&c.app, &c.owner, &c.thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn severity_follows_the_descriptions_mapping() {
+    let c = chat_with(&format!(
+        "{TUTORIAL_RULE} Treat refund requests as Critical."
+    ))
+    .await;
+    let (t, _) = escalated(&c).await;
+    assert_eq!(card(&t).unwrap()["severity"], "critical");
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_answers_one_wins_and_one_resume_happens() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let (_, esc) = escalated(&c).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (base, client, esc) = (c.app.base.clone(), c.owner.clone(), esc.clone());
+        tasks.push(tokio::spawn(async move {
+            let form: Vec<(&str, String)> = if i % 2 == 0 {
+                vec![
+                    ("escalation_id", esc),
+                    ("guidance", format!("guidance {i}")),
+                ]
+            } else {
+                vec![("escalation_id", esc)]
+            };
+            let endpoint = if i % 2 == 0 {
+                "respond_escalation"
+            } else {
+                "dismiss_escalation"
+            };
+            let res = client
+                .post(format!("{base}/api/{endpoint}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.text().await.unwrap())
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        if status == StatusCode::OK {
+            wins += 1;
+        } else {
+            assert_eq!(status, StatusCode::CONFLICT, "{body}");
+            assert!(
+                body.contains("This escalation is already resolved."),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(wins, 1, "exactly one answer wins");
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    // Give a second (wrong) resume time to show up, then count.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t2 = load(&c.app, &c.owner, &c.thread).await;
+    assert_eq!(t, t2, "nothing else happened after the reply");
+    assert_eq!(messages_of(&t2, "agent").len(), 1, "one resume, one reply");
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM audit_log WHERE action IN ('escalation.resolved', 'escalation.dismissed')")
+            .await,
+        1
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_message_while_the_agent_waits_or_works_is_refused_and_nothing_is_lost() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let (_, esc) = escalated(&c).await;
+    // Ten at once (a double-clicked Send, two tabs): all refused, nothing stored.
+    let mut sends = Vec::new();
+    for _ in 0..10 {
+        sends.push(send(&c.app, &c.owner, &c.thread, "hello?"));
+    }
+    for r in futures::future::join_all(sends).await {
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(
+            r.message().contains("waiting for a person"),
+            "{}",
+            r.message()
+        );
+        assert!(r.message().contains("not sent"), "{}", r.message());
+    }
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM messages WHERE kind = 'user'")
+            .await,
+        1
+    );
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM runs").await, 1);
+    c.app
+        .call(&c.owner, "dismiss_escalation", &[("escalation_id", &esc)])
+        .await;
+    wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    // Once the run is over the thread takes messages again.
+    assert_eq!(
+        send(&c.app, &c.owner, &c.thread, "What are your opening hours?")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM messages WHERE kind = 'user'")
+            .await,
+        2
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let (app, owner, thread) = (&c.app, &c.owner, &c.thread);
+    let empty = send(app, owner, thread, "   ").await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.message(), "Write a message first.");
+    let huge = send(app, owner, thread, &"a".repeat(1024 * 1024)).await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST);
+    assert!(
+        huge.message().contains("at most 32 KB"),
+        "{}",
+        huge.message()
+    );
+    let ctl = send(app, owner, thread, "hi\u{0}there").await;
+    assert_eq!(ctl.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM runs").await, 0);
+
+    let (_, esc) = escalated(&c).await;
+    let long = app
+        .call(
+            owner,
+            "respond_escalation",
+            &[("escalation_id", &esc), ("guidance", &"g".repeat(9000))],
+        )
+        .await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    assert!(
+        long.message().contains("at most 8 KB"),
+        "{}",
+        long.message()
+    );
+    let blank = app
+        .call(
+            owner,
+            "respond_escalation",
+            &[("escalation_id", &esc), ("guidance", " ")],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    assert_eq!(blank.message(), "Write a guidance first.");
+    let unknown = app
+        .call(owner, "dismiss_escalation", &[("escalation_id", "nope")])
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let t = load(app, owner, thread).await;
+    assert_eq!(
+        card(&t).unwrap()["status"],
+        "open",
+        "still open after bad answers"
+    );
+    assert_eq!(run_status(&t), "waiting");
+    let retry = app
+        .call(
+            owner,
+            "retry_run",
+            &[("run_id", t["last_run"]["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(
+        retry.status,
+        StatusCode::CONFLICT,
+        "a waiting run is not retried"
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_are_sanitised_markdown() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    send(
+        &c.app,
+        &c.owner,
+        &c.thread,
+        "**Hours?** <script>alert(1)</script> [x](javascript:alert(1))",
+    )
+    .await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let mine = &messages_of(&t, "user")[0];
+    assert!(mine.contains("<strong>Hours?</strong>"), "{mine}");
+    assert!(!mine.contains("<script"), "{mine}");
+    assert!(!mine.contains("javascript:"), "{mine}");
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn another_team_sees_and_answers_nothing() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let (t, esc) = escalated(&c).await;
+    let run = t["last_run"]["id"].as_str().unwrap().to_string();
+    let other_team = c.app.create_team(&c.owner, "Sales").await;
+    let bob = c
+        .app
+        .create_user(&c.owner, "bob@example.com", "admin")
+        .await;
+    c.app.add_member(&c.owner, &other_team, &bob).await;
+    let bob = c.app.sign_in("bob@example.com", "password-123").await;
+    for (endpoint, form) in [
+        ("load_thread", vec![("thread_id", c.thread.as_str())]),
+        (
+            "send_message",
+            vec![("thread_id", c.thread.as_str()), ("body", "hi")],
+        ),
+        (
+            "respond_escalation",
+            vec![("escalation_id", esc.as_str()), ("guidance", "deny")],
+        ),
+        ("dismiss_escalation", vec![("escalation_id", esc.as_str())]),
+        ("retry_run", vec![("run_id", run.as_str())]),
+        ("start_thread", vec![("agent_id", c.agent.as_str())]),
+    ] {
+        let r = c.app.call(&bob, endpoint, &form).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{endpoint}: {:?}", r.body);
+    }
+    let list = c.app.call(&bob, "list_threads", &[]).await;
+    assert_eq!(list.body, serde_json::json!([]));
+    let anon = client();
+    assert_eq!(
+        c.app
+            .call(&anon, "load_thread", &[("thread_id", &c.thread)])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.app
+            .call(&anon, "dismiss_escalation", &[("escalation_id", &esc)])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        load(&c.app, &c.owner, &c.thread).await,
+        t,
+        "nothing changed"
+    );
+    // The owner's list has the thread.
+    let mine = c.app.call(&c.owner, "list_threads", &[]).await;
+    assert_eq!(mine.body[0]["id"], c.thread);
+    assert_eq!(mine.body[0]["trigger"], "chat");
+    c.app.stop().await;
+}
+
+/// Reads Server-Sent Events from `/api/live` until `until` returns true for a data line.
+async fn read_events(mut res: reqwest::Response, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut buf = String::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no live event in 5 s; saw {seen:?}"))
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            for line in frame.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    let ev: Value = serde_json::from_str(data).unwrap();
+                    let stop = until(&ev);
+                    seen.push(ev);
+                    if stop {
+                        return seen;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn live_events_reach_the_team_and_no_one_else() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let sales = c.app.create_team(&c.owner, "Sales").await;
+    let bob_id = c
+        .app
+        .create_user(&c.owner, "bob@example.com", "member")
+        .await;
+    c.app.add_member(&c.owner, &sales, &bob_id).await;
+    let bob = c.app.sign_in("bob@example.com", "password-123").await;
+    let me = c.app.call(&c.owner, "signed_in_user", &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.app.add_member(&c.owner, &sales, &me).await;
+    let anon = client().get(c.app.url("/api/live")).send().await.unwrap();
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+    let mine = c.owner.get(c.app.url("/api/live")).send().await.unwrap();
+    let theirs = bob.get(c.app.url("/api/live")).send().await.unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(
+        mine.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    send(&c.app, &c.owner, &c.thread, TUTORIAL_MESSAGE).await;
+    let seen = read_events(mine, |e| e["type"] == "escalation").await;
+    assert!(
+        seen.iter().all(|e| e["thread_id"] == c.thread.as_str()),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|e| e["type"] == "message"), "{seen:?}");
+    let esc = seen.last().unwrap();
+    assert_eq!(esc["status"], "open");
+    // Bob's stream carries his own team's events only: a Sales thread's, not Support's.
+    let sales_agent = c
+        .app
+        .call(
+            &c.owner,
+            "create_agent",
+            &[("name", "Sales Bot"), ("team_id", &sales)],
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sales_thread = start(&c.app, &bob, &sales_agent).await;
+    send(&c.app, &bob, &sales_thread, "hello").await;
+    let bobs = read_events(theirs, |e| e["type"] == "run" && e["status"] == "completed").await;
+    assert!(
+        bobs.iter()
+            .all(|e| e["thread_id"] == sales_thread.as_str() && e["team_id"] == sales.as_str()),
+        "no event of another team: {bobs:?}"
+    );
+    c.app.stop().await;
+}
