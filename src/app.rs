@@ -2,6 +2,7 @@ use crate::components::shell::AppShell;
 use crate::pages::{
     agent::AgentPage, agents::AgentsPage, chat::ChatPage, escalations::EscalationsPage,
     login::LoginPage, members::MembersPage, not_found::NotFound, setup::SetupPage,
+    thread::ThreadPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -43,6 +44,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=|| view! { <Redirect path="/app/escalations" /> } />
                     <Route path=path!("escalations") view=EscalationsPage ssr=SsrMode::InOrder />
                     <Route path=path!("chat") view=ChatPage ssr=SsrMode::InOrder />
+                    <Route path=path!("chat/:id") view=ThreadPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/agents") view=AgentsPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/agents/:id") view=AgentPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::InOrder />

@@ -1,22 +1,8 @@
 import { test, expect, Browser, Page } from '@playwright/test';
 import { OWNER } from '../playwright.config';
-import { hydrated, signIn, watchConsole } from './helpers';
+import { hydrated, newAgent, signIn, watchConsole } from './helpers';
 
 const RULE = 'Always escalate any request involving refunds, account deletions, or threats of legal action.';
-
-/** Creates a fresh agent in the Support team and opens its page. */
-async function newAgent(page: Page, name: string) {
-  await page.goto('/login?next=/app/settings/agents');
-  await signIn(page, OWNER.email, OWNER.password);
-  await expect(page.getByRole('heading', { name: 'Agents', exact: true })).toBeVisible();
-  await hydrated(page);
-  await page.getByLabel('Agent name').fill(name);
-  await page.getByLabel('Team').selectOption({ label: 'Support' });
-  await page.getByRole('button', { name: 'Create agent' }).click();
-  await page.getByRole('link', { name, exact: true }).click();
-  await expect(page.getByRole('heading', { name, exact: true })).toBeVisible();
-  await hydrated(page);
-}
 
 const description = (page: Page) => page.getByRole('textbox', { name: 'Description' });
 const status = (page: Page) => page.getByRole('status');

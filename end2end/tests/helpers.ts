@@ -1,4 +1,5 @@
 import { expect, Page } from '@playwright/test';
+import { OWNER } from '../playwright.config';
 
 /**
  * Console errors and warnings (hydration problems show here) and uncaught page errors.
@@ -27,3 +28,18 @@ export async function signIn(page: Page, email: string, password: string) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/** Creates a fresh agent in the Support team and opens its page. */
+export async function newAgent(page: Page, name: string) {
+  await page.goto('/login?next=/app/settings/agents');
+  await signIn(page, OWNER.email, OWNER.password);
+  await expect(page.getByRole('heading', { name: 'Agents', exact: true })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Agent name').fill(name);
+  await page.getByLabel('Team').selectOption({ label: 'Support' });
+  await page.getByRole('button', { name: 'Create agent' }).click();
+  await page.getByRole('link', { name, exact: true }).click();
+  await expect(page.getByRole('heading', { name, exact: true })).toBeVisible();
+  await hydrated(page);
+}
+

@@ -36,6 +36,11 @@ pub fn AgentPage() -> impl IntoView {
                                 {detail.team_name.clone()}
                             </p>
                             <h1>{detail.name.clone()}</h1>
+                            <p>
+                                <a href=format!("/app/chat?agent={}", detail.id)>
+                                    "Chat with this agent"
+                                </a>
+                            </p>
                             <DescriptionEditor detail history />
                         }
                             .into_any()

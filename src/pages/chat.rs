@@ -1,14 +1,110 @@
+//! `/app/chat`: the user's threads and a way to start one with any agent of their teams.
+
+use crate::agents::list_agents;
+use crate::chat::{StartThread, list_threads};
+use crate::components::form_error::{FormError, error_text};
+use crate::components::live::use_live;
+use crate::components::time::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
-/// `/app/chat`: a placeholder until the chat and agent runtime land.
 #[component]
 pub fn ChatPage() -> impl IntoView {
+    let start = ServerAction::<StartThread>::new();
+    let changes = RwSignal::new(0u32);
+    let threads = Resource::new(move || changes.get(), |_| list_threads());
+    let agents = Resource::new(|| (), |_| list_agents());
+    // `?agent=<id>` (the agent page's link) preselects that agent.
+    let query = use_query_map();
+    let chosen = move || query.read().get("agent").unwrap_or_default();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = start.value().get() {
+            navigate(&format!("/app/chat/{id}"), Default::default());
+        }
+    });
+    use_live(move |_| changes.update(|n| *n += 1));
+    let start_error = Signal::derive(move || start.value().with(error_text));
     view! {
         <Title text="Chat · Flare" />
         <h1>"Chat"</h1>
-        <p class="placeholder-note">
-            "Not built yet: live chat with your agents arrives with the agent runtime."
-        </p>
+        <section class="card narrow" aria-labelledby="start-heading">
+            <h2 id="start-heading">"Start a chat"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match agents.await {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="empty-state">"No agents in your teams yet."</p> }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            let chosen = chosen();
+                            view! {
+                                <ActionForm action=start>
+                                    <label for="chat-agent">"Agent"</label>
+                                    <select id="chat-agent" name="agent_id">
+                                        {list
+                                            .into_iter()
+                                            .map(|a| {
+                                                let selected = a.id == chosen;
+                                                view! {
+                                                    <option value=a.id selected=selected>
+                                                        {format!("{} ({})", a.name, a.team_name)}
+                                                    </option>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </select>
+                                    <button type="submit" class="primary">
+                                        "Start chat"
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <FormError message=start_error />
+        </section>
+        <h2>"Your threads"</h2>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match threads.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="empty-state">"No threads yet. Start a chat above."</p> }
+                            .into_any()
+                    }
+                    Ok(list) => {
+                        view! {
+                            <ul class="thread-list" aria-label="Threads">
+                                {list
+                                    .into_iter()
+                                    .map(|t| {
+                                        view! {
+                                            <li>
+                                                <a href=format!("/app/chat/{}", t.id)>{t.title}</a>
+                                                <span class="meta">
+                                                    {format!(
+                                                        "{} · trigger: {} · {}",
+                                                        t.team_name,
+                                                        t.trigger,
+                                                        format_time(t.updated_at_ms),
+                                                    )}
+                                                </span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

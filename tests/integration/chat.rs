@@ -677,3 +677,33 @@ async fn live_events_reach_the_team_and_no_one_else() {
     );
     c.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_thread_page_renders_the_card_without_javascript() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    escalated(&c).await;
+    let html = c
+        .app
+        .page(&c.owner, &format!("/app/chat/{}", c.thread))
+        .await;
+    assert!(html.contains("Agent Needs Help"), "{html}");
+    assert!(html.contains("Respond &amp; Resume"), "{html}");
+    assert!(html.contains(">Dismiss<"), "{html}");
+    assert!(html.contains("Severity: warning"), "{html}");
+    assert!(
+        html.contains("A customer named John is asking for a full refund"),
+        "{html}"
+    );
+    let agent = c
+        .app
+        .page(&c.owner, &format!("/app/settings/agents/{}", c.agent))
+        .await;
+    assert!(
+        agent.contains(&format!("href=\"/app/chat?agent={}\"", c.agent)),
+        "the agent page links to a chat"
+    );
+    let list = c.app.page(&c.owner, "/app/chat").await;
+    assert!(list.contains(&format!("/app/chat/{}", c.thread)), "{list}");
+    assert!(list.contains("trigger: chat"), "{list}");
+    c.app.stop().await;
+}

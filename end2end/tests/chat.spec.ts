@@ -1,0 +1,66 @@
+import { test, expect, Page } from '@playwright/test';
+import { hydrated, newAgent, watchConsole } from './helpers';
+
+// The tutorial, Steps 4 to 6: a rule in the Description, a message that hits it, the card,
+// and a person's answer that the agent continues from.
+const RULE = 'Always escalate any request involving refunds, account deletions, or threats of legal action.';
+const MESSAGE = 'A customer named John is asking for a full refund on order #1234. Draft my response.';
+
+/** A new agent with the tutorial's rule, and a chat thread with it; returns the thread URL. */
+async function escalatingChat(page: Page): Promise<string> {
+  await newAgent(page, `Customer Support Agent ${Date.now()}`);
+  await page.getByRole('textbox', { name: 'Description' }).fill(RULE);
+  await expect(page.getByRole('status')).toHaveText('Saved');
+  await page.getByRole('link', { name: 'Chat with this agent' }).click();
+  await expect(page.getByRole('heading', { name: 'Start a chat' })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await expect(page).toHaveURL(/\/app\/chat\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { name: /^Chat with Customer Support Agent/ })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('textbox', { name: 'Message' }).fill(MESSAGE);
+  await page.getByRole('button', { name: 'Send' }).click();
+  return page.url();
+}
+
+const card = (page: Page) => page.getByRole('article', { name: 'Escalation' });
+
+test('a rule escalates, and Respond & Resume from another tab resumes the agent live', async ({ page, context }) => {
+  const problems = watchConsole(page);
+  const url = await escalatingChat(page);
+  await expect(card(page)).toBeVisible();
+  await expect(card(page).getByRole('heading', { name: 'Agent Needs Help' })).toBeVisible();
+  await expect(card(page)).toContainText('refund');
+  await expect(card(page).getByRole('img', { name: 'Severity: warning' })).toBeVisible();
+  await expect(card(page).getByRole('button', { name: 'Respond & Resume' })).toBeVisible();
+  await expect(card(page).getByRole('button', { name: 'Dismiss' })).toBeVisible();
+  await expect(page.getByRole('textbox', { name: 'Message' })).toHaveValue('');
+
+  // Another tab answers; the first one updates without reload.
+  const other = await context.newPage();
+  const otherProblems = watchConsole(other);
+  await other.goto(url);
+  await hydrated(other);
+  await card(other).getByRole('button', { name: 'Respond & Resume' }).click();
+  await card(other).getByRole('textbox', { name: 'Guidance for the agent' }).fill('approve the refund');
+  await card(other).getByRole('button', { name: 'Send guidance' }).click();
+  await expect(card(other)).toContainText('Resolved by');
+
+  await expect(card(page)).toContainText('Resolved by');
+  await expect(card(page)).toContainText('approve the refund');
+  await expect(card(page).getByRole('button', { name: 'Respond & Resume' })).toHaveCount(0);
+  const reply = page.getByRole('article', { name: /^Message from Customer Support Agent/ });
+  await expect(reply).toContainText('continuing with your guidance: “approve the refund”');
+  expect(problems).toEqual([]);
+  expect(otherProblems).toEqual([]);
+});
+
+test('Dismiss lets the agent proceed on its own', async ({ page }) => {
+  const problems = watchConsole(page);
+  await escalatingChat(page);
+  await card(page).getByRole('button', { name: 'Dismiss' }).click();
+  await expect(card(page)).toContainText('Dismissed by');
+  const reply = page.getByRole('article', { name: /^Message from Customer Support Agent/ });
+  await expect(reply).toContainText('The escalation was dismissed, so I am proceeding on my own');
+  expect(problems).toEqual([]);
+});
