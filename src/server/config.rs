@@ -21,6 +21,19 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Which provider answers for agents (one for the whole deployment).
+#[derive(Clone, Debug)]
+pub enum ProviderConfig {
+    /// The embedded, offline rules provider (the default).
+    Rules,
+    /// An OpenAI-compatible Chat Completions endpoint.
+    OpenAi {
+        base_url: String,
+        api_key: Secret,
+        model: String,
+    },
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
@@ -40,6 +53,7 @@ pub struct Config {
     pub run_lease_ms: u64,
     /// How long one provider call may take (FLARE_PROVIDER_TIMEOUT_MS).
     pub provider_timeout_ms: u64,
+    pub provider: ProviderConfig,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -75,7 +89,24 @@ impl Config {
         if admin_email.is_some() != admin_password.is_some() {
             return Err("set both FLARE_ADMIN_EMAIL and FLARE_ADMIN_PASSWORD, or neither".into());
         }
+        let provider = match var("FLARE_PROVIDER").as_deref().map(str::trim) {
+            None | Some("rules") => ProviderConfig::Rules,
+            Some("openai") => ProviderConfig::OpenAi {
+                base_url: var("FLARE_OPENAI_BASE_URL")
+                    .unwrap_or_else(|| "https://api.openai.com/v1".into()),
+                // Local servers (Ollama, LM Studio) take any key.
+                api_key: Secret::new(var("FLARE_OPENAI_API_KEY").unwrap_or_default()),
+                model: var("FLARE_OPENAI_MODEL")
+                    .ok_or("FLARE_PROVIDER=openai needs FLARE_OPENAI_MODEL (e.g. gpt-4o-mini)")?,
+            },
+            Some(other) => {
+                return Err(format!(
+                    "FLARE_PROVIDER must be rules or openai, got {other:?}"
+                ));
+            }
+        };
         Ok(Self {
+            provider,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             site_addr,
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
@@ -108,6 +139,7 @@ impl Config {
             log_json: false,
             run_lease_ms: DEFAULT_RUN_LEASE_MS,
             provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
+            provider: ProviderConfig::Rules,
         }
     }
 }

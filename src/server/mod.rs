@@ -53,8 +53,18 @@ pub async fn prepare_with_tools(
         db::Backend::Postgres => events::EventBus::postgres(&config.database_url).await?,
         db::Backend::Sqlite => events::EventBus::local(),
     };
+    let provider: Arc<dyn runtime::provider::Provider> = match &config.provider {
+        config::ProviderConfig::Rules => Arc::new(runtime::rules_provider::RulesProvider),
+        config::ProviderConfig::OpenAi {
+            base_url,
+            api_key,
+            model,
+        } => Arc::new(runtime::openai::OpenAiProvider::new(
+            base_url, api_key, model,
+        )?),
+    };
     let runtime = runtime::Runtime {
-        provider: Arc::new(runtime::rules_provider::RulesProvider),
+        provider,
         tools,
         lease: std::time::Duration::from_millis(config.run_lease_ms),
         provider_timeout: std::time::Duration::from_millis(config.provider_timeout_ms),

@@ -20,7 +20,11 @@ pub struct Chat {
 
 /// A team with the owner in it, an agent with `description`, and a chat thread with it.
 pub async fn chat_with(description: &str) -> Chat {
-    let app = TestApp::with_owner().await;
+    chat_on(TestApp::with_owner().await, description).await
+}
+
+/// `chat_with` on an app started by the caller (another provider, tool workers).
+pub async fn chat_on(app: TestApp, description: &str) -> Chat {
     let owner = app.owner().await;
     let team = app.create_team(&owner, "Support").await;
     let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
@@ -595,7 +599,7 @@ async fn another_team_sees_and_answers_nothing() {
 }
 
 /// Reads Server-Sent Events from `/api/live` until `until` returns true for a data line.
-async fn read_events(mut res: reqwest::Response, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub async fn read_live(mut res: reqwest::Response, until: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut seen = Vec::new();
     let mut buf = String::new();
     loop {
@@ -646,7 +650,7 @@ async fn live_events_reach_the_team_and_no_one_else() {
         "text/event-stream"
     );
     send(&c.app, &c.owner, &c.thread, TUTORIAL_MESSAGE).await;
-    let seen = read_events(mine, |e| e["type"] == "escalation").await;
+    let seen = read_live(mine, |e| e["type"] == "escalation").await;
     assert!(
         seen.iter().all(|e| e["thread_id"] == c.thread.as_str()),
         "{seen:?}"
@@ -669,7 +673,7 @@ async fn live_events_reach_the_team_and_no_one_else() {
         .to_string();
     let sales_thread = start(&c.app, &bob, &sales_agent).await;
     send(&c.app, &bob, &sales_thread, "hello").await;
-    let bobs = read_events(theirs, |e| e["type"] == "run" && e["status"] == "completed").await;
+    let bobs = read_live(theirs, |e| e["type"] == "run" && e["status"] == "completed").await;
     assert!(
         bobs.iter()
             .all(|e| e["thread_id"] == sales_thread.as_str() && e["team_id"] == sales.as_str()),

@@ -92,10 +92,15 @@ pub fn client() -> reqwest::Client {
 impl TestApp {
     /// Flare with an owner (OWNER_EMAIL) created from the environment settings.
     pub async fn with_owner() -> Self {
+        Self::start(Self::owner_config().await).await
+    }
+
+    /// The configuration `with_owner` uses, for tests that change more of it.
+    pub async fn owner_config() -> Config {
         let mut config = Config::for_database(fresh_database_url().await);
         config.admin_email = Some(OWNER_EMAIL.into());
         config.admin_password = Some(Secret::new(OWNER_PASSWORD));
-        Self::start(config).await
+        config
     }
 
     /// Flare with no user at all (first visit shows the first-admin page).
@@ -104,8 +109,18 @@ impl TestApp {
     }
 
     pub async fn start(config: Config) -> Self {
+        Self::start_with_tools(config, Default::default()).await
+    }
+
+    /// Flare with tool workers for its agents.
+    pub async fn start_with_tools(
+        config: Config,
+        tools: flare::server::runtime::tools::Registry,
+    ) -> Self {
         let database_url = config.database_url.clone();
-        let state = flare::server::prepare(config).await.expect("prepare");
+        let state = flare::server::prepare_with_tools(config, tools)
+            .await
+            .expect("prepare");
         let db = state.db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -7,6 +7,8 @@ mod auth;
 mod chat;
 mod common;
 mod data_layer;
+mod fake_openai;
 mod members;
+mod openai;
 mod pages;
 mod scoping;

@@ -141,7 +141,7 @@ async fn placeholder_pages_and_not_found() {
             "/app/escalations",
             "When an agent asks for a person, open items show here.",
         ),
-        ("/app/chat", "Not built yet"),
+        ("/app/chat", "Start a chat"),
         (
             "/app/settings/agents",
             "Each agent's Description is its job description",

@@ -4,6 +4,7 @@
 //! took the answer. Runs whose driver died (a killed server) are taken over once their lease
 //! expires.
 
+pub mod openai;
 pub mod provider;
 pub mod rules_provider;
 pub mod tools;
@@ -345,7 +346,7 @@ async fn call_provider(
     };
     match tokio::time::timeout(timeout, state.runtime.provider.complete(request, &on_delta)).await {
         Ok(r) => Ok(r?),
-        Err(_) => Err(provider::ProviderError::Timeout(timeout.as_secs()).into()),
+        Err(_) => Err(provider::ProviderError::Timeout(timeout).into()),
     }
 }
 

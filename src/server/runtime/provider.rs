@@ -85,8 +85,8 @@ pub struct Reply {
 /// Why a provider gave no usable reply; the message is shown in the thread.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    #[error("the model did not answer within {0} seconds")]
-    Timeout(u64),
+    #[error("the model did not answer within {} seconds", show_secs(*.0))]
+    Timeout(std::time::Duration),
     #[error("the model is unavailable: {0}")]
     Unavailable(String),
     #[error("the model's answer could not be read: {0}")]
@@ -103,4 +103,12 @@ pub trait Provider: Send + Sync {
         request: &Request<'_>,
         on_delta: OnDelta<'_>,
     ) -> Result<Reply, ProviderError>;
+}
+
+fn show_secs(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{:.1}", d.as_secs_f64())
+    }
 }
