@@ -25,6 +25,21 @@ pub async fn chat_with(description: &str) -> Chat {
 
 /// `chat_with` on an app started by the caller (another provider, tool workers).
 pub async fn chat_on(app: TestApp, description: &str) -> Chat {
+    let (owner, thread, agent) = chat_on_existing(&app, description).await;
+    Chat {
+        app,
+        owner,
+        agent,
+        thread,
+    }
+}
+
+/// Signs the owner in, makes a team, an agent with `description` and a thread with it;
+/// returns the owner's client, the thread and the agent.
+pub async fn chat_on_existing(
+    app: &TestApp,
+    description: &str,
+) -> (reqwest::Client, String, String) {
     let owner = app.owner().await;
     let team = app.create_team(&owner, "Support").await;
     let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
@@ -55,13 +70,8 @@ pub async fn chat_on(app: TestApp, description: &str) -> Chat {
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
-    let thread = start(&app, &owner, &agent).await;
-    Chat {
-        app,
-        owner,
-        agent,
-        thread,
-    }
+    let thread = start(app, &owner, &agent).await;
+    (owner, thread, agent)
 }
 
 pub async fn start(app: &TestApp, c: &reqwest::Client, agent: &str) -> String {

@@ -139,6 +139,17 @@ impl TestApp {
         }
     }
 
+    /// A handle on a Flare started elsewhere (a real process); `stop` does not stop it.
+    pub fn attach(base: String, db: Db, database_url: &str) -> Self {
+        Self {
+            base,
+            db,
+            database_url: database_url.to_string(),
+            client: client(),
+            stop: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

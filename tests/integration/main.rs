@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod common;
 mod data_layer;
+mod durability;
 mod fake_openai;
 mod members;
 mod openai;
