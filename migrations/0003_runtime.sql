@@ -51,6 +51,8 @@ CREATE TABLE escalations (
     trigger TEXT NOT NULL,
     reason TEXT NOT NULL,
     severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    -- 0 info, 1 warning, 2 critical: what "sort by severity" orders (and pages) on.
+    severity_rank BIGINT NOT NULL,
     -- 1: the run waits for the answer; 0: a direct tool-call escalation (a card only).
     blocking BIGINT NOT NULL,
     -- The tool call the answer is the result of (blocking escalations).
@@ -62,7 +64,10 @@ CREATE TABLE escalations (
     created_at BIGINT NOT NULL,
     answered_at BIGINT
 );
-CREATE INDEX escalations_team_status ON escalations (team_id, status, created_at);
+-- The Escalations page's orders, each with the id as tie-breaker for keyset pagination.
+CREATE INDEX escalations_team_status ON escalations (team_id, status, created_at, id);
+CREATE INDEX escalations_team_severity ON escalations (team_id, status, severity_rank, created_at, id);
+CREATE INDEX escalations_team_answered ON escalations (team_id, status, answered_at, id);
 CREATE INDEX escalations_thread ON escalations (thread_id);
 
 CREATE TABLE messages (

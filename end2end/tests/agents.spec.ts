@@ -52,7 +52,7 @@ test('navigating away 100 ms after typing loses nothing', async ({ page, browser
   await description(page).fill(RULE);
   await page.waitForTimeout(100);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Escalations' }).click();
-  await expect(page.getByRole('heading', { name: 'Escalations' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Escalations', exact: true })).toBeVisible();
   await expect.poll(() => serverText(browser, url)).toBe(RULE);
 });
 

@@ -18,7 +18,7 @@ test('a signed-out visit goes to sign-in and back, and hydrates cleanly', async 
   await page.reload();
   await hydrated(page);
   await nav.getByRole('link', { name: 'Escalations' }).click();
-  await expect(page.getByRole('heading', { name: 'Escalations' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Escalations', exact: true })).toBeVisible();
   await expect(page.getByText('No escalations yet. All agents are running smoothly.')).toBeVisible();
   expect(problems).toEqual([]);
 });

@@ -44,7 +44,7 @@ test('an owner adds a person and a team; a member cannot reach the page', async 
   const pat = await ctx.newPage();
   await pat.goto('/login');
   await signIn(pat, email, 'pat-password-1');
-  await expect(pat.getByRole('heading', { name: 'Escalations' })).toBeVisible();
+  await expect(pat.getByRole('heading', { name: 'Escalations', exact: true })).toBeVisible();
   await hydrated(pat);
   await expect(pat.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' })).toBeVisible();
   await expect(pat.getByRole('link', { name: 'Members & Teams' })).toHaveCount(0);

@@ -32,7 +32,7 @@ pub fn EscalationCard(
         }
     });
     let (icon, label) = severity_icon(escalation.severity);
-    let sev = format!("{:?}", escalation.severity).to_lowercase();
+    let sev = escalation.severity.as_str();
     let id = escalation.id.clone();
     let outcome = match escalation.status {
         EscalationStatus::Open => None,

@@ -1,6 +1,9 @@
 //! The signed-in layout: left menu, the user, "Sign out", and the page.
 
+use super::live::{provide_live, use_live};
 use crate::auth::{CurrentUser, Logout, signed_in_user};
+use crate::escalations::open_escalation_count;
+use crate::live::Change;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 
@@ -11,7 +14,16 @@ pub type UserResource = Resource<Result<Option<CurrentUser>, crate::error::AppEr
 pub fn AppShell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| signed_in_user());
     provide_context(user);
+    provide_live();
     let logout = ServerAction::<Logout>::new();
+    // The menu's count of open escalations, kept current by live events.
+    let changes = RwSignal::new(0u32);
+    let open = Resource::new(move || changes.get(), |_| open_escalation_count());
+    use_live(move |event| {
+        if event.is_none_or(|e| matches!(e.change, Change::Escalation { .. })) {
+            changes.update(|n| *n += 1);
+        }
+    });
     view! {
         <div class="layout">
             <nav class="sidebar" aria-label="Main">
@@ -20,7 +32,25 @@ pub fn AppShell() -> impl IntoView {
                 </a>
                 <ul class="menu">
                     <li>
-                        <A href="/app/escalations">"Escalations"</A>
+                        <A href="/app/escalations">
+                            "Escalations"
+                            <Transition>
+                                {move || Suspend::new(async move {
+                                    match open.await {
+                                        Ok(n) if n > 0 => {
+                                            Some(
+                                                view! {
+                                                    <span class="badge" title=format!("{n} open")>
+                                                        {format!(" {n} open")}
+                                                    </span>
+                                                },
+                                            )
+                                        }
+                                        _ => None,
+                                    }
+                                })}
+                            </Transition>
+                        </A>
                     </li>
                     <li>
                         <A href="/app/chat">"Chat"</A>

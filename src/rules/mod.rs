@@ -20,6 +20,29 @@ impl Severity {
     /// The severity of a matching rule that no "Treat … as …" sentence maps.
     pub const DEFAULT: Severity = Severity::Warning;
 
+    /// The stored and wire name: `info`, `warning`, `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "info" => Some(Self::Info),
+            "warning" => Some(Self::Warning),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+
+    /// 0, 1, 2: the order "most severe first" sorts on.
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Severity::Info => "Info",

@@ -6,7 +6,7 @@ use super::db::runs::{self, NewRun};
 use super::db::threads::{self, ThreadRow};
 use super::db::{Db, now_ms};
 use super::markdown::to_safe_html;
-use super::runtime::{self, parse_severity};
+use super::runtime;
 use super::state::{AppState, app_state};
 use crate::chat::{
     MAX_MESSAGE_BYTES, MessageKind, MessageView, RunStatus, RunView, ThreadSummary, ThreadView,
@@ -14,6 +14,7 @@ use crate::chat::{
 use crate::error::AppError;
 use crate::escalations::{EscalationStatus, EscalationView};
 use crate::live::{Change, LiveEvent};
+use crate::rules::Severity;
 use crate::validate;
 
 /// How many threads the chat list shows.
@@ -44,7 +45,7 @@ fn summary(row: ThreadRow) -> ThreadSummary {
 
 pub fn escalation_view(row: EscalationRow) -> EscalationView {
     EscalationView {
-        severity: parse_severity(&row.severity),
+        severity: Severity::parse(&row.severity).unwrap_or(Severity::DEFAULT),
         status: EscalationStatus::parse(&row.status).unwrap_or(EscalationStatus::Open),
         blocking: row.blocking != 0,
         id: row.id,

@@ -54,9 +54,13 @@ pub struct Config {
     /// How long one provider call may take (FLARE_PROVIDER_TIMEOUT_MS).
     pub provider_timeout_ms: u64,
     pub provider: ProviderConfig,
+    /// A critical escalation open longer than this is marked overdue on the Escalations page
+    /// (FLARE_CRITICAL_OVERDUE_MINUTES).
+    pub critical_overdue_minutes: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
+pub const DEFAULT_CRITICAL_OVERDUE_MINUTES: u64 = 30;
 pub const DEFAULT_RUN_LEASE_MS: u64 = 30_000;
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
@@ -105,7 +109,19 @@ impl Config {
                 ));
             }
         };
+        let critical_overdue_minutes = match var("FLARE_CRITICAL_OVERDUE_MINUTES") {
+            None => DEFAULT_CRITICAL_OVERDUE_MINUTES,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    format!("FLARE_CRITICAL_OVERDUE_MINUTES must be a number of minutes, got {v:?}")
+                })?,
+        };
         Ok(Self {
+            critical_overdue_minutes,
             provider,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             site_addr,
@@ -140,6 +156,7 @@ impl Config {
             run_lease_ms: DEFAULT_RUN_LEASE_MS,
             provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
             provider: ProviderConfig::Rules,
+            critical_overdue_minutes: DEFAULT_CRITICAL_OVERDUE_MINUTES,
         }
     }
 }

@@ -116,3 +116,97 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
     }
     Ok(())
 }
+
+/// A cursor names the last row shown: `<time>_<id>`, or `<rank>_<time>_<id>` by severity.
+fn encode_after(order: &esc_db::Order, row: &esc_db::EscalationRow) -> String {
+    let rank = crate::rules::Severity::parse(&row.severity)
+        .unwrap_or(crate::rules::Severity::DEFAULT)
+        .rank();
+    match order {
+        esc_db::Order::Severity => format!("{rank}_{}_{}", row.created_at, row.id),
+        esc_db::Order::Answered => format!("{}_{}", row.answered_at.unwrap_or_default(), row.id),
+        _ => format!("{}_{}", row.created_at, row.id),
+    }
+}
+
+fn decode_after(order: &esc_db::Order, raw: &str) -> Result<esc_db::After, AppError> {
+    let bad = || {
+        AppError::invalid(
+            "This page link is damaged or out of date. Start again from the first page.",
+        )
+    };
+    let parts: Vec<&str> = raw.split('_').collect();
+    let id_ok = |id: &str| id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
+    match (order, parts.as_slice()) {
+        (esc_db::Order::Severity, [rank, t, id]) if id_ok(id) => {
+            let rank = num(rank)?;
+            if !(0..=2).contains(&rank) {
+                return Err(bad());
+            }
+            Ok(esc_db::After::Severity(rank, num(t)?, id.to_string()))
+        }
+        (esc_db::Order::Severity, _) => Err(bad()),
+        (_, [t, id]) if id_ok(id) => Ok(esc_db::After::Time(num(t)?, id.to_string())),
+        _ => Err(bad()),
+    }
+}
+
+pub async fn list(
+    q: crate::escalations::ListQuery,
+) -> Result<crate::escalations::EscalationList, AppError> {
+    use crate::escalations::{AgentOption, EscalationList, ListView, PAGE_SIZE, Sort};
+    let v = viewer().await?;
+    let state = app_state()?;
+    let order = match (q.view, q.sort) {
+        (ListView::Answered, _) => esc_db::Order::Answered,
+        (ListView::Open, Sort::Newest) => esc_db::Order::Newest,
+        (ListView::Open, Sort::Oldest) => esc_db::Order::Oldest,
+        (ListView::Open, Sort::Severity) => esc_db::Order::Severity,
+    };
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| decode_after(&order, a))
+        .transpose()?;
+    let filter = esc_db::Filter {
+        team_ids: &v.team_ids,
+        open: q.view == ListView::Open,
+        severity: q.severity.map(|s| s.as_str()),
+        agent_id: q.agent.as_deref(),
+        trigger: q.trigger.as_deref(),
+        order,
+        after,
+        limit: PAGE_SIZE as i64 + 1,
+    };
+    let mut rows = esc_db::list(&state.db, &filter).await?;
+    let next = (rows.len() > PAGE_SIZE).then(|| {
+        rows.truncate(PAGE_SIZE);
+        rows.last()
+            .map(|r| encode_after(&filter.order, r))
+            .unwrap_or_default()
+    });
+    let agents = super::db::agents::for_teams(&state.db, &v.team_ids)
+        .await?
+        .into_iter()
+        .map(|a| AgentOption {
+            id: a.id,
+            name: a.name,
+        })
+        .collect();
+    Ok(EscalationList {
+        rows: rows.into_iter().map(super::chat::escalation_view).collect(),
+        next,
+        open_count: esc_db::count_open(&state.db, &v.team_ids).await?,
+        any_ever: esc_db::any_ever(&state.db, &v.team_ids).await?,
+        agents,
+        now_ms: super::db::now_ms(),
+        critical_overdue_ms: state.config.critical_overdue_minutes as i64 * 60_000,
+    })
+}
+
+pub async fn open_count() -> Result<i64, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    Ok(esc_db::count_open(&state.db, &v.team_ids).await?)
+}

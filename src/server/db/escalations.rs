@@ -34,7 +34,7 @@ pub struct NewEscalation<'a> {
     pub run_id: &'a str,
     pub trigger: &'a str,
     pub reason: &'a str,
-    pub severity: &'a str,
+    pub severity: crate::rules::Severity,
     pub blocking: bool,
     pub tool_call_id: Option<&'a str>,
 }
@@ -43,8 +43,8 @@ pub async fn insert(conn: &mut AnyConnection, e: NewEscalation<'_>) -> Result<St
     let id = new_id();
     sqlx::query(
         "INSERT INTO escalations (id, team_id, agent_id, thread_id, run_id, trigger, reason, \
-         severity, blocking, tool_call_id, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)",
+         severity, severity_rank, blocking, tool_call_id, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12)",
     )
     .bind(&id)
     .bind(e.team_id)
@@ -53,7 +53,8 @@ pub async fn insert(conn: &mut AnyConnection, e: NewEscalation<'_>) -> Result<St
     .bind(e.run_id)
     .bind(e.trigger)
     .bind(e.reason)
-    .bind(e.severity)
+    .bind(e.severity.as_str())
+    .bind(e.severity.rank())
     .bind(i64::from(e.blocking))
     .bind(e.tool_call_id.map(str::to_string))
     .bind(now_ms())
@@ -104,4 +105,155 @@ pub async fn answer<'e, E: Executor<'e, Database = Any>>(
     .bind(now_ms())
     .fetch_optional(ex)
     .await
+}
+
+/// Where a page starts: after this row in the list's order.
+pub enum After {
+    Time(i64, String),
+    Severity(i64, i64, String),
+}
+
+pub enum Order {
+    Newest,
+    Oldest,
+    Severity,
+    /// Answered ones: most recently answered first.
+    Answered,
+}
+
+pub struct Filter<'a> {
+    pub team_ids: &'a [String],
+    pub open: bool,
+    pub severity: Option<&'a str>,
+    pub agent_id: Option<&'a str>,
+    pub trigger: Option<&'a str>,
+    pub order: Order,
+    pub after: Option<After>,
+    pub limit: i64,
+}
+
+/// One page of escalations, by keyset: the next page starts after the last row's sort key, so
+/// every page costs the same however deep it is.
+pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, sqlx::Error> {
+    if f.team_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args: Vec<Arg> = Vec::new();
+    let mark = |a: Arg, args: &mut Vec<Arg>| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    let teams: Vec<String> = f
+        .team_ids
+        .iter()
+        .map(|t| mark(Arg::Text(t.clone()), &mut args))
+        .collect();
+    let mut sql = format!("{SELECT} WHERE e.team_id IN ({})", teams.join(", "));
+    sql.push_str(if f.open {
+        " AND e.status = 'open'"
+    } else {
+        " AND e.status IN ('resolved', 'dismissed')"
+    });
+    for (column, value) in [
+        ("e.severity", f.severity),
+        ("e.agent_id", f.agent_id),
+        ("e.trigger", f.trigger),
+    ] {
+        if let Some(v) = value {
+            let m = mark(Arg::Text(v.to_string()), &mut args);
+            sql.push_str(&format!(" AND {column} = {m}"));
+        }
+    }
+    let (time_col, cmp, dir) = match f.order {
+        Order::Newest | Order::Severity => ("e.created_at", "<", "DESC"),
+        Order::Oldest => ("e.created_at", ">", "ASC"),
+        Order::Answered => ("e.answered_at", "<", "DESC"),
+    };
+    match &f.after {
+        Some(After::Time(t, id)) => {
+            let (a, b, c) = (
+                mark(Arg::Int(*t), &mut args),
+                mark(Arg::Int(*t), &mut args),
+                mark(Arg::Text(id.clone()), &mut args),
+            );
+            sql.push_str(&format!(
+                " AND ({time_col} {cmp} {a} OR ({time_col} = {b} AND e.id {cmp} {c}))"
+            ));
+        }
+        Some(After::Severity(rank, t, id)) => {
+            let (r1, r2) = (
+                mark(Arg::Int(*rank), &mut args),
+                mark(Arg::Int(*rank), &mut args),
+            );
+            let (a, b, c) = (
+                mark(Arg::Int(*t), &mut args),
+                mark(Arg::Int(*t), &mut args),
+                mark(Arg::Text(id.clone()), &mut args),
+            );
+            sql.push_str(&format!(
+                " AND (e.severity_rank < {r1} OR (e.severity_rank = {r2} AND \
+                 (e.created_at < {a} OR (e.created_at = {b} AND e.id < {c}))))"
+            ));
+        }
+        None => {}
+    }
+    if matches!(f.order, Order::Severity) {
+        sql.push_str(" ORDER BY e.severity_rank DESC, e.created_at DESC, e.id DESC");
+    } else {
+        sql.push_str(&format!(" ORDER BY {time_col} {dir}, e.id {dir}"));
+    }
+    let m = mark(Arg::Int(f.limit), &mut args);
+    sql.push_str(&format!(" LIMIT {m}"));
+    let mut q = sqlx::query_as(&sql);
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s),
+            Arg::Int(i) => q.bind(i),
+        };
+    }
+    q.fetch_all(db).await
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+fn in_teams(team_ids: &[String]) -> String {
+    (1..=team_ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Open escalations of these teams.
+pub async fn count_open(db: &super::Db, team_ids: &[String]) -> Result<i64, sqlx::Error> {
+    if team_ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT COUNT(*) FROM escalations WHERE team_id IN ({}) AND status = 'open'",
+        in_teams(team_ids)
+    );
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    for t in team_ids {
+        q = q.bind(t);
+    }
+    Ok(q.fetch_one(db).await?.0)
+}
+
+/// Whether these teams ever had an escalation.
+pub async fn any_ever(db: &super::Db, team_ids: &[String]) -> Result<bool, sqlx::Error> {
+    if team_ids.is_empty() {
+        return Ok(false);
+    }
+    let sql = format!(
+        "SELECT id FROM escalations WHERE team_id IN ({}) LIMIT 1",
+        in_teams(team_ids)
+    );
+    let mut q = sqlx::query_as::<_, (String,)>(&sql);
+    for t in team_ids {
+        q = q.bind(t);
+    }
+    Ok(q.fetch_optional(db).await?.is_some())
 }

@@ -83,32 +83,10 @@ pub fn parse_escalate(arguments: &str) -> Result<Escalate, String> {
         .collect();
     let severity = match args.severity.as_deref().map(str::trim) {
         None | Some("") => Severity::DEFAULT,
-        Some("info") => Severity::Info,
-        Some("warning") => Severity::Warning,
-        Some("critical") => Severity::Critical,
-        Some(other) => {
-            return Err(format!(
-                "severity must be info, warning or critical, not {other:?}"
-            ));
-        }
+        Some(s) => Severity::parse(s)
+            .ok_or_else(|| format!("severity must be info, warning or critical, not {s:?}"))?,
     };
     Ok(Escalate { reason, severity })
-}
-
-pub fn severity_str(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Critical => "critical",
-    }
-}
-
-pub fn parse_severity(s: &str) -> Severity {
-    match s {
-        "info" => Severity::Info,
-        "critical" => Severity::Critical,
-        _ => Severity::Warning,
-    }
 }
 
 /// The guardrail: a message a compiled rule matches escalates whatever the provider would do.
@@ -248,7 +226,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
                     id: format!("guardrail-{}", super::db::new_id()),
                     name: ESCALATE_TOOL.into(),
                     arguments: serde_json::json!({
-                        "reason": esc.reason, "severity": severity_str(esc.severity)
+                        "reason": esc.reason, "severity": esc.severity.as_str()
                     })
                     .to_string(),
                 };
@@ -406,7 +384,7 @@ async fn raise(
             run_id: &run.id,
             trigger: &thread.trigger,
             reason: &esc.reason,
-            severity: severity_str(esc.severity),
+            severity: esc.severity,
             blocking,
             tool_call_id,
         },
@@ -422,7 +400,7 @@ async fn raise(
         Some(&id),
     )
     .await?;
-    let detail = format!("{}: {}", severity_str(esc.severity), esc.reason);
+    let detail = format!("{}: {}", esc.severity.as_str(), esc.reason);
     audit::record(
         &mut *conn,
         agent_actor(thread),

@@ -1,0 +1,274 @@
+//! The agent runtime's own cost, measured on the real `flare` binary over HTTP:
+//! 1. one turn with the `rules` provider (no model): message sent → reply stored, p50/p99;
+//! 2. answer-to-resumed: Respond & Resume sent → the resumed run's reply stored, p50/p99;
+//! 3. server memory (RSS) with no waiting runs and with 10,000 waiting runs.
+//! Times are taken by the client from the request to the live event that reports the run done.
+//! Rerun: `cargo bench --features ssr --bench runtime`
+//! (FLARE_BENCH_DATABASE_URL=postgres://… for PostgreSQL; the database must be empty).
+
+use futures::StreamExt;
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const TURNS: usize = 200;
+const WAITING: usize = 10_000;
+const RULE: &str =
+    "Always escalate any request involving refunds, account deletions, or threats of legal action.";
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+struct Api {
+    base: String,
+    c: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, name: &str, form: &[(&str, &str)]) -> Value {
+        let res = self
+            .c
+            .post(format!("{}/api/{name}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{name}: {status} {body}");
+        body
+    }
+}
+
+/// Waits on the live stream for `run` events of `thread` until `status`.
+async fn until_run(
+    events: &mut (impl futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Unpin),
+    buf: &mut String,
+    thread: &str,
+    status: &str,
+) {
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: "))
+                && let Ok(ev) = serde_json::from_str::<Value>(data)
+                && ev["thread_id"] == thread
+                && ev["type"] == "run"
+                && ev["status"] == status
+            {
+                return;
+            }
+        }
+        let chunk = events.next().await.expect("live stream open").unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("flare-bench-runtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = std::env::var("FLARE_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.display()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_flare"))
+        .env("DATABASE_URL", &url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("FLARE_ADMIN_EMAIL", "bench@example.com")
+        .env("FLARE_ADMIN_PASSWORD", "bench-password-1")
+        .env("FLARE_PROVIDER", "rules")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start flare");
+    let pid = child.id().unwrap();
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        c: reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+    };
+    while reqwest::get(format!("{}/healthz", api.base)).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.call(
+        "login",
+        &[
+            ("email", "bench@example.com"),
+            ("password", "bench-password-1"),
+        ],
+    )
+    .await;
+    let team = api.call("create_team", &[("name", "Bench")]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = api.call("signed_in_user", &[]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.call("add_member", &[("team_id", &team), ("user_id", &me)])
+        .await;
+    let agent = api
+        .call(
+            "create_agent",
+            &[("name", "Bench Agent"), ("team_id", &team)],
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.call(
+        "save_description",
+        &[
+            ("agent_id", &agent),
+            ("base_revision", "1"),
+            ("description", RULE),
+        ],
+    )
+    .await;
+    let thread = api
+        .call("start_thread", &[("agent_id", &agent)])
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut events = api
+        .c
+        .get(format!("{}/api/live", api.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    let mut buf = String::new();
+
+    // 1. Turns with no escalation: the rules provider answers offline.
+    let mut turns = Vec::with_capacity(TURNS);
+    for _ in 0..TURNS {
+        let t0 = Instant::now();
+        api.call(
+            "send_message",
+            &[
+                ("thread_id", &thread),
+                ("body", "What are your opening hours?"),
+            ],
+        )
+        .await;
+        until_run(&mut events, &mut buf, &thread, "completed").await;
+        turns.push(t0.elapsed());
+    }
+    turns.sort();
+
+    // 2. Escalate, then time the answer until the resumed run's reply is stored.
+    let mut resumes = Vec::with_capacity(TURNS);
+    for _ in 0..TURNS {
+        api.call(
+            "send_message",
+            &[
+                ("thread_id", &thread),
+                ("body", "I want a refund for order #1234."),
+            ],
+        )
+        .await;
+        until_run(&mut events, &mut buf, &thread, "waiting").await;
+        let view = api.call("load_thread", &[("thread_id", &thread)]).await;
+        let esc = view["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find_map(|m| m["escalation"]["id"].as_str())
+            .unwrap()
+            .to_string();
+        let t0 = Instant::now();
+        api.call(
+            "respond_escalation",
+            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+        )
+        .await;
+        until_run(&mut events, &mut buf, &thread, "completed").await;
+        resumes.push(t0.elapsed());
+    }
+    resumes.sort();
+    drop(events);
+
+    // 3. Memory: settle, measure, park 10,000 runs waiting on escalations, measure again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = rss_kib(pid);
+    let threads: Vec<String> = futures::stream::iter(0..WAITING)
+        .map(|_| api.call("start_thread", &[("agent_id", &agent)]))
+        .buffer_unordered(16)
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+        .await;
+    let started = Instant::now();
+    futures::stream::iter(threads.iter())
+        .map(|t| {
+            api.call(
+                "send_message",
+                &[("thread_id", t), ("body", "A refund please.")],
+            )
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    // Every run must be waiting before measuring.
+    let waiting_sql = "SELECT COUNT(*) FROM runs WHERE status = 'waiting'";
+    let db = flare::server::db::connect(&url).await.unwrap();
+    loop {
+        let (n,): (i64,) = sqlx::query_as(waiting_sql).fetch_one(&db).await.unwrap();
+        if n as usize >= WAITING {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let filled = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_kib(pid);
+
+    println!(
+        "runtime benchmark ({}; rerun: cargo bench --features ssr --bench runtime)",
+        if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    println!(
+        "  turn with the rules provider, {TURNS} turns: p50 {:.2} ms, p99 {:.2} ms",
+        pct(&turns, 0.5),
+        pct(&turns, 0.99)
+    );
+    println!(
+        "  answer to resumed reply, {TURNS} answers: p50 {:.2} ms, p99 {:.2} ms",
+        pct(&resumes, 0.5),
+        pct(&resumes, 0.99)
+    );
+    println!(
+        "  server RSS: {:.1} MiB with no waiting run, {:.1} MiB with {WAITING} waiting runs (+{:.1} MiB; {WAITING} escalated in {:.1} s)",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        (after as f64 - before as f64) / 1024.0,
+        filled.as_secs_f64()
+    );
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
