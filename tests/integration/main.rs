@@ -8,6 +8,7 @@ mod chat;
 mod common;
 mod data_layer;
 mod durability;
+mod escalations;
 mod fake_openai;
 mod members;
 mod openai;
