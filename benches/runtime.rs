@@ -212,19 +212,21 @@ async fn main() {
     // 3. Memory: settle, measure, park 10,000 runs waiting on escalations, measure again.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib(pid);
+    let (api, agent) = (&api, &agent);
     let threads: Vec<String> = futures::stream::iter(0..WAITING)
-        .map(|_| api.call("start_thread", &[("agent_id", &agent)]))
+        .map(|_| async move { api.call("start_thread", &[("agent_id", agent)]).await })
         .buffer_unordered(16)
         .map(|v| v.as_str().unwrap().to_string())
         .collect()
         .await;
     let started = Instant::now();
     futures::stream::iter(threads.iter())
-        .map(|t| {
+        .map(|t| async move {
             api.call(
                 "send_message",
                 &[("thread_id", t), ("body", "A refund please.")],
             )
+            .await
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()

@@ -83,3 +83,8 @@ CREATE TABLE messages (
     created_at BIGINT NOT NULL,
     UNIQUE (thread_id, seq)
 );
+
+-- Audit entries about one team's data carry the team, so the audit page shows them only to
+-- that team's owners and admins; account-level entries (people, teams) have none.
+ALTER TABLE audit_log ADD COLUMN team_id TEXT;
+CREATE INDEX audit_log_at_id ON audit_log (at, id);

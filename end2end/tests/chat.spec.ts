@@ -1,23 +1,12 @@
 import { test, expect, Page } from '@playwright/test';
-import { hydrated, newAgent, watchConsole } from './helpers';
+import { MESSAGE, hydrated, openChat, watchConsole } from './helpers';
 
 // The tutorial, Steps 4 to 6: a rule in the Description, a message that hits it, the card,
 // and a person's answer that the agent continues from.
-const RULE = 'Always escalate any request involving refunds, account deletions, or threats of legal action.';
-const MESSAGE = 'A customer named John is asking for a full refund on order #1234. Draft my response.';
 
 /** A new agent with the tutorial's rule, and a chat thread with it; returns the thread URL. */
 async function escalatingChat(page: Page): Promise<string> {
-  await newAgent(page, `Customer Support Agent ${Date.now()}`);
-  await page.getByRole('textbox', { name: 'Description' }).fill(RULE);
-  await expect(page.getByRole('status')).toHaveText('Saved');
-  await page.getByRole('link', { name: 'Chat with this agent' }).click();
-  await expect(page.getByRole('heading', { name: 'Start a chat' })).toBeVisible();
-  await hydrated(page);
-  await page.getByRole('button', { name: 'Start chat' }).click();
-  await expect(page).toHaveURL(/\/app\/chat\/[0-9a-f-]{36}$/);
-  await expect(page.getByRole('heading', { name: /^Chat with Customer Support Agent/ })).toBeVisible();
-  await hydrated(page);
+  await openChat(page, `Customer Support Agent ${Date.now()}`);
   await page.getByRole('textbox', { name: 'Message' }).fill(MESSAGE);
   await page.getByRole('button', { name: 'Send' }).click();
   return page.url();

@@ -43,3 +43,21 @@ export async function newAgent(page: Page, name: string) {
   await hydrated(page);
 }
 
+
+export const RULE = 'Always escalate any request involving refunds, account deletions, or threats of legal action.';
+export const MESSAGE = 'A customer named John is asking for a full refund on order #1234. Draft my response.';
+
+/** Signs in as the owner, creates `name` with the tutorial's rule, opens a chat with it. */
+export async function openChat(page: Page, name: string) {
+  await newAgent(page, name);
+  await page.getByRole('textbox', { name: 'Description' }).fill(RULE);
+  await expect(page.getByRole('status')).toHaveText('Saved');
+  await page.getByRole('link', { name: 'Chat with this agent' }).click();
+  await expect(page.getByRole('heading', { name: 'Start a chat' })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Start chat' }).click();
+  await expect(page).toHaveURL(/\/app\/chat\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { name: `Chat with ${name}` })).toBeVisible();
+  await hydrated(page);
+}
+

@@ -62,7 +62,15 @@ pub async fn create(name: String, team_id: String) -> Result<AgentSummary, AppEr
         label: &v.user.email,
     };
     let id = agents::insert(&state.db, &team_id, &name, "", author).await?;
-    audit::record(&state.db, v.actor(), "agent.created", &id, &name).await?;
+    audit::record_for(
+        &state.db,
+        v.actor(),
+        Some(&team_id),
+        "agent.created",
+        &id,
+        &name,
+    )
+    .await?;
     let row = agents::by_id(&state.db, &id)
         .await?
         .ok_or(AppError::Internal)?;
@@ -79,9 +87,10 @@ pub async fn rename(agent_id: String, name: String) -> Result<(), AppError> {
     if !agents::rename(&mut *tx, &row.id, &name).await? {
         return Err(not_found());
     }
-    audit::record(
+    audit::record_for(
         &mut *tx,
         v.actor(),
+        Some(&row.team_id),
         "agent.renamed",
         &row.id,
         &format!("{} -> {name}", row.name),
@@ -100,7 +109,15 @@ pub async fn delete(agent_id: String) -> Result<(), AppError> {
     if !agents::soft_delete(&mut *tx, &row.id).await? {
         return Err(not_found());
     }
-    audit::record(&mut *tx, v.actor(), "agent.deleted", &row.id, &row.name).await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&row.team_id),
+        "agent.deleted",
+        &row.id,
+        &row.name,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -77,9 +77,10 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
         resumed =
             runs::transition(&mut *tx, &run_id, "waiting", "running", &steps, None, lease).await?;
     }
-    audit::record(
+    audit::record_for(
         &mut *tx,
         v.actor(),
+        Some(&row.team_id),
         action,
         &row.id,
         guidance.unwrap_or_default(),

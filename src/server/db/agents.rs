@@ -119,9 +119,9 @@ pub async fn save_description(
     let now = now_ms();
     let mut tx = db.begin().await?;
     // The conditional UPDATE is the lock: of two saves on the same base, one matches.
-    let row: Option<(i64,)> = sqlx::query_as(
+    let row: Option<(i64, String)> = sqlx::query_as(
         "UPDATE agents SET description = $1, revision = revision + 1, updated_at = $2 \
-         WHERE id = $3 AND revision = $4 AND deleted_at IS NULL RETURNING revision",
+         WHERE id = $3 AND revision = $4 AND deleted_at IS NULL RETURNING revision, team_id",
     )
     .bind(description)
     .bind(now)
@@ -129,11 +129,11 @@ pub async fn save_description(
     .bind(base)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((revision,)) = row else {
+    let Some((revision, team_id)) = row else {
         return Ok(None);
     };
     insert_revision(&mut *tx, agent_id, revision, description, &author, now).await?;
-    super::audit::record(
+    super::audit::record_for(
         &mut *tx,
         match author.id {
             Some(id) => super::audit::Actor::User {
@@ -142,6 +142,7 @@ pub async fn save_description(
             },
             None => super::audit::Actor::System,
         },
+        Some(&team_id),
         "agent.description_changed",
         agent_id,
         &format!("revision {revision}"),

@@ -16,9 +16,23 @@ pub enum Actor<'a> {
     System,
 }
 
+/// An account-level entry (people, teams, sign-in): owners and admins see it.
 pub async fn record<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     actor: Actor<'_>,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    record_for(ex, actor, None, action, subject, detail).await
+}
+
+/// An entry about one team's data (agents, escalations): only that team's owners and admins
+/// see it, as with the data itself.
+pub async fn record_for<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    actor: Actor<'_>,
+    team_id: Option<&str>,
     action: &str,
     subject: &str,
     detail: &str,
@@ -29,8 +43,8 @@ pub async fn record<'e, E: Executor<'e, Database = Any>>(
         Actor::System => (None, "system".to_string()),
     };
     sqlx::query(
-        "INSERT INTO audit_log (id, at, actor_id, actor, action, subject, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_log (id, at, actor_id, actor, action, subject, detail, team_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new_id())
     .bind(now_ms())
@@ -39,6 +53,7 @@ pub async fn record<'e, E: Executor<'e, Database = Any>>(
     .bind(action)
     .bind(subject)
     .bind(detail)
+    .bind(team_id.map(str::to_string))
     .execute(ex)
     .await?;
     Ok(())

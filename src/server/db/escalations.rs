@@ -1,6 +1,6 @@
 //! Escalations as stored. Answering is one conditional UPDATE: the first answer wins.
 
-use super::{new_id, now_ms};
+use super::{Params, new_id, now_ms};
 use sqlx::{Any, AnyConnection, Executor};
 
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -138,17 +138,8 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
     if f.team_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut args: Vec<Arg> = Vec::new();
-    let mark = |a: Arg, args: &mut Vec<Arg>| {
-        args.push(a);
-        format!("${}", args.len())
-    };
-    let teams: Vec<String> = f
-        .team_ids
-        .iter()
-        .map(|t| mark(Arg::Text(t.clone()), &mut args))
-        .collect();
-    let mut sql = format!("{SELECT} WHERE e.team_id IN ({})", teams.join(", "));
+    let mut p = Params::default();
+    let mut sql = format!("{SELECT} WHERE e.team_id IN ({})", p.list(f.team_ids));
     sql.push_str(if f.open {
         " AND e.status = 'open'"
     } else {
@@ -160,8 +151,7 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
         ("e.trigger", f.trigger),
     ] {
         if let Some(v) = value {
-            let m = mark(Arg::Text(v.to_string()), &mut args);
-            sql.push_str(&format!(" AND {column} = {m}"));
+            sql.push_str(&format!(" AND {column} = {}", p.text(v)));
         }
     }
     let (time_col, cmp, dir) = match f.order {
@@ -171,25 +161,14 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
     };
     match &f.after {
         Some(After::Time(t, id)) => {
-            let (a, b, c) = (
-                mark(Arg::Int(*t), &mut args),
-                mark(Arg::Int(*t), &mut args),
-                mark(Arg::Text(id.clone()), &mut args),
-            );
+            let (a, b, c) = (p.int(*t), p.int(*t), p.text(id));
             sql.push_str(&format!(
                 " AND ({time_col} {cmp} {a} OR ({time_col} = {b} AND e.id {cmp} {c}))"
             ));
         }
         Some(After::Severity(rank, t, id)) => {
-            let (r1, r2) = (
-                mark(Arg::Int(*rank), &mut args),
-                mark(Arg::Int(*rank), &mut args),
-            );
-            let (a, b, c) = (
-                mark(Arg::Int(*t), &mut args),
-                mark(Arg::Int(*t), &mut args),
-                mark(Arg::Text(id.clone()), &mut args),
-            );
+            let (r1, r2) = (p.int(*rank), p.int(*rank));
+            let (a, b, c) = (p.int(*t), p.int(*t), p.text(id));
             sql.push_str(&format!(
                 " AND (e.severity_rank < {r1} OR (e.severity_rank = {r2} AND \
                  (e.created_at < {a} OR (e.created_at = {b} AND e.id < {c}))))"
@@ -202,28 +181,8 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
     } else {
         sql.push_str(&format!(" ORDER BY {time_col} {dir}, e.id {dir}"));
     }
-    let m = mark(Arg::Int(f.limit), &mut args);
-    sql.push_str(&format!(" LIMIT {m}"));
-    let mut q = sqlx::query_as(&sql);
-    for a in args {
-        q = match a {
-            Arg::Text(s) => q.bind(s),
-            Arg::Int(i) => q.bind(i),
-        };
-    }
-    q.fetch_all(db).await
-}
-
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-fn in_teams(team_ids: &[String]) -> String {
-    (1..=team_ids.len())
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    sql.push_str(&format!(" LIMIT {}", p.int(f.limit)));
+    p.bind(sqlx::query_as(&sql)).fetch_all(db).await
 }
 
 /// Open escalations of these teams.
@@ -231,15 +190,15 @@ pub async fn count_open(db: &super::Db, team_ids: &[String]) -> Result<i64, sqlx
     if team_ids.is_empty() {
         return Ok(0);
     }
+    let mut p = Params::default();
     let sql = format!(
         "SELECT COUNT(*) FROM escalations WHERE team_id IN ({}) AND status = 'open'",
-        in_teams(team_ids)
+        p.list(team_ids)
     );
-    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
-    for t in team_ids {
-        q = q.bind(t);
-    }
-    Ok(q.fetch_one(db).await?.0)
+    Ok(p.bind(sqlx::query_as::<_, (i64,)>(&sql))
+        .fetch_one(db)
+        .await?
+        .0)
 }
 
 /// Whether these teams ever had an escalation.
@@ -247,13 +206,13 @@ pub async fn any_ever(db: &super::Db, team_ids: &[String]) -> Result<bool, sqlx:
     if team_ids.is_empty() {
         return Ok(false);
     }
+    let mut p = Params::default();
     let sql = format!(
         "SELECT id FROM escalations WHERE team_id IN ({}) LIMIT 1",
-        in_teams(team_ids)
+        p.list(team_ids)
     );
-    let mut q = sqlx::query_as::<_, (String,)>(&sql);
-    for t in team_ids {
-        q = q.bind(t);
-    }
-    Ok(q.fetch_optional(db).await?.is_some())
+    Ok(p.bind(sqlx::query_as::<_, (String,)>(&sql))
+        .fetch_optional(db)
+        .await?
+        .is_some())
 }

@@ -106,3 +106,51 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(db).await.map(|_| ())
 }
+
+/// A value for a query built at run time (filters that may or may not apply).
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// The arguments of a query built at run time, numbered as they are added.
+#[derive(Default)]
+pub struct Params(Vec<Arg>);
+
+impl Params {
+    /// Adds a value; returns its placeholder (`$n`).
+    pub fn add(&mut self, a: Arg) -> String {
+        self.0.push(a);
+        format!("${}", self.0.len())
+    }
+
+    pub fn text(&mut self, s: &str) -> String {
+        self.add(Arg::Text(s.to_string()))
+    }
+
+    pub fn int(&mut self, i: i64) -> String {
+        self.add(Arg::Int(i))
+    }
+
+    /// `$a, $b, …` for an `IN (…)` list (portable: one placeholder per value).
+    pub fn list(&mut self, items: &[String]) -> String {
+        items
+            .iter()
+            .map(|t| self.text(t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn bind<'q, O>(
+        self,
+        mut q: sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>> {
+        for a in self.0 {
+            q = match a {
+                Arg::Text(s) => q.bind(s),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        q
+    }
+}

@@ -72,18 +72,13 @@ pub async fn for_teams(
     if team_ids.is_empty() {
         return Ok(Vec::new());
     }
-    // Portable IN list: one placeholder per team (a user is in a handful of teams).
-    let marks: Vec<String> = (1..=team_ids.len()).map(|i| format!("${i}")).collect();
+    let mut p = super::Params::default();
     let sql = format!(
-        "{SELECT} WHERE th.team_id IN ({}) ORDER BY th.updated_at DESC, th.id DESC LIMIT ${}",
-        marks.join(", "),
-        team_ids.len() + 1
+        "{SELECT} WHERE th.team_id IN ({}) ORDER BY th.updated_at DESC, th.id DESC LIMIT {}",
+        p.list(team_ids),
+        p.int(limit)
     );
-    let mut q = sqlx::query_as(&sql);
-    for t in team_ids {
-        q = q.bind(t);
-    }
-    q.bind(limit).fetch_all(db).await
+    p.bind(sqlx::query_as(&sql)).fetch_all(db).await
 }
 
 /// Appends a message; its position comes from the thread's counter, so messages written by

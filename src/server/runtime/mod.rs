@@ -401,9 +401,10 @@ async fn raise(
     )
     .await?;
     let detail = format!("{}: {}", esc.severity.as_str(), esc.reason);
-    audit::record(
+    audit::record_for(
         &mut *conn,
         agent_actor(thread),
+        Some(&run.team_id),
         "escalation.raised",
         &id,
         &detail,
