@@ -2,6 +2,7 @@
 //! 1. one turn with the `rules` provider (no model): message sent → reply stored, p50/p99;
 //! 2. answer-to-resumed: Respond & Resume sent → the resumed run's reply stored, p50/p99;
 //! 3. server memory (RSS) with no waiting runs and with 10,000 waiting runs.
+//!
 //! Times are taken by the client from the request to the live event that reports the run done.
 //! Rerun: `cargo bench --features ssr --bench runtime`
 //! (FLARE_BENCH_DATABASE_URL=postgres://… for PostgreSQL; the database must be empty).

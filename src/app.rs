@@ -1,8 +1,8 @@
 use crate::components::shell::AppShell;
 use crate::pages::{
-    agent::AgentPage, agents::AgentsPage, chat::ChatPage, escalations::EscalationsPage,
-    login::LoginPage, members::MembersPage, not_found::NotFound, setup::SetupPage,
-    thread::ThreadPage,
+    agent::AgentPage, agents::AgentsPage, audit::AuditPage, chat::ChatPage,
+    escalations::EscalationsPage, login::LoginPage, members::MembersPage, not_found::NotFound,
+    setup::SetupPage, thread::ThreadPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/agents") view=AgentsPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/agents/:id") view=AgentPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::InOrder />
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::InOrder />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod components;

@@ -73,6 +73,9 @@ pub fn AppShell() -> impl IntoView {
                                                 <li>
                                                     <A href="/app/settings/members">"Members & Teams"</A>
                                                 </li>
+                                                <li>
+                                                    <A href="/app/audit">"Audit"</A>
+                                                </li>
                                             }
                                         })
                                 })}

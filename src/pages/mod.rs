@@ -1,5 +1,6 @@
 pub mod agent;
 pub mod agents;
+pub mod audit;
 pub mod chat;
 pub mod escalations;
 pub mod login;

@@ -1,6 +1,7 @@
 //! Everything that runs only on the server: configuration, database, auth, HTTP.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod config;

@@ -3,6 +3,7 @@
 #![cfg(feature = "ssr")]
 
 mod agents;
+mod audit;
 mod auth;
 mod chat;
 mod common;

@@ -1,6 +1,6 @@
 //! The append-only audit log: who did what, when. Only ever inserted into.
 
-use super::{new_id, now_ms};
+use super::{Params, new_id, now_ms};
 use sqlx::{Any, Executor};
 
 /// Who acted: a signed-in user, or Flare itself (start-up, demo seeding).
@@ -61,6 +61,7 @@ pub async fn record_for<'e, E: Executor<'e, Database = Any>>(
 
 #[derive(sqlx::FromRow, Debug, Clone)]
 pub struct AuditRow {
+    pub id: String,
     pub at: i64,
     pub actor_id: Option<String>,
     pub actor: String,
@@ -72,10 +73,76 @@ pub struct AuditRow {
 /// Newest first; the audit page (a later issue) pages through this.
 pub async fn recent(db: &super::Db, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT at, actor_id, actor, action, subject, detail FROM audit_log \
+        "SELECT id, at, actor_id, actor, action, subject, detail FROM audit_log \
          ORDER BY at DESC, id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+pub struct AuditFilter<'a> {
+    /// The viewer's teams: team entries of other teams stay hidden.
+    pub team_ids: &'a [String],
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub from_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Keyset cursor: the last entry shown (time, id).
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+fn visible(p: &mut Params, team_ids: &[String]) -> String {
+    if team_ids.is_empty() {
+        "team_id IS NULL".into()
+    } else {
+        format!("(team_id IS NULL OR team_id IN ({}))", p.list(team_ids))
+    }
+}
+
+/// One page of the trail, newest first.
+pub async fn page(db: &super::Db, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let mut p = Params::default();
+    let mut sql = format!(
+        "SELECT id, at, actor_id, actor, action, subject, detail FROM audit_log WHERE {}",
+        visible(&mut p, f.team_ids)
+    );
+    if let Some(a) = f.actor {
+        sql.push_str(&format!(" AND actor = {}", p.text(a)));
+    }
+    if let Some(a) = f.action {
+        sql.push_str(&format!(" AND action = {}", p.text(a)));
+    }
+    if let Some(t) = f.from_ms {
+        sql.push_str(&format!(" AND at >= {}", p.int(t)));
+    }
+    if let Some(t) = f.until_ms {
+        sql.push_str(&format!(" AND at < {}", p.int(t)));
+    }
+    if let Some((t, id)) = &f.after {
+        let (a, b, c) = (p.int(*t), p.int(*t), p.text(id));
+        sql.push_str(&format!(" AND (at < {a} OR (at = {b} AND id < {c}))"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY at DESC, id DESC LIMIT {}",
+        p.int(f.limit)
+    ));
+    p.bind(sqlx::query_as(&sql)).fetch_all(db).await
+}
+
+/// The distinct values of `actor` or `action` the viewer may see, for the filters.
+pub async fn distinct(
+    db: &super::Db,
+    column: &str,
+    team_ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let column = if column == "actor" { "actor" } else { "action" };
+    let mut p = Params::default();
+    let sql = format!(
+        "SELECT DISTINCT {column} FROM audit_log WHERE {} ORDER BY {column} LIMIT 500",
+        visible(&mut p, team_ids)
+    );
+    let rows: Vec<(String,)> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|(v,)| v).collect())
 }
