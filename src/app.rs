@@ -1,8 +1,17 @@
 use crate::components::shell::AppShell;
 use crate::pages::{
-    agent::AgentPage, agents::AgentsPage, audit::AuditPage, chat::ChatPage,
-    escalations::EscalationsPage, login::LoginPage, members::MembersPage, not_found::NotFound,
-    setup::SetupPage, thread::ThreadPage,
+    agent::AgentPage,
+    agents::AgentsPage,
+    audit::AuditPage,
+    chat::ChatPage,
+    dashboard::{DashboardPage, EmbedWidgetPage},
+    escalations::EscalationsPage,
+    login::LoginPage,
+    members::MembersPage,
+    not_found::NotFound,
+    setup::SetupPage,
+    thread::ThreadPage,
+    tokens::TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -38,6 +47,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/app/escalations" /> } />
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/setup") view=SetupPage />
+                <Route path=path!("/embed/widget") view=EmbedWidgetPage ssr=SsrMode::InOrder />
                 // In-order streaming: the HTML arrives complete, so pages read fine with
                 // JavaScript off (out-of-order streaming needs JS to fill in suspended parts).
                 <ParentRoute path=path!("/app") view=AppShell ssr=SsrMode::InOrder>
@@ -49,6 +59,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/agents/:id") view=AgentPage ssr=SsrMode::InOrder />
                     <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::InOrder />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::InOrder />
+                    <Route path=path!("dashboard") view=DashboardPage ssr=SsrMode::InOrder />
+                    <Route path=path!("settings/tokens") view=TokensPage ssr=SsrMode::InOrder />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -13,6 +13,7 @@ pub mod live;
 pub mod members;
 pub mod pages;
 pub mod rules;
+pub mod tokens;
 pub mod validate;
 
 #[cfg(feature = "ssr")]

@@ -28,4 +28,6 @@ pub enum Change {
         escalation_id: String,
         status: String,
     },
+    /// An embed token was revoked: widgets using it stop.
+    TokenRevoked { token_id: String },
 }

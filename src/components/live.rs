@@ -23,13 +23,18 @@ pub struct LiveHub {
 }
 
 /// Opens the tab's live stream for the components below.
-#[cfg(not(feature = "hydrate"))]
 pub fn provide_live() {
+    provide_live_at(LIVE_PATH.to_string());
+}
+
+/// The same on another stream (the embedded widget's, with its token).
+#[cfg(not(feature = "hydrate"))]
+pub fn provide_live_at(_path: String) {
     provide_context(LiveHub {});
 }
 
 #[cfg(feature = "hydrate")]
-pub fn provide_live() {
+pub fn provide_live_at(path: String) {
     use std::cell::Cell;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
@@ -39,7 +44,7 @@ pub fn provide_live() {
         next_id: StoredValue::new(0),
     };
     provide_context(hub);
-    let Ok(source) = web_sys::EventSource::new(LIVE_PATH) else {
+    let Ok(source) = web_sys::EventSource::new(&path) else {
         return;
     };
     // Each callback gets a snapshot, so a subscriber may (un)subscribe while being called.

@@ -4,3 +4,4 @@ pub mod form_error;
 pub mod live;
 pub mod shell;
 pub mod time;
+pub mod widget;

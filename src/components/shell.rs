@@ -55,6 +55,9 @@ pub fn AppShell() -> impl IntoView {
                     <li>
                         <A href="/app/chat">"Chat"</A>
                     </li>
+                    <li>
+                        <A href="/app/dashboard">"Dashboard"</A>
+                    </li>
                     <li class="menu-group">
                         <span class="menu-heading">"Settings"</span>
                         <ul>
@@ -72,6 +75,9 @@ pub fn AppShell() -> impl IntoView {
                                             view! {
                                                 <li>
                                                     <A href="/app/settings/members">"Members & Teams"</A>
+                                                </li>
+                                                <li>
+                                                    <A href="/app/settings/tokens">"Tokens"</A>
                                                 </li>
                                                 <li>
                                                     <A href="/app/audit">"Audit"</A>

@@ -6,8 +6,10 @@ use super::sessions::SqlSessionStore;
 use super::state::AppState;
 use crate::app::{App, shell};
 use crate::error::AppError;
+use crate::live::{Change, LiveEvent};
+use crate::tokens::TokenKind;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -52,6 +54,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route(crate::live::LIVE_PATH, get(live))
+        .route("/embed/live", get(embed_live))
+        .route("/api/v1/escalations", get(api_escalations))
         .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
@@ -84,46 +88,205 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /api/live`: Server-Sent Events for the signed-in user's teams, and nothing else.
-/// Team membership is read when the stream opens; a page reconnects (and refetches) after a
-/// drop, which also picks up membership changes.
-async fn live(State(state): State<AppState>, session: Session) -> Response {
+/// What a live stream does with one event.
+enum Keep {
+    Send(String),
+    Skip,
+    End,
+}
+
+/// A Server-Sent Events stream of the bus, through `keep`; ends when the server shuts down.
+fn event_stream(state: &AppState, keep: impl Fn(&LiveEvent) -> Keep + Send + 'static) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
-    let viewer = match auth::resolve(&state.db, &session).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return error_response(StatusCode::UNAUTHORIZED, AppError::Unauthorized),
-        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
     let rx = state.events.subscribe();
     let closing = state.closing.subscribe();
     let stream = futures::stream::unfold(
-        (rx, closing, viewer.team_ids),
-        |(mut rx, mut closing, teams)| async move {
+        (rx, closing, keep),
+        |(mut rx, mut closing, keep)| async move {
             loop {
                 let next = tokio::select! {
                     r = rx.recv() => r,
                     _ = closing.wait_for(|c| *c) => return None,
                 };
                 let event = match next {
-                    Ok(ev) if teams.contains(&ev.team_id) => match serde_json::to_string(&ev) {
-                        Ok(json) => Event::default().data(json),
-                        Err(_) => continue,
+                    Ok(ev) => match keep(&ev) {
+                        Keep::Send(data) => Event::default().data(data),
+                        Keep::Skip => continue,
+                        Keep::End => return None,
                     },
-                    Ok(_) => continue,
                     // Fell behind: the page refetches everything it shows.
                     Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
                     Err(RecvError::Closed) => return None,
                 };
                 return Some((
                     Ok::<_, std::convert::Infallible>(event),
-                    (rx, closing, teams),
+                    (rx, closing, keep),
                 ));
             }
         },
     );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// `GET /api/live`: Server-Sent Events for the signed-in user's teams, and nothing else.
+/// Team membership is read when the stream opens; a page reconnects (and refetches) after a
+/// drop, which also picks up membership changes.
+async fn live(State(state): State<AppState>, session: Session) -> Response {
+    let viewer = match auth::resolve(&state.db, &session).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return error_response(StatusCode::UNAUTHORIZED, AppError::Unauthorized),
+        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let teams = viewer.team_ids;
+    event_stream(&state, move |ev| {
+        if !teams.contains(&ev.team_id) || matches!(ev.change, Change::TokenRevoked { .. }) {
+            return Keep::Skip;
+        }
+        serde_json::to_string(ev).map_or(Keep::Skip, Keep::Send)
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /embed/live?token=…`: the embedded widget's stream: "escalations changed" for the
+/// token's team, nothing else; it ends when the token is revoked.
+async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
+    let row = match super::tokens::authenticate(&state.db, TokenKind::Embed, &q.token).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_response(StatusCode::FORBIDDEN, super::tokens::invalid_embed()),
+        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::from(e)),
+    };
+    event_stream(&state, move |ev| {
+        if ev.team_id != row.team_id {
+            return Keep::Skip;
+        }
+        match &ev.change {
+            Change::TokenRevoked { token_id } if *token_id == row.id => Keep::End,
+            Change::Escalation { .. } => Keep::Send(r#"{"type":"escalation"}"#.into()),
+            _ => Keep::Skip,
+        }
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct ApiListQuery {
+    status: Option<String>,
+    limit: Option<String>,
+}
+
+fn api_error(status: StatusCode, message: &str) -> Response {
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    res
+}
+
+/// `GET /api/v1/escalations?status=open|answered&limit=1..100` with `Authorization: Bearer
+/// flr_api_…`: the token's team's escalations, newest first, as JSON.
+async fn api_escalations(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<ApiListQuery>,
+) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim();
+    let row = match super::tokens::authenticate(&state.db, TokenKind::Api, token).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return api_error(
+                StatusCode::UNAUTHORIZED,
+                "A valid API token is required (Authorization: Bearer flr_api_…); it may have been revoked.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "api: database error");
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            );
+        }
+    };
+    let open = match q.status.as_deref() {
+        None | Some("open") => true,
+        Some("answered") => false,
+        Some(_) => return api_error(StatusCode::BAD_REQUEST, "status must be open or answered."),
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<i64>) {
+        None => 50,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "limit must be a number from 1 to 100.",
+            );
+        }
+    };
+    let teams = [row.team_id.clone()];
+    let filter = super::db::escalations::Filter {
+        team_ids: &teams,
+        open,
+        severity: None,
+        agent_id: None,
+        trigger: None,
+        order: if open {
+            super::db::escalations::Order::Newest
+        } else {
+            super::db::escalations::Order::Answered
+        },
+        after: None,
+        limit,
+    };
+    let (rows, total) = match tokio::try_join!(
+        super::db::escalations::list(&state.db, &filter),
+        super::db::escalations::count_open(&state.db, &teams)
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "api: database error");
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            );
+        }
+    };
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": e.id, "agent": e.agent_name, "reason": e.reason, "severity": e.severity,
+                "trigger": e.trigger, "thread_id": e.thread_id, "status": e.status,
+                "blocking": e.blocking != 0, "created_at_ms": e.created_at,
+                "answered_at_ms": e.answered_at, "responder": e.responder, "guidance": e.guidance,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "team": row.team_name, "open_count": total, "escalations": items,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
         .into_response()
 }
 

@@ -15,6 +15,7 @@ pub mod members;
 pub mod runtime;
 pub mod sessions;
 pub mod state;
+pub mod tokens;
 
 use config::Config;
 use leptos::config::LeptosOptions;

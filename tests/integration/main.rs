@@ -15,3 +15,4 @@ mod members;
 mod openai;
 mod pages;
 mod scoping;
+mod tokens;

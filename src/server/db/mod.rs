@@ -8,6 +8,7 @@ pub mod login_failures;
 pub mod runs;
 pub mod teams;
 pub mod threads;
+pub mod tokens;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

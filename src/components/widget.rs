@@ -1,0 +1,35 @@
+//! The "Open escalations" widget: the count, split by severity. Shown on the dashboard and,
+//! through an embed token, in other sites' pages.
+
+use crate::escalations::severity_icon;
+use crate::rules::Severity;
+use crate::tokens::SeverityCounts;
+use leptos::prelude::*;
+
+#[component]
+pub fn OpenEscalationsWidget(counts: SeverityCounts) -> impl IntoView {
+    let line = |s: Severity, n: i64| {
+        let (icon, label) = severity_icon(s);
+        view! {
+            <li data-severity=s.as_str()>
+                <span role="img" aria-label=label>
+                    {icon}
+                </span>
+                {format!(" {}: {n}", s.label())}
+            </li>
+        }
+    };
+    view! {
+        <section class="widget card" aria-labelledby="widget-heading">
+            <h2 id="widget-heading">"Open escalations"</h2>
+            <p class="widget-count" aria-label="Open escalations count">
+                {counts.total}
+            </p>
+            <ul class="widget-split" aria-label="By severity">
+                {line(Severity::Critical, counts.critical)}
+                {line(Severity::Warning, counts.warning)}
+                {line(Severity::Info, counts.info)}
+            </ul>
+        </section>
+    }
+}

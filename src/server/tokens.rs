@@ -1,0 +1,160 @@
+//! Embed and API tokens: created and revoked by a team's owners and admins, checked by hash.
+
+use super::auth::viewer;
+use super::db::Db;
+use super::db::audit;
+use super::db::tokens::{self, TokenRow};
+use super::state::app_state;
+use crate::error::AppError;
+use crate::live::{Change, LiveEvent};
+use crate::tokens::{NewToken, SeverityCounts, TokenInfo, TokenKind};
+use crate::validate;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn hash(value: &str) -> String {
+    hex(&Sha256::digest(value.as_bytes()))
+}
+
+fn prefix(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Embed => "flr_embed_",
+        TokenKind::Api => "flr_api_",
+    }
+}
+
+/// The token's row if `value` is a live token of `kind`; `None` for anything else (mistyped,
+/// forged, revoked, another kind), without telling which.
+pub async fn authenticate(
+    db: &Db,
+    kind: TokenKind,
+    value: &str,
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    let well_formed = value
+        .strip_prefix(prefix(kind))
+        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed {
+        return Ok(None);
+    }
+    tokens::active(db, kind.as_str(), &hash(value)).await
+}
+
+fn info(r: TokenRow) -> TokenInfo {
+    TokenInfo {
+        kind: TokenKind::parse(&r.kind).unwrap_or(TokenKind::Embed),
+        id: r.id,
+        name: r.name,
+        team_name: r.team_name,
+        created_at_ms: r.created_at,
+        revoked_at_ms: r.revoked_at,
+    }
+}
+
+pub async fn list() -> Result<Vec<TokenInfo>, AppError> {
+    let v = viewer().await?;
+    v.require_manager()?;
+    let state = app_state()?;
+    Ok(tokens::for_teams(&state.db, &v.team_ids)
+        .await?
+        .into_iter()
+        .map(info)
+        .collect())
+}
+
+pub async fn create(kind: String, team_id: String, name: String) -> Result<NewToken, AppError> {
+    let v = viewer().await?;
+    v.require_manager()?;
+    v.require_team(&team_id)?;
+    let kind = TokenKind::parse(&kind)
+        .ok_or_else(|| AppError::invalid("A token is for the embed widget or the API."))?;
+    let name = validate::name(&name, "token name", 80)?;
+    let state = app_state()?;
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let value = format!("{}{}", prefix(kind), hex(&bytes));
+    let id = tokens::insert(
+        &state.db,
+        &team_id,
+        kind.as_str(),
+        &name,
+        &hash(&value),
+        &v.user.id,
+    )
+    .await?;
+    audit::record_for(
+        &state.db,
+        v.actor(),
+        Some(&team_id),
+        "token.created",
+        &id,
+        &format!("{}: {name}", kind.as_str()),
+    )
+    .await?;
+    Ok(NewToken { id, kind, value })
+}
+
+pub async fn revoke(token_id: String) -> Result<(), AppError> {
+    let v = viewer().await?;
+    v.require_manager()?;
+    let state = app_state()?;
+    let not_found = || AppError::NotFound("No such token.".into());
+    let row = tokens::by_id(&state.db, &token_id)
+        .await?
+        .ok_or_else(not_found)?;
+    v.require_team(&row.team_id).map_err(|_| not_found())?;
+    if !tokens::revoke(&state.db, &row.id).await? {
+        return Err(AppError::Conflict("This token was revoked already.".into()));
+    }
+    audit::record_for(
+        &state.db,
+        v.actor(),
+        Some(&row.team_id),
+        "token.revoked",
+        &row.id,
+        &row.name,
+    )
+    .await?;
+    // Open embedded widgets using it close their live stream at once, on every instance.
+    let ev = LiveEvent {
+        team_id: row.team_id.clone(),
+        thread_id: String::new(),
+        change: Change::TokenRevoked { token_id: row.id },
+    };
+    state.events.publish(&state.db, ev).await;
+    Ok(())
+}
+
+pub async fn counts(db: &Db, team_ids: &[String]) -> Result<SeverityCounts, sqlx::Error> {
+    let mut c = SeverityCounts::default();
+    for (severity, n) in tokens::open_by_severity(db, team_ids).await? {
+        match severity.as_str() {
+            "info" => c.info = n,
+            "critical" => c.critical = n,
+            _ => c.warning += n,
+        }
+        c.total += n;
+    }
+    Ok(c)
+}
+
+pub async fn counts_for_viewer() -> Result<SeverityCounts, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    Ok(counts(&state.db, &v.team_ids).await?)
+}
+
+pub fn invalid_embed() -> AppError {
+    AppError::Forbidden("This widget's token is not valid: it was revoked or mistyped.".into())
+}
+
+pub async fn counts_for_embed(token: String) -> Result<SeverityCounts, AppError> {
+    let state = app_state()?;
+    let row = authenticate(&state.db, TokenKind::Embed, &token)
+        .await?
+        .ok_or_else(invalid_embed)?;
+    Ok(counts(&state.db, &[row.team_id]).await?)
+}
