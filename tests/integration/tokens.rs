@@ -219,12 +219,7 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
         .call(&c.owner, "revoke_token", &[("token_id", &id)])
         .await;
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match live.chunk().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
+        while let Ok(Some(_)) = live.chunk().await {}
     })
     .await;
     assert!(ended.is_ok(), "the stream ends on revocation");
