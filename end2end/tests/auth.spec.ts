@@ -55,7 +55,7 @@ test.describe('without JavaScript', () => {
     await page.getByLabel('Email').fill(OWNER.email);
     await page.getByLabel('Password').fill(OWNER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page.getByRole('heading', { name: 'Chat' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Chat', exact: true })).toBeVisible();
     await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
   });
 });

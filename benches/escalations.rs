@@ -1,0 +1,304 @@
+//! The Escalations page and live fan-out, on the real `flare` binary:
+//! 1. server-rendered `/app/escalations` (signed in, 50 rows shown, 100,000 escalations stored:
+//!    2,000 open, 98,000 answered) against a trivial Leptos page of the same binary (`/login`,
+//!    signed out), 32 connections each for 10 s: requests per second, p50/p99, and the ratio;
+//! 2. live fan-out: 1,000 subscribers on `/api/live`; time from the request that raises an
+//!    escalation (so: before its commit) to its event at each subscriber, p50/p99 over 10 rounds.
+//!
+//! Rerun: `cargo bench --features ssr --bench escalations`
+//! (FLARE_BENCH_DATABASE_URL=postgres://… for PostgreSQL; the database must be empty).
+
+use futures::StreamExt;
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const STORED: usize = 100_000;
+const OPEN: usize = 2_000;
+const CONNECTIONS: usize = 32;
+const LOAD_SECS: u64 = 10;
+const SUBSCRIBERS: usize = 1_000;
+const ROUNDS: usize = 10;
+const RULE: &str = "Always escalate any request involving refunds.";
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn call(c: &reqwest::Client, base: &str, name: &str, form: &[(&str, &str)]) -> Value {
+    let res = c
+        .post(format!("{base}/api/{name}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{name}: {status} {body}");
+    body
+}
+
+/// `CONNECTIONS` workers requesting `path` for `LOAD_SECS`: (requests per second, sorted latencies).
+async fn load(c: &reqwest::Client, url: String, expect: &'static str) -> (f64, Vec<Duration>) {
+    let until = Instant::now() + Duration::from_secs(LOAD_SECS);
+    let mut workers = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (c, url) = (c.clone(), url.clone());
+        workers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            while Instant::now() < until {
+                let t0 = Instant::now();
+                let res = c.get(&url).send().await.unwrap();
+                assert!(res.status().is_success(), "{url}: {}", res.status());
+                let body = res.text().await.unwrap();
+                times.push(t0.elapsed());
+                assert!(body.contains(expect), "{url} did not render");
+            }
+            times
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all.sort();
+    (all.len() as f64 / LOAD_SECS as f64, all)
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("flare-bench-esc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = std::env::var("FLARE_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.display()));
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_flare"))
+        .env("DATABASE_URL", &url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("FLARE_ADMIN_EMAIL", "bench@example.com")
+        .env("FLARE_ADMIN_PASSWORD", "bench-password-1")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start flare");
+    let base = format!("http://127.0.0.1:{port}");
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(2000)
+        .build()
+        .unwrap();
+    call(
+        &c,
+        &base,
+        "login",
+        &[
+            ("email", "bench@example.com"),
+            ("password", "bench-password-1"),
+        ],
+    )
+    .await;
+    let team = call(&c, &base, "create_team", &[("name", "Bench")]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = call(&c, &base, "signed_in_user", &[]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &c,
+        &base,
+        "add_member",
+        &[("team_id", &team), ("user_id", &me)],
+    )
+    .await;
+    let agent = call(
+        &c,
+        &base,
+        "create_agent",
+        &[("name", "Bench Agent"), ("team_id", &team)],
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &c,
+        &base,
+        "save_description",
+        &[
+            ("agent_id", &agent),
+            ("base_revision", "1"),
+            ("description", RULE),
+        ],
+    )
+    .await;
+    let thread = call(&c, &base, "start_thread", &[("agent_id", &agent)])
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &c,
+        &base,
+        "send_message",
+        &[("thread_id", &thread), ("body", "A refund please.")],
+    )
+    .await;
+
+    // A year of history, straight into the database.
+    let db = flare::server::db::connect(&url).await.unwrap();
+    let (run,): (String,) = loop {
+        if let Some(r) = sqlx::query_as("SELECT id FROM runs WHERE status = 'waiting'")
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+        {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let start = flare::server::db::now_ms() - 365 * 86_400_000;
+    for chunk in (0..STORED).collect::<Vec<_>>().chunks(5_000) {
+        let mut tx = db.begin().await.unwrap();
+        for &i in chunk {
+            let open = i >= STORED - OPEN;
+            let sev = ["info", "warning", "critical"][i % 3];
+            let at = start + (i as i64) * 315_000;
+            sqlx::query(
+                "INSERT INTO escalations (id, team_id, agent_id, thread_id, run_id, trigger, reason, severity, \
+                 severity_rank, blocking, status, guidance, responder, created_at, answered_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'chat', $6, $7, $8, 1, $9, $10, $11, $12, $13)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&team)
+            .bind(&agent)
+            .bind(&thread)
+            .bind(&run)
+            .bind(format!("Customer {i} asks for a refund of ${}.", i % 500))
+            .bind(sev)
+            .bind((i % 3) as i64)
+            .bind(if open { "open" } else if i % 5 == 0 { "dismissed" } else { "resolved" })
+            .bind((!open).then_some("approve the refund"))
+            .bind((!open).then_some("bench"))
+            .bind(at)
+            .bind((!open).then_some(at + 60_000))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    if backend == "PostgreSQL" {
+        sqlx::query("ANALYZE").execute(&db).await.unwrap();
+    }
+
+    let anon = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let (trivial_rps, trivial) = load(&anon, format!("{base}/login"), "Sign in").await;
+    let (page_rps, page) = load(&c, format!("{base}/app/escalations"), "Open escalations").await;
+
+    // Fan-out: 1,000 open streams, then escalations raised one at a time.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let mut subscribers = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        let res = c.get(format!("{base}/api/live")).send().await.unwrap();
+        assert!(res.status().is_success());
+        let tx = tx.clone();
+        subscribers.push(tokio::spawn(async move {
+            let mut stream = res.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                let now = Instant::now();
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let frame: String = buf.drain(..end + 2).collect();
+                    if frame.contains(r#""type":"escalation""#)
+                        && frame.contains(r#""status":"open""#)
+                    {
+                        let _ = tx.send(now);
+                    }
+                }
+            }
+        }));
+    }
+    let threads: Vec<String> = futures::future::join_all((0..ROUNDS).map(|_| {
+        let (c, base, agent) = (c.clone(), base.clone(), agent.clone());
+        async move {
+            call(&c, &base, "start_thread", &[("agent_id", &agent)])
+                .await
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    }))
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut fanout = Vec::new();
+    for t in &threads {
+        let t0 = Instant::now();
+        call(
+            &c,
+            &base,
+            "send_message",
+            &[("thread_id", t), ("body", "A refund please.")],
+        )
+        .await;
+        for _ in 0..SUBSCRIBERS {
+            let at = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("event lost")
+                .unwrap();
+            fanout.push(at.duration_since(t0));
+        }
+    }
+    fanout.sort();
+    for s in subscribers {
+        s.abort();
+    }
+
+    println!(
+        "escalations benchmark ({backend}; rerun: cargo bench --features ssr --bench escalations)"
+    );
+    println!(
+        "  {STORED} escalations stored ({OPEN} open), 50 rows shown, {CONNECTIONS} connections, {LOAD_SECS} s each:"
+    );
+    println!(
+        "  trivial page /login:        {trivial_rps:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        pct(&trivial, 0.5),
+        pct(&trivial, 0.99)
+    );
+    println!(
+        "  /app/escalations:           {page_rps:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        pct(&page, 0.5),
+        pct(&page, 0.99)
+    );
+    println!(
+        "  ratio: {:.0}% of the trivial page's throughput (target >= 20%, p99 < 25 ms)",
+        page_rps / trivial_rps * 100.0
+    );
+    println!(
+        "  live fan-out to {SUBSCRIBERS} subscribers, {ROUNDS} escalations: p50 {:.2} ms, p99 {:.2} ms (from the request, so including the commit; target p99 < 50 ms)",
+        pct(&fanout, 0.5),
+        pct(&fanout, 0.99)
+    );
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,48 @@
+import { test, expect } from '@playwright/test';
+import { MAIN_URL, OWNER } from '../playwright.config';
+import { MESSAGE, hydrated, openChat, signIn, watchConsole } from './helpers';
+
+// The dashboard widget embedded in another site's page (another origin), through an embed
+// token made in Settings → Tokens: it renders, hydrates and follows new escalations live.
+test('the embedded widget on another origin shows the count and updates live', async ({ browser }) => {
+  const admin = await (await browser.newContext()).newPage();
+  const problems = watchConsole(admin);
+  await admin.goto('/login?next=/app/settings/tokens');
+  await signIn(admin, OWNER.email, OWNER.password);
+  await expect(admin.getByRole('heading', { name: 'Tokens', exact: true })).toBeVisible();
+  await hydrated(admin);
+  await admin.getByLabel('Token name').fill('Wallboard');
+  await admin.getByLabel('Kind').selectOption({ label: 'Embed widget' });
+  await admin.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });
+  await admin.getByRole('button', { name: 'Create token' }).click();
+  const token = await admin.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+  expect(token).toMatch(/^flr_embed_[0-9a-f]{64}$/);
+  await expect(admin.getByRole('textbox', { name: 'How to use it' })).toHaveValue(/<iframe src="http:\/\/127\.0\.0\.1:3101\/embed\/widget\?token=flr_embed_/);
+
+  // Another site: a page on http://partner.example with the iframe in it.
+  const site = await (await browser.newContext()).newPage();
+  const siteProblems = watchConsole(site);
+  await site.route('http://partner.example/**', (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><title>Partner</title><h1>Partner wallboard</h1>
+             <iframe src="${MAIN_URL}/embed/widget?token=${token}" title="Open escalations" width="320" height="240"></iframe>`,
+    }),
+  );
+  await site.goto('http://partner.example/');
+  const frame = site.frameLocator('iframe[title="Open escalations"]');
+  await expect(frame.getByRole('heading', { name: 'Open escalations' })).toBeVisible();
+  await expect(frame.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const count = frame.getByLabel('Open escalations count');
+  const before = Number(await count.innerText());
+
+  // A new escalation in the Support team: the widget follows without reload.
+  await openChat(admin, `Widget Agent ${Date.now()}`);
+  await admin.getByRole('textbox', { name: 'Message' }).fill(MESSAGE);
+  await admin.getByRole('button', { name: 'Send' }).click();
+  await expect(admin.getByRole('article', { name: 'Escalation' })).toBeVisible();
+  await expect(count).toHaveText(String(before + 1), { timeout: 5000 });
+  await expect(frame.getByText(/Warning: \d+/)).toBeVisible();
+  expect(problems).toEqual([]);
+  expect(siteProblems).toEqual([]);
+});
