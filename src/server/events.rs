@@ -84,4 +84,9 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.local.subscribe()
     }
+
+    /// Open subscriptions on this instance (live pages, widgets).
+    pub fn subscribers(&self) -> usize {
+        self.local.receiver_count()
+    }
 }

@@ -64,6 +64,8 @@ pub struct TestApp {
     pub db: Db,
     pub database_url: String,
     pub client: reqwest::Client,
+    /// The server's event bus (for counting live subscribers); `None` for a separate process.
+    pub events: Option<flare::server::events::EventBus>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -122,6 +124,7 @@ impl TestApp {
             .await
             .expect("prepare");
         let db = state.db.clone();
+        let events = Some(state.events.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -135,6 +138,7 @@ impl TestApp {
             db,
             database_url,
             client: client(),
+            events,
             stop: Some(tx),
         }
     }
@@ -146,6 +150,7 @@ impl TestApp {
             db,
             database_url: database_url.to_string(),
             client: client(),
+            events: None,
             stop: None,
         }
     }

@@ -11,6 +11,7 @@ mod data_layer;
 mod durability;
 mod escalations;
 mod fake_openai;
+mod live;
 mod members;
 mod openai;
 mod pages;

@@ -1,0 +1,93 @@
+//! The event bus under stress and across instances.
+
+use crate::chat::*;
+use crate::common::*;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+#[tokio::test]
+async fn thousands_of_subscribers_leaving_at_once_leak_nothing() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let bus = c.app.events.clone().unwrap();
+    let base = bus.subscribers();
+    let mut streams = Vec::new();
+    for chunk in 0..20 {
+        let opened =
+            futures::future::join_all((0..100).map(|_| c.owner.get(c.app.url("/api/live")).send()))
+                .await;
+        for r in opened {
+            let r = r.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "stream {chunk}");
+            streams.push(r);
+        }
+    }
+    assert_eq!(bus.subscribers(), base + 2000);
+    drop(streams); // All 2,000 clients go away at once.
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        // Each stream notices its client is gone when it next writes: an event does it.
+        send(&c.app, &c.owner, &c.thread, "What are your opening hours?").await;
+        wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+            run_status(t) == "completed"
+        })
+        .await;
+        left = bus.subscribers();
+        if left == base {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, base, "every subscription was released");
+    assert_eq!(
+        c.app
+            .client
+            .get(c.app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    c.app.stop().await;
+}
+
+/// Two Flare instances on one PostgreSQL database: a change on one reaches pages on the other.
+#[tokio::test]
+async fn events_cross_instances_on_postgres() {
+    if !backend_is_postgres() {
+        eprintln!("events_cross_instances_on_postgres: PostgreSQL only (SQLite has one instance)");
+        return;
+    }
+    let c = chat_with(TUTORIAL_RULE).await;
+    let mut config = flare::server::config::Config::for_database(c.app.database_url.clone());
+    config.site_addr = "127.0.0.1:0".parse().unwrap();
+    let second = TestApp::start(config).await;
+    let watcher = second.owner().await;
+    let live = watcher.get(second.url("/api/live")).send().await.unwrap();
+    // The message goes to the first instance; the event comes out of the second.
+    send(&c.app, &c.owner, &c.thread, TUTORIAL_MESSAGE).await;
+    let seen = read_live(live, |e| e["type"] == "escalation").await;
+    assert_eq!(seen.last().unwrap()["thread_id"], c.thread.as_str());
+    // And an answer given on the second instance resumes the run.
+    let t = wait_for(&second, &watcher, &c.thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+    let esc = card(&t).unwrap()["id"].as_str().unwrap().to_string();
+    let r = second
+        .call(
+            &watcher,
+            "respond_escalation",
+            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let mut second = second;
+    second.database_url = String::new(); // the first instance drops the database
+    second.stop().await;
+    c.app.stop().await;
+}
