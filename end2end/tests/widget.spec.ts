@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import * as http from 'http';
 import { MAIN_URL, OWNER } from '../playwright.config';
 import { MESSAGE, hydrated, openChat, signIn, watchConsole } from './helpers';
 
@@ -19,17 +20,16 @@ test('the embedded widget on another origin shows the count and updates live', a
   expect(token).toMatch(/^flr_embed_[0-9a-f]{64}$/);
   await expect(admin.getByRole('textbox', { name: 'How to use it' })).toHaveValue(/<iframe src="http:\/\/127\.0\.0\.1:3101\/embed\/widget\?token=flr_embed_/);
 
-  // Another site: a page on http://partner.example with the iframe in it.
+  // Another site: a real server on another origin (localhost:9999, not 127.0.0.1:3101).
+  const partner = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><title>Partner</title><h1>Partner wallboard</h1>
+             <iframe src="${MAIN_URL}/embed/widget?token=${token}" title="Open escalations" width="320" height="240"></iframe>`);
+  });
+  await new Promise<void>((resolve) => partner.listen(9999, 'localhost', resolve));
   const site = await (await browser.newContext()).newPage();
   const siteProblems = watchConsole(site);
-  await site.route('http://partner.example/**', (route) =>
-    route.fulfill({
-      contentType: 'text/html',
-      body: `<!doctype html><title>Partner</title><h1>Partner wallboard</h1>
-             <iframe src="${MAIN_URL}/embed/widget?token=${token}" title="Open escalations" width="320" height="240"></iframe>`,
-    }),
-  );
-  await site.goto('http://partner.example/');
+  await site.goto('http://localhost:9999/partner.html');
   const frame = site.frameLocator('iframe[title="Open escalations"]');
   await expect(frame.getByRole('heading', { name: 'Open escalations' })).toBeVisible();
   await expect(frame.locator('body[data-hydrated="true"]')).toHaveCount(1);
@@ -37,12 +37,16 @@ test('the embedded widget on another origin shows the count and updates live', a
   const before = Number(await count.innerText());
 
   // A new escalation in the Support team: the widget follows without reload.
-  await openChat(admin, `Widget Agent ${Date.now()}`);
-  await admin.getByRole('textbox', { name: 'Message' }).fill(MESSAGE);
-  await admin.getByRole('button', { name: 'Send' }).click();
-  await expect(admin.getByRole('article', { name: 'Escalation' })).toBeVisible();
+  const chat = await (await browser.newContext()).newPage();
+  const chatProblems = watchConsole(chat);
+  await openChat(chat, `Widget Agent ${Date.now()}`);
+  await chat.getByRole('textbox', { name: 'Message' }).fill(MESSAGE);
+  await chat.getByRole('button', { name: 'Send' }).click();
+  await expect(chat.getByRole('article', { name: 'Escalation' })).toBeVisible();
   await expect(count).toHaveText(String(before + 1), { timeout: 5000 });
   await expect(frame.getByText(/Warning: \d+/)).toBeVisible();
   expect(problems).toEqual([]);
   expect(siteProblems).toEqual([]);
+  expect(chatProblems).toEqual([]);
+  partner.close();
 });

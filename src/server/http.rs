@@ -169,7 +169,16 @@ async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
         }
         match &ev.change {
             Change::TokenRevoked { token_id } if *token_id == row.id => Keep::End,
-            Change::Escalation { .. } => Keep::Send(r#"{"type":"escalation"}"#.into()),
+            // "Escalations changed", with no ids or text: the widget only recounts.
+            Change::Escalation { status, .. } => serde_json::to_string(&LiveEvent {
+                team_id: String::new(),
+                thread_id: String::new(),
+                change: Change::Escalation {
+                    escalation_id: String::new(),
+                    status: status.clone(),
+                },
+            })
+            .map_or(Keep::Skip, Keep::Send),
             _ => Keep::Skip,
         }
     })

@@ -191,8 +191,8 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
     let seen = read_live(live, |e| e["type"] == "escalation").await;
     assert_eq!(
         seen.last().unwrap(),
-        &serde_json::json!({"type": "escalation"}),
-        "no content beyond 'changed'"
+        &serde_json::json!({"type": "escalation", "team_id": "", "thread_id": "", "escalation_id": "", "status": "open"}),
+        "no ids or content beyond 'changed'"
     );
     let counts = c
         .app
