@@ -8,9 +8,11 @@
 //! Rerun: `cargo bench --features ssr --bench escalations`
 //! (FLARE_BENCH_DATABASE_URL=postgres://… for PostgreSQL; the database must be empty).
 
+mod common;
+
+use common::pct;
 use futures::StreamExt;
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const STORED: usize = 100_000;
@@ -20,11 +22,6 @@ const LOAD_SECS: u64 = 10;
 const SUBSCRIBERS: usize = 1_000;
 const ROUNDS: usize = 10;
 const RULE: &str = "Always escalate any request involving refunds.";
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
 
 async fn call(c: &reqwest::Client, base: &str, name: &str, form: &[(&str, &str)]) -> Value {
     let res = c
@@ -68,34 +65,9 @@ async fn load(c: &reqwest::Client, url: String, expect: &'static str) -> (f64, V
 
 #[tokio::main]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("flare-bench-esc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = std::env::var("FLARE_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.display()));
-    let backend = if url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_flare"))
-        .env("DATABASE_URL", &url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("FLARE_ADMIN_EMAIL", "bench@example.com")
-        .env("FLARE_ADMIN_PASSWORD", "bench-password-1")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start flare");
-    let base = format!("http://127.0.0.1:{port}");
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let flare = common::start("escalations", &[]).await;
+    let (base, backend) = (flare.base.clone(), flare.backend());
+    let url = flare.url.clone();
     let c = reqwest::Client::builder()
         .cookie_store(true)
         .pool_max_idle_per_host(2000)
@@ -298,7 +270,5 @@ async fn main() {
         pct(&fanout, 0.5),
         pct(&fanout, 0.99)
     );
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    flare.stop().await;
 }

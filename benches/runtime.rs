@@ -7,9 +7,11 @@
 //! Rerun: `cargo bench --features ssr --bench runtime`
 //! (FLARE_BENCH_DATABASE_URL=postgres://… for PostgreSQL; the database must be empty).
 
+mod common;
+
+use common::pct;
 use futures::StreamExt;
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const TURNS: usize = 200;
@@ -24,11 +26,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
 }
 
 struct Api {
@@ -78,37 +75,16 @@ async fn until_run(
 
 #[tokio::main]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("flare-bench-runtime-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = std::env::var("FLARE_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.display()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_flare"))
-        .env("DATABASE_URL", &url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("FLARE_ADMIN_EMAIL", "bench@example.com")
-        .env("FLARE_ADMIN_PASSWORD", "bench-password-1")
-        .env("FLARE_PROVIDER", "rules")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start flare");
-    let pid = child.id().unwrap();
+    let flare = common::start("runtime", &[("FLARE_PROVIDER", "rules")]).await;
+    let url = flare.url.clone();
+    let pid = flare.child.id().unwrap();
     let api = Api {
-        base: format!("http://127.0.0.1:{port}"),
+        base: flare.base.clone(),
         c: reqwest::Client::builder()
             .cookie_store(true)
             .build()
             .unwrap(),
     };
-    while reqwest::get(format!("{}/healthz", api.base)).await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     api.call(
         "login",
         &[
@@ -248,11 +224,7 @@ async fn main() {
 
     println!(
         "runtime benchmark ({}; rerun: cargo bench --features ssr --bench runtime)",
-        if url.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        }
+        flare.backend()
     );
     println!(
         "  turn with the rules provider, {TURNS} turns: p50 {:.2} ms, p99 {:.2} ms",
@@ -271,7 +243,5 @@ async fn main() {
         (after as f64 - before as f64) / 1024.0,
         filled.as_secs_f64()
     );
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    flare.stop().await;
 }

@@ -254,7 +254,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
             tool_calls: reply.tool_calls.clone(),
         });
         if reply.tool_calls.is_empty() {
-            return finish(state, &run, &steps, &reply.text, None).await;
+            return finish(state, &run, &thread, &steps, &reply.text, None).await;
         }
         // Tools first (each call needs its result), then at most one escalation.
         let mut escalation: Option<(ToolCall, Escalate)> = None;
@@ -280,7 +280,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
                 ToolOutcome::Escalate(esc) => {
                     // A direct tool-call escalation: a card for a person, no pause, the turn ends.
                     steps.push(tool_result(call, "A person was notified.".into()));
-                    return finish(state, &run, &steps, &reply.text, Some(&esc)).await;
+                    return finish(state, &run, &thread, &steps, &reply.text, Some(&esc)).await;
                 }
             }
         }
@@ -366,6 +366,28 @@ fn agent_actor(thread: &ThreadRow) -> Actor<'_> {
     }
 }
 
+/// The agent's reply text, if any, inside the caller's transaction.
+async fn add_reply(
+    conn: &mut sqlx::AnyConnection,
+    run: &RunRow,
+    thread: &ThreadRow,
+    text: &str,
+) -> Result<(), sqlx::Error> {
+    if !text.trim().is_empty() {
+        threads::add_message(
+            conn,
+            &run.thread_id,
+            Some(&run.id),
+            "agent",
+            &thread.agent_name,
+            text,
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Stores an escalation (a card in the thread) inside the caller's transaction.
 async fn raise(
     conn: &mut sqlx::AnyConnection,
@@ -437,18 +459,7 @@ async fn pause(
     {
         return Ok(()); // Someone else moved it: nothing to do.
     }
-    if !text.trim().is_empty() {
-        threads::add_message(
-            &mut tx,
-            &run.thread_id,
-            Some(&run.id),
-            "agent",
-            &thread.agent_name,
-            text,
-            None,
-        )
-        .await?;
-    }
+    add_reply(&mut tx, run, thread, text).await?;
     let id = raise(&mut tx, run, thread, esc, true, Some(&call.id)).await?;
     tx.commit().await?;
     publish_all(
@@ -479,13 +490,11 @@ async fn pause(
 async fn finish(
     state: &AppState,
     run: &RunRow,
+    thread: &ThreadRow,
     steps: &[ChatMessage],
     text: &str,
     card: Option<&Escalate>,
 ) -> Result<(), RunError> {
-    let Some(thread) = threads::by_id(&state.db, &run.thread_id).await? else {
-        return Ok(());
-    };
     let mut tx = state.db.begin().await?;
     if !runs::transition(
         &mut *tx,
@@ -500,21 +509,10 @@ async fn finish(
     {
         return Ok(());
     }
-    if !text.trim().is_empty() {
-        threads::add_message(
-            &mut tx,
-            &run.thread_id,
-            Some(&run.id),
-            "agent",
-            &thread.agent_name,
-            text,
-            None,
-        )
-        .await?;
-    }
+    add_reply(&mut tx, run, thread, text).await?;
     let mut events = vec![event(run, Change::Message)];
     if let Some(esc) = card {
-        let id = raise(&mut tx, run, &thread, esc, false, None).await?;
+        let id = raise(&mut tx, run, thread, esc, false, None).await?;
         events.push(event(
             run,
             Change::Escalation {
