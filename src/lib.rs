@@ -1,5 +1,7 @@
 //! Flare: a self-hosted workspace where AI agents escalate to humans.
 //! One crate, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
+// Leptos view types nest deeply; the release wasm build needs more than the default 128.
+#![recursion_limit = "256"]
 
 pub mod agents;
 pub mod app;

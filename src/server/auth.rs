@@ -75,6 +75,13 @@ async fn session() -> Result<Session, AppError> {
 }
 
 pub async fn viewer_if_signed_in() -> Result<Option<Viewer>, AppError> {
+    // A page view: the gate resolved the viewer at the start of this same request, and every
+    // server function the page renders with reuses it instead of asking the database again.
+    let resolved = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Viewer>().cloned());
+    if let Some(v) = resolved {
+        return Ok(Some(v));
+    }
     let state = app_state()?;
     resolve(&state.db, &session().await?).await
 }

@@ -195,11 +195,15 @@ pub async fn list(
             name: a.name,
         })
         .collect();
+    let open_count = esc_db::count_open(&state.db, &v.team_ids).await?;
+    // Only an empty page needs to ask whether there was ever any.
+    let any_ever =
+        open_count > 0 || !rows.is_empty() || esc_db::any_ever(&state.db, &v.team_ids).await?;
     Ok(EscalationList {
         rows: rows.into_iter().map(super::chat::escalation_view).collect(),
         next,
-        open_count: esc_db::count_open(&state.db, &v.team_ids).await?,
-        any_ever: esc_db::any_ever(&state.db, &v.team_ids).await?,
+        open_count,
+        any_ever,
         agents,
         now_ms: super::db::now_ms(),
         critical_overdue_ms: state.config.critical_overdue_minutes as i64 * 60_000,

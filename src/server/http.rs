@@ -371,8 +371,14 @@ async fn gate(
     if path == "/setup" {
         return Redirect::to("/login").into_response();
     }
+    let mut req = req;
     let signed_in = match auth::resolve(&state.db, &session).await {
-        Ok(v) => v.is_some(),
+        Ok(Some(v)) => {
+            // The page's server functions take the viewer from here (one lookup per view).
+            req.extensions_mut().insert(v);
+            true
+        }
+        Ok(None) => false,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     match (path.as_str(), signed_in) {

@@ -93,16 +93,15 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<AgentRow>, sqlx::Error> {
 
 /// The live agents of the given teams only: callers pass the viewer's team ids.
 pub async fn for_teams(db: &Db, team_ids: &[String]) -> Result<Vec<AgentRow>, sqlx::Error> {
-    let mut out = Vec::new();
-    for team_id in team_ids {
-        let mut rows: Vec<AgentRow> = sqlx::query_as(&format!(
-            "{SELECT} WHERE a.team_id = $1 AND a.deleted_at IS NULL"
-        ))
-        .bind(team_id)
-        .fetch_all(db)
-        .await?;
-        out.append(&mut rows);
+    if team_ids.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut p = super::Params::default();
+    let sql = format!(
+        "{SELECT} WHERE a.team_id IN ({}) AND a.deleted_at IS NULL",
+        p.list(team_ids)
+    );
+    let mut out: Vec<AgentRow> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
     out.sort_by_key(|a| a.name.to_lowercase());
     Ok(out)
 }
