@@ -10,9 +10,8 @@
 
 mod common;
 
-use common::pct;
+use common::{call, pct};
 use futures::StreamExt;
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const STORED: usize = 100_000;
@@ -22,19 +21,6 @@ const LOAD_SECS: u64 = 10;
 const SUBSCRIBERS: usize = 1_000;
 const ROUNDS: usize = 10;
 const RULE: &str = "Always escalate any request involving refunds.";
-
-async fn call(c: &reqwest::Client, base: &str, name: &str, form: &[(&str, &str)]) -> Value {
-    let res = c
-        .post(format!("{base}/api/{name}"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{name}: {status} {body}");
-    body
-}
 
 /// `CONNECTIONS` workers requesting `path` for `LOAD_SECS`: (requests per second, sorted latencies).
 async fn load(c: &reqwest::Client, url: String, expect: &'static str) -> (f64, Vec<Duration>) {

@@ -35,17 +35,7 @@ struct Api {
 
 impl Api {
     async fn call(&self, name: &str, form: &[(&str, &str)]) -> Value {
-        let res = self
-            .c
-            .post(format!("{}/api/{name}", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{name}: {status} {body}");
-        body
+        common::call(&self.c, &self.base, name, form).await
     }
 }
 

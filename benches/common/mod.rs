@@ -67,3 +67,22 @@ pub fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
 }
+
+/// Calls a server function as the browser does; panics on an error answer.
+pub async fn call(
+    c: &reqwest::Client,
+    base: &str,
+    name: &str,
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let res = c
+        .post(format!("{base}/api/{name}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: serde_json::Value = res.json().await.unwrap_or(serde_json::Value::Null);
+    assert!(status.is_success(), "{name}: {status} {body}");
+    body
+}
