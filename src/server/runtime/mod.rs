@@ -309,20 +309,31 @@ async fn call_provider(
     let timeout = state.runtime.provider_timeout;
     let (bus, db) = (state.events.clone(), state.db.clone());
     let (team_id, thread_id, run_id) = (run.team_id.clone(), run.thread_id.clone(), run.id.clone());
-    // Deltas go out as they come; publishing must not hold up the provider's stream.
+    // Deltas go out as they come, in order, through one publisher per call: publishing must
+    // neither hold up the provider's stream nor let two pieces overtake each other.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let publisher = tokio::spawn(async move {
+        while let Some(text) = rx.recv().await {
+            let ev = LiveEvent {
+                team_id: team_id.clone(),
+                thread_id: thread_id.clone(),
+                change: Change::Delta {
+                    run_id: run_id.clone(),
+                    text,
+                },
+            };
+            bus.publish(&db, ev).await;
+        }
+    });
     let on_delta = move |text: &str| {
-        let ev = LiveEvent {
-            team_id: team_id.clone(),
-            thread_id: thread_id.clone(),
-            change: Change::Delta {
-                run_id: run_id.clone(),
-                text: text.to_string(),
-            },
-        };
-        let (bus, db) = (bus.clone(), db.clone());
-        tokio::spawn(async move { bus.publish(&db, ev).await });
+        let _ = tx.send(text.to_string());
     };
-    match tokio::time::timeout(timeout, state.runtime.provider.complete(request, &on_delta)).await {
+    let result =
+        tokio::time::timeout(timeout, state.runtime.provider.complete(request, &on_delta)).await;
+    // Every piece is out before the run's next event (its reply, its card or its failure).
+    drop(on_delta);
+    let _ = publisher.await;
+    match result {
         Ok(r) => Ok(r?),
         Err(_) => Err(provider::ProviderError::Timeout(timeout).into()),
     }
