@@ -4,4 +4,5 @@ pub mod form_error;
 pub mod live;
 pub mod shell;
 pub mod time;
+pub mod url;
 pub mod widget;

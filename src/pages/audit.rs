@@ -3,6 +3,7 @@
 
 use crate::audit::list_audit;
 use crate::components::time::format_time;
+use crate::components::url::encode_component;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -50,8 +51,8 @@ pub fn AuditPage() -> impl IntoView {
                         let next = p.next.clone().map(|c| {
                             format!(
                                 "/app/audit?actor={}&action={}&from={from}&to={to}&after={c}",
-                                urlencode(&actor),
-                                urlencode(&action),
+                                encode_component(&actor),
+                                encode_component(&action),
                             )
                         });
                         view! {
@@ -125,15 +126,4 @@ pub fn AuditPage() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -43,13 +43,7 @@ pub fn EmbedWidgetPage() -> impl IntoView {
     use leptos_router::hooks::use_query_map;
     let query = use_query_map();
     let token = query.with_untracked(|q| q.get("token").unwrap_or_default());
-    let encoded: String = token
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = crate::components::url::encode_component(&token);
     provide_live_at(format!("/embed/live?token={encoded}"));
     let changes = RwSignal::new(0u32);
     let counts = Resource::new(move || changes.get(), move |_| embed_counts(token.clone()));

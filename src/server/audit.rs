@@ -8,19 +8,6 @@ use crate::error::AppError;
 
 const DAY_MS: i64 = 86_400_000;
 
-fn decode_after(raw: &str) -> Result<(i64, String), AppError> {
-    let bad = || {
-        AppError::invalid(
-            "This page link is damaged or out of date. Start again from the first page.",
-        )
-    };
-    let (t, id) = raw.split_once('_').ok_or_else(bad)?;
-    if id.len() != 36 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Err(bad());
-    }
-    Ok((t.parse().map_err(|_| bad())?, id.to_string()))
-}
-
 fn some(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
@@ -55,7 +42,9 @@ pub async fn list(
         action: action.as_deref(),
         from_ms,
         until_ms,
-        after: some(after).map(|a| decode_after(&a)).transpose()?,
+        after: some(after)
+            .map(|a| super::cursor::time_and_id(&a))
+            .transpose()?,
         limit: AUDIT_PAGE_SIZE as i64 + 1,
     };
     let mut rows = audit::page(&state.db, &filter).await?;

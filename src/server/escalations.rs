@@ -131,25 +131,20 @@ fn encode_after(order: &esc_db::Order, row: &esc_db::EscalationRow) -> String {
 }
 
 fn decode_after(order: &esc_db::Order, raw: &str) -> Result<esc_db::After, AppError> {
-    let bad = || {
-        AppError::invalid(
-            "This page link is damaged or out of date. Start again from the first page.",
-        )
-    };
-    let parts: Vec<&str> = raw.split('_').collect();
-    let id_ok = |id: &str| id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
-    match (order, parts.as_slice()) {
-        (esc_db::Order::Severity, [rank, t, id]) if id_ok(id) => {
-            let rank = num(rank)?;
+    use super::cursor::{damaged, is_id, number, time_and_id};
+    if !matches!(order, esc_db::Order::Severity) {
+        let (t, id) = time_and_id(raw)?;
+        return Ok(esc_db::After::Time(t, id));
+    }
+    match raw.split('_').collect::<Vec<_>>().as_slice() {
+        [rank, t, id] if is_id(id) => {
+            let rank = number(rank)?;
             if !(0..=2).contains(&rank) {
-                return Err(bad());
+                return Err(damaged());
             }
-            Ok(esc_db::After::Severity(rank, num(t)?, id.to_string()))
+            Ok(esc_db::After::Severity(rank, number(t)?, id.to_string()))
         }
-        (esc_db::Order::Severity, _) => Err(bad()),
-        (_, [t, id]) if id_ok(id) => Ok(esc_db::After::Time(num(t)?, id.to_string())),
-        _ => Err(bad()),
+        _ => Err(damaged()),
     }
 }
 

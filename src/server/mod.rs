@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod cursor;
 pub mod db;
 pub mod demo;
 pub mod escalations;
