@@ -3,13 +3,24 @@ import * as path from 'path';
 
 // Two Flare servers, each with a fresh SQLite file: one with an owner and demo data, one
 // empty (the first-visit page). scripts/test sets FLARE_BIN, FLARE_SITE_ROOT and FLARE_E2E_DIR.
-const bin = process.env.FLARE_BIN ?? '../target/debug/flare';
+export const bin = process.env.FLARE_BIN ?? '../target/debug/flare';
 const siteRoot = process.env.FLARE_SITE_ROOT ?? path.resolve(__dirname, '../target/site');
 const dataDir = process.env.FLARE_E2E_DIR ?? '/tmp/flare-e2e';
 
 export const OWNER = { email: 'owner@example.com', password: 'owner-password-1' };
 export const MAIN_URL = 'http://127.0.0.1:3101';
 export const EMPTY_URL = 'http://127.0.0.1:3102';
+
+/** The environment of a Flare server on `port` with the SQLite file `db` (tests that restart a server start their own). */
+export function flareEnv(port: number, db: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_SITE_ROOT: siteRoot,
+    DATABASE_URL: `sqlite://${dataDir}/${db}`,
+    RUST_LOG: 'warn',
+    ...extra,
+  };
+}
 
 function server(port: number, db: string, extra: Record<string, string>) {
   return {
@@ -19,13 +30,7 @@ function server(port: number, db: string, extra: Record<string, string>) {
     timeout: 60_000,
     stdout: 'ignore' as const,
     stderr: 'pipe' as const,
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: siteRoot,
-      DATABASE_URL: `sqlite://${dataDir}/${db}`,
-      RUST_LOG: 'warn',
-      ...extra,
-    },
+    env: flareEnv(port, db, extra),
   };
 }
 

@@ -35,53 +35,132 @@ pub fn provide_live_at(_path: String) {
 
 #[cfg(feature = "hydrate")]
 pub fn provide_live_at(path: String) {
-    use std::cell::Cell;
     use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-
     let hub = LiveHub {
         subscribers: StoredValue::new_local(Vec::new()),
         next_id: StoredValue::new(0),
     };
     provide_context(hub);
+    let connection = StoredValue::new_local(None::<Connection>);
+    connect(hub, connection, path, false);
+    // A stream can outlive a network drop while the refetches it triggered failed: when the
+    // browser is back online, subscribers refetch once more.
+    let on_online = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || notify(hub, None));
+    let _ = window().add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    let on_online = StoredValue::new_local(on_online);
+    on_cleanup(move || {
+        on_online.try_with_value(|f| {
+            let _ =
+                window().remove_event_listener_with_callback("online", f.as_ref().unchecked_ref());
+        });
+        on_online.dispose();
+        connection.try_update_value(|c| {
+            if let Some(c) = c.take() {
+                c.source.close();
+            }
+        });
+        connection.dispose();
+    });
+}
+
+/// Calls every subscriber. Each gets a snapshot, so a subscriber may (un)subscribe while
+/// being called.
+#[cfg(feature = "hydrate")]
+fn notify(hub: LiveHub, event: Option<LiveEvent>) {
+    let subs: Vec<Subscriber> = hub
+        .subscribers
+        .try_with_value(|s| s.iter().map(|(_, f)| f.clone()).collect())
+        .unwrap_or_default();
+    for f in subs {
+        f(event.clone());
+    }
+}
+
+/// One EventSource and the callbacks it calls (dropped together).
+#[cfg(feature = "hydrate")]
+struct Connection {
+    source: web_sys::EventSource,
+    _callbacks: [wasm_bindgen::closure::Closure<dyn Fn(web_sys::Event)>; 4],
+}
+
+/// How long to wait before opening a new stream after the browser gave one up: doubles per
+/// failed attempt, up to 30 s.
+#[cfg(feature = "hydrate")]
+const RETRY_MS: (u64, u64) = (1_000, 30_000);
+
+/// Opens the stream. The browser's EventSource retries by itself after a dropped connection,
+/// but gives up for good on an HTTP error (a proxy's 502 while the server restarts, say): then
+/// a new one is opened after a pause, so a page never silently stops being live.
+#[cfg(feature = "hydrate")]
+fn connect(
+    hub: LiveHub,
+    connection: StoredValue<Option<Connection>, LocalStorage>,
+    path: String,
+    reconnect: bool,
+) {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
     let Ok(source) = web_sys::EventSource::new(&path) else {
         return;
     };
-    // Each callback gets a snapshot, so a subscriber may (un)subscribe while being called.
-    let notify = move |event: Option<LiveEvent>| {
-        let subs: Vec<Subscriber> = hub
-            .subscribers
-            .try_with_value(|s| s.iter().map(|(_, f)| f.clone()).collect())
-            .unwrap_or_default();
-        for f in subs {
-            f(event.clone());
-        }
-    };
-    let on_message =
-        Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            if let Some(ev) = e
-                .data()
-                .as_string()
-                .and_then(|s| serde_json::from_str::<LiveEvent>(&s).ok())
-            {
-                notify(Some(ev));
-            }
-        });
-    let opened_before = Cell::new(false);
-    let on_open = Closure::<dyn Fn()>::new(move || {
-        // The first open is the page's own load; later ones are reconnects.
-        if opened_before.replace(true) {
-            notify(None);
+    let notify = move |event| notify(hub, event);
+    let on_message = Closure::<dyn Fn(web_sys::Event)>::new(move |e: web_sys::Event| {
+        if let Some(ev) = e
+            .dyn_ref::<web_sys::MessageEvent>()
+            .and_then(|m| m.data().as_string())
+            .and_then(|s| serde_json::from_str::<LiveEvent>(&s).ok())
+        {
+            notify(Some(ev));
         }
     });
-    let on_resync = Closure::<dyn Fn()>::new(move || notify(None));
+    // The first open of the page's first stream is the page's own load; every other open is
+    // a reconnect, after which subscribers refetch what they may have missed.
+    let opened_before = Rc::new(Cell::new(reconnect));
+    let delay = Rc::new(Cell::new(RETRY_MS.0));
+    let on_open = Closure::<dyn Fn(web_sys::Event)>::new({
+        let delay = delay.clone();
+        move |_| {
+            delay.set(RETRY_MS.0);
+            if opened_before.replace(true) {
+                notify(None);
+            }
+        }
+    });
+    let on_resync = Closure::<dyn Fn(web_sys::Event)>::new(move |_| notify(None));
+    let on_error = Closure::<dyn Fn(web_sys::Event)>::new({
+        let source = source.clone();
+        move |_| {
+            if source.ready_state() != web_sys::EventSource::CLOSED {
+                return; // the browser is retrying by itself
+            }
+            let wait = delay.get();
+            delay.set((wait * 2).min(RETRY_MS.1));
+            let path = path.clone();
+            // Later, not here: replacing the connection drops the callback now running.
+            set_timeout(
+                move || {
+                    if connection.try_with_value(|c| c.is_some()) == Some(true) {
+                        connect(hub, connection, path, true);
+                    }
+                },
+                std::time::Duration::from_millis(wait),
+            );
+        }
+    });
     source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     let _ = source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
-    let handle = StoredValue::new_local((source, on_message, on_open, on_resync));
-    on_cleanup(move || {
-        handle.try_with_value(|(source, ..)| source.close());
-        handle.dispose();
+    connection.update_value(|c| {
+        if let Some(old) = c.replace(Connection {
+            source,
+            _callbacks: [on_message, on_open, on_resync, on_error],
+        }) {
+            old.source.close();
+        }
     });
 }
 

@@ -4,15 +4,35 @@
 
 use crate::live::LiveEvent;
 use sqlx::postgres::PgListener;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 const CHANNEL: &str = "flare_events";
 /// How many events a slow subscriber may fall behind before it is told to catch up.
 const BUFFER: usize = 1024;
 
+/// An event as subscribers receive it: shared, and encoded once for all of them (with a
+/// thousand open pages, encoding per page was most of the fan-out's work).
+pub struct Published {
+    pub event: LiveEvent,
+    pub json: String,
+}
+
+impl Published {
+    fn new(event: LiveEvent) -> Option<Arc<Self>> {
+        match serde_json::to_string(&event) {
+            Ok(json) => Some(Arc::new(Self { event, json })),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode event");
+                None
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct EventBus {
-    local: broadcast::Sender<LiveEvent>,
+    local: broadcast::Sender<Arc<Published>>,
     via_postgres: bool,
 }
 
@@ -45,8 +65,9 @@ impl EventBus {
                 // `recv` reconnects by itself after a dropped connection.
                 match listener.recv().await {
                     Ok(n) => match serde_json::from_str::<LiveEvent>(n.payload()) {
-                        Ok(ev) => {
-                            let _ = local.send(ev);
+                        Ok(event) => {
+                            let json = n.payload().to_string();
+                            let _ = local.send(Arc::new(Published { event, json }));
                         }
                         Err(e) => tracing::warn!(error = %e, "unreadable event on {CHANNEL}"),
                     },
@@ -63,17 +84,16 @@ impl EventBus {
     /// Publishes after the change is committed. A lost event costs a page a refetch, never
     /// data: pages reload what they show when they reconnect.
     pub async fn publish(&self, db: &super::db::Db, event: LiveEvent) {
+        let Some(published) = Published::new(event) else {
+            return;
+        };
         if !self.via_postgres {
-            let _ = self.local.send(event);
+            let _ = self.local.send(published);
             return;
         }
-        let payload = match serde_json::to_string(&event) {
-            Ok(p) => p,
-            Err(e) => return tracing::error!(error = %e, "cannot encode event"),
-        };
         if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
-            .bind(payload)
+            .bind(&published.json)
             .execute(db)
             .await
         {
@@ -81,7 +101,7 @@ impl EventBus {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.local.subscribe()
     }
 

@@ -96,7 +96,10 @@ enum Keep {
 }
 
 /// A Server-Sent Events stream of the bus, through `keep`; ends when the server shuts down.
-fn event_stream(state: &AppState, keep: impl Fn(&LiveEvent) -> Keep + Send + 'static) -> Response {
+fn event_stream(
+    state: &AppState,
+    keep: impl Fn(&super::events::Published) -> Keep + Send + 'static,
+) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
     let rx = state.events.subscribe();
@@ -141,11 +144,13 @@ async fn live(State(state): State<AppState>, session: Session) -> Response {
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let teams = viewer.team_ids;
-    event_stream(&state, move |ev| {
-        if !teams.contains(&ev.team_id) || matches!(ev.change, Change::TokenRevoked { .. }) {
+    event_stream(&state, move |p| {
+        if !teams.contains(&p.event.team_id)
+            || matches!(p.event.change, Change::TokenRevoked { .. })
+        {
             return Keep::Skip;
         }
-        serde_json::to_string(ev).map_or(Keep::Skip, Keep::Send)
+        Keep::Send(p.json.clone())
     })
 }
 
@@ -163,7 +168,8 @@ async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
         Ok(None) => return error_response(StatusCode::FORBIDDEN, super::tokens::invalid_embed()),
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::from(e)),
     };
-    event_stream(&state, move |ev| {
+    event_stream(&state, move |p| {
+        let ev = &p.event;
         if ev.team_id != row.team_id {
             return Keep::Skip;
         }

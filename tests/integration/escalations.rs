@@ -313,3 +313,88 @@ async fn old_critical_escalations_are_marked_overdue() {
     assert!(html.contains("2 h"));
     c.app.stop().await;
 }
+
+/// A person in two teams sees both teams' escalations in one list, merged in the chosen order,
+/// and keyset pages still show every row exactly once, in that order, in every view.
+#[tokio::test]
+async fn pages_merge_the_teams_of_someone_in_several() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    escalated(&c).await;
+    let me = c.app.call(&c.owner, "signed_in_user", &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = c.app.create_team(&c.owner, "Billing").await;
+    c.app.add_member(&c.owner, &second, &me).await;
+    let now = flare::server::db::now_ms();
+    let ids = seed(&c, 130, "warning", now - 1_000_000).await;
+    // Every third row moves to the second team, every fourth becomes critical, and half are
+    // answered (at times that interleave across teams), so each order mixes both teams.
+    for (i, id) in ids.iter().enumerate() {
+        let team_clause = if i % 3 == 0 { "team_id = $2, " } else { "" };
+        let sql = format!(
+            "UPDATE escalations SET {team_clause}severity = $3, severity_rank = $4, status = $5, \
+             answered_at = $6 WHERE id = $1"
+        );
+        let (sev, rank) = if i % 4 == 0 {
+            ("critical", 2)
+        } else {
+            ("warning", 1)
+        };
+        let answered = i % 2 == 0;
+        sqlx::query(&sql)
+            .bind(id)
+            .bind(&second)
+            .bind(sev)
+            .bind(rank as i64)
+            .bind(if answered { "resolved" } else { "open" })
+            .bind(answered.then_some(now - 500_000 + (i as i64 * 7919) % 1000))
+            .execute(&c.app.db)
+            .await
+            .unwrap();
+    }
+    let keys: Vec<(String, i64, i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, created_at, severity_rank, status, answered_at FROM escalations",
+    )
+    .fetch_all(&c.app.db)
+    .await
+    .unwrap();
+    for (view, sort) in [
+        ("open", "newest"),
+        ("open", "oldest"),
+        ("open", "severity"),
+        ("answered", "newest"),
+    ] {
+        let mut expected: Vec<_> = keys
+            .iter()
+            .filter(|k| (k.3 == "open") == (view == "open"))
+            .collect();
+        match (view, sort) {
+            ("answered", _) => expected.sort_by(|a, b| (b.4, &b.0).cmp(&(a.4, &a.0))),
+            (_, "oldest") => expected.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0))),
+            (_, "severity") => expected.sort_by(|a, b| (b.2, b.1, &b.0).cmp(&(a.2, a.1, &a.0))),
+            _ => expected.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0))),
+        }
+        let expected: Vec<String> = expected.into_iter().map(|k| k.0.clone()).collect();
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut form = vec![("view", view.to_string()), ("sort", sort.to_string())];
+            if let Some(a) = &after {
+                form.push(("after", a.clone()));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = list(&c, &form).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            for row in r.body["rows"].as_array().unwrap() {
+                seen.push(row["id"].as_str().unwrap().to_string());
+            }
+            match r.body["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{view}/{sort}: every row once, in order");
+    }
+    c.app.stop().await;
+}

@@ -23,9 +23,11 @@ pub struct EscalationRow {
     pub answered_at: Option<i64>,
 }
 
+// `severity_rank` is only read to merge several teams' pages in order.
 const SELECT: &str = "SELECT e.id, e.team_id, e.agent_id, a.name AS agent_name, e.thread_id, \
-    e.run_id, e.trigger, e.reason, e.severity, e.blocking, e.tool_call_id, e.status, e.guidance, \
-    e.responder, e.created_at, e.answered_at FROM escalations e JOIN agents a ON a.id = e.agent_id";
+    e.run_id, e.trigger, e.reason, e.severity, e.severity_rank, e.blocking, e.tool_call_id, \
+    e.status, e.guidance, e.responder, e.created_at, e.answered_at \
+    FROM escalations e JOIN agents a ON a.id = e.agent_id";
 
 pub struct NewEscalation<'a> {
     pub team_id: &'a str,
@@ -133,17 +135,56 @@ pub struct Filter<'a> {
 }
 
 /// One page of escalations, by keyset: the next page starts after the last row's sort key, so
-/// every page costs the same however deep it is.
+/// every page costs the same however deep it is. Each team's rows come from their own ordered
+/// index range (an `IN` list of teams would make the database sort every matching row first:
+/// ~100 ms for 100,000 answered ones), and the teams' first pages are merged.
 pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, sqlx::Error> {
-    if f.team_ids.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut p = Params::default();
-    let mut sql = format!("{SELECT} WHERE e.team_id IN ({})", p.list(f.team_ids));
+    let (order, outer_order) = match f.order {
+        Order::Severity => (
+            "e.severity_rank DESC, e.created_at DESC, e.id DESC",
+            "severity_rank DESC, created_at DESC, id DESC",
+        ),
+        Order::Newest => ("e.created_at DESC, e.id DESC", "created_at DESC, id DESC"),
+        Order::Oldest => ("e.created_at ASC, e.id ASC", "created_at ASC, id ASC"),
+        Order::Answered => ("e.answered_at DESC, e.id DESC", "answered_at DESC, id DESC"),
+    };
+    let parts: Vec<String> = f
+        .team_ids
+        .iter()
+        .map(|team| {
+            let sql = team_page(&mut p, f, team);
+            format!("{sql} ORDER BY {order} LIMIT {}", p.int(f.limit))
+        })
+        .collect();
+    let sql = match parts.as_slice() {
+        [] => return Ok(Vec::new()),
+        [one] => one.clone(),
+        many => {
+            let subqueries: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, q)| format!("SELECT * FROM ({q}) AS t{i}"))
+                .collect();
+            format!(
+                "{} ORDER BY {outer_order} LIMIT {}",
+                subqueries.join(" UNION ALL "),
+                p.int(f.limit)
+            )
+        }
+    };
+    p.bind(sqlx::query_as(&sql)).fetch_all(db).await
+}
+
+/// The rows of one team that match the filter and come after the cursor (unordered).
+fn team_page(p: &mut Params, f: &Filter<'_>, team: &str) -> String {
+    let mut sql = format!("{SELECT} WHERE e.team_id = {}", p.text(team));
     sql.push_str(if f.open {
         " AND e.status = 'open'"
     } else {
-        " AND e.status IN ('resolved', 'dismissed')"
+        // `answered_at` is set exactly when an escalation leaves `open`; saying so lets
+        // PostgreSQL skip the open ones in the index (its NULLs sort first when descending).
+        " AND e.status IN ('resolved', 'dismissed') AND e.answered_at IS NOT NULL"
     });
     for (column, value) in [
         ("e.severity", f.severity),
@@ -154,10 +195,10 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
             sql.push_str(&format!(" AND {column} = {}", p.text(v)));
         }
     }
-    let (time_col, cmp, dir) = match f.order {
-        Order::Newest | Order::Severity => ("e.created_at", "<", "DESC"),
-        Order::Oldest => ("e.created_at", ">", "ASC"),
-        Order::Answered => ("e.answered_at", "<", "DESC"),
+    let (time_col, cmp) = match f.order {
+        Order::Newest | Order::Severity => ("e.created_at", "<"),
+        Order::Oldest => ("e.created_at", ">"),
+        Order::Answered => ("e.answered_at", "<"),
     };
     match &f.after {
         Some(After::Time(t, id)) => {
@@ -176,13 +217,7 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
         }
         None => {}
     }
-    if matches!(f.order, Order::Severity) {
-        sql.push_str(" ORDER BY e.severity_rank DESC, e.created_at DESC, e.id DESC");
-    } else {
-        sql.push_str(&format!(" ORDER BY {time_col} {dir}, e.id {dir}"));
-    }
-    sql.push_str(&format!(" LIMIT {}", p.int(f.limit)));
-    p.bind(sqlx::query_as(&sql)).fetch_all(db).await
+    sql
 }
 
 /// Open escalations of these teams.
