@@ -12,7 +12,8 @@ test('the embedded widget on another origin shows the count and updates live', a
   await signIn(admin, OWNER.email, OWNER.password);
   await expect(admin.getByRole('heading', { name: 'Tokens', exact: true })).toBeVisible();
   await hydrated(admin);
-  await admin.getByLabel('Token name').fill('Wallboard');
+  const tokenName = `Wallboard ${Date.now()}`;
+  await admin.getByLabel('Token name').fill(tokenName);
   await admin.getByLabel('Kind').selectOption({ label: 'Embed widget' });
   await admin.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });
   await admin.getByRole('button', { name: 'Create token' }).click();
@@ -28,7 +29,7 @@ test('the embedded widget on another origin shows the count and updates live', a
   });
   await new Promise<void>((resolve) => partner.listen(9999, 'localhost', resolve));
   const site = await (await browser.newContext()).newPage();
-  const siteProblems = watchConsole(site);
+  const siteProblems = watchConsole(site, [403]); // the refused token at the end
   await site.goto('http://localhost:9999/partner.html');
   const frame = site.frameLocator('iframe[title="Open escalations"]');
   await expect(frame.getByRole('heading', { name: 'Open escalations' })).toBeVisible();
@@ -45,6 +46,12 @@ test('the embedded widget on another origin shows the count and updates live', a
   await expect(chat.getByRole('article', { name: 'Escalation' })).toBeVisible();
   await expect(count).toHaveText(String(before + 1), { timeout: 5000 });
   await expect(frame.getByText(/Warning: \d+/)).toBeVisible();
+
+  // Revoked in Settings: the embedded widget says so at once, instead of a stale count.
+  await admin.getByRole('button', { name: `Revoke ${tokenName}` }).click();
+  await expect(admin.getByRole('row', { name: new RegExp(tokenName) })).toContainText('Revoked');
+  await expect(frame.getByRole('alert')).toContainText('revoked or mistyped', { timeout: 5000 });
+  await expect(count).toHaveCount(0);
   expect(problems).toEqual([]);
   expect(siteProblems).toEqual([]);
   expect(chatProblems).toEqual([]);

@@ -107,13 +107,20 @@ fn connect(
         return;
     };
     let notify = move |event| notify(hub, event);
-    let on_message = Closure::<dyn Fn(web_sys::Event)>::new(move |e: web_sys::Event| {
-        if let Some(ev) = e
-            .dyn_ref::<web_sys::MessageEvent>()
-            .and_then(|m| m.data().as_string())
-            .and_then(|s| serde_json::from_str::<LiveEvent>(&s).ok())
-        {
-            notify(Some(ev));
+    let on_message = Closure::<dyn Fn(web_sys::Event)>::new({
+        let source = source.clone();
+        move |e: web_sys::Event| {
+            if let Some(ev) = e
+                .dyn_ref::<web_sys::MessageEvent>()
+                .and_then(|m| m.data().as_string())
+                .and_then(|s| serde_json::from_str::<LiveEvent>(&s).ok())
+            {
+                // An embedded widget's token was revoked: nothing more will come, ever.
+                if matches!(ev.change, crate::live::Change::TokenRevoked { .. }) {
+                    source.close();
+                }
+                notify(Some(ev));
+            }
         }
     });
     // The first open of the page's first stream is the page's own load; every other open is

@@ -93,6 +93,8 @@ enum Keep {
     Send(String),
     Skip,
     End,
+    /// Send this, then end the stream.
+    Last(String),
 }
 
 /// A Server-Sent Events stream of the bus, through `keep`; ends when the server shuts down.
@@ -105,18 +107,26 @@ fn event_stream(
     let rx = state.events.subscribe();
     let closing = state.closing.subscribe();
     let stream = futures::stream::unfold(
-        (rx, closing, keep),
-        |(mut rx, mut closing, keep)| async move {
+        (rx, closing, keep, false),
+        |(mut rx, mut closing, keep, ended)| async move {
+            if ended {
+                return None;
+            }
             loop {
                 let next = tokio::select! {
                     r = rx.recv() => r,
                     _ = closing.wait_for(|c| *c) => return None,
                 };
+                let mut last = false;
                 let event = match next {
                     Ok(ev) => match keep(&ev) {
                         Keep::Send(data) => Event::default().data(data),
                         Keep::Skip => continue,
                         Keep::End => return None,
+                        Keep::Last(data) => {
+                            last = true;
+                            Event::default().data(data)
+                        }
                     },
                     // Fell behind: the page refetches everything it shows.
                     Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
@@ -124,7 +134,7 @@ fn event_stream(
                 };
                 return Some((
                     Ok::<_, std::convert::Infallible>(event),
-                    (rx, closing, keep),
+                    (rx, closing, keep, last),
                 ));
             }
         },
@@ -174,7 +184,18 @@ async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
             return Keep::Skip;
         }
         match &ev.change {
-            Change::TokenRevoked { token_id } if *token_id == row.id => Keep::End,
+            // Said before the stream ends, so the widget shows why instead of a stale count
+            // and stops reconnecting.
+            Change::TokenRevoked { token_id } if *token_id == row.id => {
+                serde_json::to_string(&LiveEvent {
+                    team_id: String::new(),
+                    thread_id: String::new(),
+                    change: Change::TokenRevoked {
+                        token_id: String::new(),
+                    },
+                })
+                .map_or(Keep::End, Keep::Last)
+            }
             // "Escalations changed", with no ids or text: the widget only recounts.
             Change::Escalation { status, .. } => serde_json::to_string(&LiveEvent {
                 team_id: String::new(),

@@ -219,10 +219,21 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
         .call(&c.owner, "revoke_token", &[("token_id", &id)])
         .await;
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(Some(_)) = live.chunk().await {}
+        let mut text = String::new();
+        while let Ok(Some(chunk)) = live.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
     })
     .await;
-    assert!(ended.is_ok(), "the stream ends on revocation");
+    let text = ended.expect("the stream ends on revocation");
+    // Its last words say why (so the widget shows the refusal instead of a stale count).
+    let last = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap());
+    assert_eq!(last.unwrap()["type"], "token_revoked", "{text}");
     let refused = c
         .app
         .call(&anon, "embed_counts", &[("token", &value)])
