@@ -10,6 +10,17 @@ async fn list(c: &Chat, form: &[(&str, &str)]) -> Reply {
     c.app.call(&c.owner, "list_escalations", form).await
 }
 
+/// One page of a list in `view` and `sort` order, after the cursor `after`; must succeed.
+async fn page(c: &Chat, view: &str, sort: &str, after: Option<&str>) -> Reply {
+    let mut form = vec![("view", view), ("sort", sort)];
+    if let Some(a) = after {
+        form.push(("after", a));
+    }
+    let r = list(c, &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r
+}
+
 fn reasons(r: &Reply) -> Vec<String> {
     r.body["rows"]
         .as_array()
@@ -161,13 +172,7 @@ async fn keyset_pages_cover_everything_once_even_while_new_rows_arrive() {
         let mut after: Option<String> = None;
         let mut pages = 0;
         loop {
-            let mut form = vec![("sort", sort.to_string())];
-            if let Some(a) = &after {
-                form.push(("after", a.clone()));
-            }
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let r = list(&c, &form).await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let r = page(&c, "open", sort, after.as_deref()).await;
             for row in r.body["rows"].as_array().unwrap() {
                 assert!(
                     seen.insert(row["id"].as_str().unwrap().to_string()),
@@ -379,13 +384,7 @@ async fn pages_merge_the_teams_of_someone_in_several() {
         let mut seen = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let mut form = vec![("view", view.to_string()), ("sort", sort.to_string())];
-            if let Some(a) = &after {
-                form.push(("after", a.clone()));
-            }
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let r = list(&c, &form).await;
-            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let r = page(&c, view, sort, after.as_deref()).await;
             for row in r.body["rows"].as_array().unwrap() {
                 seen.push(row["id"].as_str().unwrap().to_string());
             }
