@@ -190,7 +190,7 @@ pub async fn list(
             name: a.name,
         })
         .collect();
-    let open_count = esc_db::count_open(&state.db, &v.team_ids).await?;
+    let open_count = count_open_once(&state.db, &v.team_ids).await?;
     // Only an empty page needs to ask whether there was ever any.
     let any_ever =
         open_count > 0 || !rows.is_empty() || esc_db::any_ever(&state.db, &v.team_ids).await?;
@@ -208,5 +208,18 @@ pub async fn list(
 pub async fn open_count() -> Result<i64, AppError> {
     let v = viewer().await?;
     let state = app_state()?;
-    Ok(esc_db::count_open(&state.db, &v.team_ids).await?)
+    count_open_once(&state.db, &v.team_ids).await
+}
+
+/// The open count of one page view, asked once: the menu and the Escalations page both show
+/// it while the page renders on the server (provided per request by the router).
+#[derive(Clone, Default)]
+pub struct OpenCountOnce(std::sync::Arc<tokio::sync::OnceCell<i64>>);
+
+async fn count_open_once(db: &super::db::Db, team_ids: &[String]) -> Result<i64, AppError> {
+    let count = || async { esc_db::count_open(db, team_ids).await };
+    Ok(match leptos::prelude::use_context::<OpenCountOnce>() {
+        Some(once) => *once.0.get_or_try_init(count).await?,
+        None => count().await?,
+    })
 }

@@ -56,7 +56,12 @@ pub fn router(state: AppState) -> Router {
         .route(crate::live::LIVE_PATH, get(live))
         .route("/embed/live", get(embed_live))
         .route("/api/v1/escalations", get(api_escalations))
-        .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            || provide_context(super::escalations::OpenCountOnce::default()),
+            move || shell(leptos_options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .layer(middleware::from_fn(reject_invalid_utf8))
