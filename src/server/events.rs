@@ -11,8 +11,8 @@ const CHANNEL: &str = "flare_events";
 /// How many events a slow subscriber may fall behind before it is told to catch up.
 const BUFFER: usize = 1024;
 
-/// An event as subscribers receive it: shared, and encoded once for all of them (with a
-/// thousand open pages, encoding per page was most of the fan-out's work).
+/// An event as subscribers receive it: shared, and encoded once for all of them rather than
+/// once per open page.
 pub struct Published {
     pub event: LiveEvent,
     pub json: String,

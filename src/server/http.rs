@@ -192,28 +192,30 @@ async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
             // Said before the stream ends, so the widget shows why instead of a stale count
             // and stops reconnecting.
             Change::TokenRevoked { token_id } if *token_id == row.id => {
-                serde_json::to_string(&LiveEvent {
-                    team_id: String::new(),
-                    thread_id: String::new(),
-                    change: Change::TokenRevoked {
-                        token_id: String::new(),
-                    },
+                widget_event(Change::TokenRevoked {
+                    token_id: String::new(),
                 })
                 .map_or(Keep::End, Keep::Last)
             }
             // "Escalations changed", with no ids or text: the widget only recounts.
-            Change::Escalation { status, .. } => serde_json::to_string(&LiveEvent {
-                team_id: String::new(),
-                thread_id: String::new(),
-                change: Change::Escalation {
-                    escalation_id: String::new(),
-                    status: status.clone(),
-                },
+            Change::Escalation { status, .. } => widget_event(Change::Escalation {
+                escalation_id: String::new(),
+                status: status.clone(),
             })
             .map_or(Keep::Skip, Keep::Send),
             _ => Keep::Skip,
         }
     })
+}
+
+/// An event for an embedded widget: the change alone, without the team or thread it concerns.
+fn widget_event(change: Change) -> Option<String> {
+    serde_json::to_string(&LiveEvent {
+        team_id: String::new(),
+        thread_id: String::new(),
+        change,
+    })
+    .ok()
 }
 
 #[derive(serde::Deserialize)]

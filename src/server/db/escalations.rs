@@ -140,14 +140,11 @@ pub struct Filter<'a> {
 /// ~100 ms for 100,000 answered ones), and the teams' first pages are merged.
 pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, sqlx::Error> {
     let mut p = Params::default();
-    let (order, outer_order) = match f.order {
-        Order::Severity => (
-            "e.severity_rank DESC, e.created_at DESC, e.id DESC",
-            "severity_rank DESC, created_at DESC, id DESC",
-        ),
-        Order::Newest => ("e.created_at DESC, e.id DESC", "created_at DESC, id DESC"),
-        Order::Oldest => ("e.created_at ASC, e.id ASC", "created_at ASC, id ASC"),
-        Order::Answered => ("e.answered_at DESC, e.id DESC", "answered_at DESC, id DESC"),
+    let order = match f.order {
+        Order::Severity => "e.severity_rank DESC, e.created_at DESC, e.id DESC",
+        Order::Newest => "e.created_at DESC, e.id DESC",
+        Order::Oldest => "e.created_at ASC, e.id ASC",
+        Order::Answered => "e.answered_at DESC, e.id DESC",
     };
     let parts: Vec<String> = f
         .team_ids
@@ -166,9 +163,11 @@ pub async fn list(db: &super::Db, f: &Filter<'_>) -> Result<Vec<EscalationRow>, 
                 .enumerate()
                 .map(|(i, q)| format!("SELECT * FROM ({q}) AS t{i}"))
                 .collect();
+            // The merged rows are named by their columns alone.
             format!(
-                "{} ORDER BY {outer_order} LIMIT {}",
+                "{} ORDER BY {} LIMIT {}",
                 subqueries.join(" UNION ALL "),
+                order.replace("e.", ""),
                 p.int(f.limit)
             )
         }
