@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::pct;
+use common::spread;
 use futures::StreamExt;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -75,48 +75,8 @@ async fn main() {
             .build()
             .unwrap(),
     };
-    api.call(
-        "login",
-        &[
-            ("email", "bench@example.com"),
-            ("password", "bench-password-1"),
-        ],
-    )
-    .await;
-    let team = api.call("create_team", &[("name", "Bench")]).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let me = api.call("signed_in_user", &[]).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    api.call("add_member", &[("team_id", &team), ("user_id", &me)])
-        .await;
-    let agent = api
-        .call(
-            "create_agent",
-            &[("name", "Bench Agent"), ("team_id", &team)],
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    api.call(
-        "save_description",
-        &[
-            ("agent_id", &agent),
-            ("base_revision", "1"),
-            ("description", RULE),
-        ],
-    )
-    .await;
-    let thread = api
-        .call("start_thread", &[("agent_id", &agent)])
-        .await
-        .as_str()
-        .unwrap()
-        .to_string();
+    let common::Setup { agent, thread, .. } =
+        common::agent_with_rule(&api.c, &api.base, RULE).await;
     let mut events = api
         .c
         .get(format!("{}/api/live", api.base))
@@ -217,14 +177,12 @@ async fn main() {
         flare.backend()
     );
     println!(
-        "  turn with the rules provider, {TURNS} turns: p50 {:.2} ms, p99 {:.2} ms",
-        pct(&turns, 0.5),
-        pct(&turns, 0.99)
+        "  turn with the rules provider, {TURNS} turns: {}",
+        spread(&turns)
     );
     println!(
-        "  answer to resumed reply, {TURNS} answers: p50 {:.2} ms, p99 {:.2} ms",
-        pct(&resumes, 0.5),
-        pct(&resumes, 0.99)
+        "  answer to resumed reply, {TURNS} answers: {}",
+        spread(&resumes)
     );
     println!(
         "  server RSS: {:.1} MiB with no waiting run, {:.1} MiB with {WAITING} waiting runs (+{:.1} MiB; {WAITING} escalated in {:.1} s)",

@@ -86,3 +86,74 @@ pub async fn call(
     assert!(status.is_success(), "{name}: {status} {body}");
     body
 }
+
+/// "p50 … ms, p99 … ms" of sorted durations.
+pub fn spread(sorted: &[Duration]) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms",
+        pct(sorted, 0.5),
+        pct(sorted, 0.99)
+    )
+}
+
+/// What the server benchmarks work on: a team with the bench owner in it, an agent of that
+/// team whose Description is `rule`, and a chat thread with it.
+pub struct Setup {
+    // Each bench compiles this module on its own; the runtime bench has no use for the team.
+    #[allow(dead_code)]
+    pub team: String,
+    pub agent: String,
+    pub thread: String,
+}
+
+/// Signs `c` in as the bench owner and makes a [`Setup`].
+pub async fn agent_with_rule(c: &reqwest::Client, base: &str, rule: &str) -> Setup {
+    let id = |v: serde_json::Value| v["id"].as_str().unwrap().to_string();
+    call(
+        c,
+        base,
+        "login",
+        &[
+            ("email", "bench@example.com"),
+            ("password", "bench-password-1"),
+        ],
+    )
+    .await;
+    let team = id(call(c, base, "create_team", &[("name", "Bench")]).await);
+    let me = id(call(c, base, "signed_in_user", &[]).await);
+    call(
+        c,
+        base,
+        "add_member",
+        &[("team_id", &team), ("user_id", &me)],
+    )
+    .await;
+    let agent = id(call(
+        c,
+        base,
+        "create_agent",
+        &[("name", "Bench Agent"), ("team_id", &team)],
+    )
+    .await);
+    call(
+        c,
+        base,
+        "save_description",
+        &[
+            ("agent_id", &agent),
+            ("base_revision", "1"),
+            ("description", rule),
+        ],
+    )
+    .await;
+    let thread = call(c, base, "start_thread", &[("agent_id", &agent)])
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    Setup {
+        team,
+        agent,
+        thread,
+    }
+}
