@@ -57,14 +57,19 @@ pub async fn resolve(db: &Db, session: &Session) -> Result<Option<Viewer>, AppEr
     let Some(id) = id else {
         return Ok(None);
     };
-    let Some(user) = users::by_id(db, &id).await? else {
+    let Some(u) = teams::user_with_teams(db, &id).await? else {
         session.flush().await.map_err(AppError::internal)?;
         return Ok(None);
     };
-    let team_ids = teams::ids_for_user(db, &id).await?;
     Ok(Some(Viewer {
-        user: user.to_current(),
-        team_ids,
+        user: CurrentUser {
+            // The CHECK constraint keeps this column to the three roles.
+            role: Role::parse(&u.role).unwrap_or(Role::Member),
+            id: u.id,
+            name: u.name,
+            email: u.email,
+        },
+        team_ids: u.team_ids,
     }))
 }
 

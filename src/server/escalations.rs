@@ -182,13 +182,10 @@ pub async fn list(
             .map(|r| encode_after(&filter.order, r))
             .unwrap_or_default()
     });
-    let agents = super::db::agents::for_teams(&state.db, &v.team_ids)
+    let agents = super::db::agents::names_for_teams(&state.db, &v.team_ids)
         .await?
         .into_iter()
-        .map(|a| AgentOption {
-            id: a.id,
-            name: a.name,
-        })
+        .map(|(id, name)| AgentOption { id, name })
         .collect();
     let open_count = count_open_once(&state.db, &v.team_ids).await?;
     // Only an empty page needs to ask whether there was ever any.

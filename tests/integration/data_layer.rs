@@ -50,12 +50,25 @@ async fn constraints_hold_on_both_backends() {
     );
     let orphan = teams::add_member(&pool, &t.id, "no-such-user").await;
     assert!(orphan.is_err(), "foreign keys enforced");
-    assert_eq!(
-        teams::ids_for_user(&pool, &u.id).await.unwrap(),
-        vec![t.id.clone()]
-    );
+    let t2 = teams::insert(&pool, "T2").await.unwrap();
+    assert!(teams::add_member(&pool, &t2.id, &u.id).await.unwrap());
+    let seen = teams::user_with_teams(&pool, &u.id).await.unwrap().unwrap();
+    let mut both = vec![t.id.clone(), t2.id.clone()];
+    both.sort();
+    assert_eq!(seen.team_ids, both, "every team, in order");
     assert!(teams::remove_member(&pool, &t.id, &u.id).await.unwrap());
-    assert!(teams::ids_for_user(&pool, &u.id).await.unwrap().is_empty());
+    assert!(teams::remove_member(&pool, &t2.id, &u.id).await.unwrap());
+    let alone = teams::user_with_teams(&pool, &u.id).await.unwrap().unwrap();
+    assert_eq!(
+        (alone.email.as_str(), alone.team_ids.len()),
+        ("a@example.com", 0)
+    );
+    assert!(
+        teams::user_with_teams(&pool, "no-such-user")
+            .await
+            .unwrap()
+            .is_none()
+    );
     pool.close().await;
     drop_database(&url).await;
 }

@@ -106,6 +106,25 @@ pub async fn for_teams(db: &Db, team_ids: &[String]) -> Result<Vec<AgentRow>, sq
     Ok(out)
 }
 
+/// The ids and names of these teams' agents, by name: the Escalations page's agent filter,
+/// asked on every view, so it leaves the (possibly long) Descriptions where they are.
+pub async fn names_for_teams(
+    db: &Db,
+    team_ids: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    if team_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut p = super::Params::default();
+    let sql = format!(
+        "SELECT id, name FROM agents WHERE team_id IN ({}) AND deleted_at IS NULL",
+        p.list(team_ids)
+    );
+    let mut out: Vec<(String, String)> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
+    out.sort_by_key(|(_, name)| name.to_lowercase());
+    Ok(out)
+}
+
 /// Saves `description` as the next revision if the agent is still at `base`. Returns the new
 /// revision, or `None` when someone saved in between (or the agent was deleted): nothing changed.
 pub async fn save_description(

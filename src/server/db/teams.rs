@@ -56,14 +56,36 @@ pub async fn all(db: &Db) -> Result<Vec<TeamRow>, sqlx::Error> {
         .await
 }
 
-/// The ids of the teams a user belongs to: the basis of team scoping.
-pub async fn ids_for_user(db: &Db, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT team_id FROM team_members WHERE user_id = $1 ORDER BY team_id")
-            .bind(user_id)
-            .fetch_all(db)
-            .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// A user and the ids of the teams they belong to, read together: this runs on every signed-in
+/// request, and one query is one snapshot (a user and their memberships as of the same moment).
+pub struct UserWithTeams {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub team_ids: Vec<String>,
+}
+
+pub async fn user_with_teams(db: &Db, user_id: &str) -> Result<Option<UserWithTeams>, sqlx::Error> {
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name, u.role, m.team_id FROM users u \
+         LEFT JOIN team_members m ON m.user_id = u.id WHERE u.id = $1 ORDER BY m.team_id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let mut rows = rows.into_iter();
+    let Some((id, email, name, role, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let team_ids = first.into_iter().chain(rows.filter_map(|r| r.4)).collect();
+    Ok(Some(UserWithTeams {
+        id,
+        email,
+        name,
+        role,
+        team_ids,
+    }))
 }
 
 /// Adds a member; false when they already were one.
