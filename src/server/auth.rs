@@ -62,13 +62,7 @@ pub async fn resolve(db: &Db, session: &Session) -> Result<Option<Viewer>, AppEr
         return Ok(None);
     };
     Ok(Some(Viewer {
-        user: CurrentUser {
-            // The CHECK constraint keeps this column to the three roles.
-            role: Role::parse(&u.role).unwrap_or(Role::Member),
-            id: u.id,
-            name: u.name,
-            email: u.email,
-        },
+        user: u.to_current(),
         team_ids: u.team_ids,
     }))
 }

@@ -93,17 +93,7 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<AgentRow>, sqlx::Error> {
 
 /// The live agents of the given teams only: callers pass the viewer's team ids.
 pub async fn for_teams(db: &Db, team_ids: &[String]) -> Result<Vec<AgentRow>, sqlx::Error> {
-    if team_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut p = super::Params::default();
-    let sql = format!(
-        "{SELECT} WHERE a.team_id IN ({}) AND a.deleted_at IS NULL",
-        p.list(team_ids)
-    );
-    let mut out: Vec<AgentRow> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
-    out.sort_by_key(|a| a.name.to_lowercase());
-    Ok(out)
+    live_in_teams(db, SELECT, team_ids, |a: &AgentRow| &a.name).await
 }
 
 /// The ids and names of these teams' agents, by name: the Escalations page's agent filter,
@@ -112,16 +102,36 @@ pub async fn names_for_teams(
     db: &Db,
     team_ids: &[String],
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
+    live_in_teams(
+        db,
+        "SELECT a.id, a.name FROM agents a",
+        team_ids,
+        |a: &(String, String)| &a.1,
+    )
+    .await
+}
+
+/// The live (not deleted) agents of these teams, read with `select` (which names the agents
+/// table `a`), ordered by name regardless of case.
+async fn live_in_teams<T>(
+    db: &Db,
+    select: &str,
+    team_ids: &[String],
+    name: impl Fn(&T) -> &str,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
     if team_ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut p = super::Params::default();
     let sql = format!(
-        "SELECT id, name FROM agents WHERE team_id IN ({}) AND deleted_at IS NULL",
+        "{select} WHERE a.team_id IN ({}) AND a.deleted_at IS NULL",
         p.list(team_ids)
     );
-    let mut out: Vec<(String, String)> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
-    out.sort_by_key(|(_, name)| name.to_lowercase());
+    let mut out: Vec<T> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
+    out.sort_by_key(|a| name(a).to_lowercase());
     Ok(out)
 }
 

@@ -1,4 +1,5 @@
 use super::{Db, new_id, now_ms};
+use crate::auth::CurrentUser;
 use crate::members::{Member, Team};
 use sqlx::{Any, Executor};
 
@@ -64,6 +65,17 @@ pub struct UserWithTeams {
     pub name: String,
     pub role: String,
     pub team_ids: Vec<String>,
+}
+
+impl UserWithTeams {
+    pub fn to_current(&self) -> CurrentUser {
+        CurrentUser {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            role: super::users::stored_role(&self.role),
+        }
+    }
 }
 
 pub async fn user_with_teams(db: &Db, user_id: &str) -> Result<Option<UserWithTeams>, sqlx::Error> {

@@ -16,8 +16,7 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn role(&self) -> Role {
-        // The CHECK constraint keeps this column to the three roles.
-        Role::parse(&self.role).unwrap_or(Role::Member)
+        stored_role(&self.role)
     }
 
     pub fn to_current(&self) -> CurrentUser {
@@ -37,6 +36,11 @@ impl UserRow {
             role: self.role(),
         }
     }
+}
+
+/// A `role` column as read: the CHECK constraint keeps it to the three roles.
+pub(super) fn stored_role(column: &str) -> Role {
+    Role::parse(column).unwrap_or(Role::Member)
 }
 
 impl std::fmt::Debug for UserRow {
