@@ -54,7 +54,8 @@ async fn load(c: &reqwest::Client, url: String, expect: &'static str) -> (f64, V
 
 #[tokio::main]
 async fn main() {
-    let flare = common::start("escalations", &[]).await;
+    // One user stands for 1,000 viewers here: lift the per-user cap on open streams.
+    let flare = common::start("escalations", &[("FLARE_LIVE_STREAMS_PER_USER", "5000")]).await;
     let (base, backend) = (flare.base.clone(), flare.backend());
     let url = flare.url.clone();
     let c = reqwest::Client::builder()

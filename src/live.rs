@@ -30,4 +30,21 @@ pub enum Change {
     },
     /// An embed token was revoked: widgets using it stop.
     TokenRevoked { token_id: String },
+    /// A user's access changed (signed out, a session ended, deactivated, a team joined or
+    /// left, a new password): their open streams check again what they may see, or end.
+    /// Server-side only: never sent to a browser.
+    AccessChanged { user_id: String },
+}
+
+impl LiveEvent {
+    /// The event that makes `user_id`'s open streams check their access again.
+    pub fn access_changed(user_id: &str) -> Self {
+        Self {
+            team_id: String::new(),
+            thread_id: String::new(),
+            change: Change::AccessChanged {
+                user_id: user_id.to_string(),
+            },
+        }
+    }
 }

@@ -75,15 +75,35 @@ pub fn new_password(raw: &str) -> Result<(), AppError> {
             "Passwords are at most {MAX_PASSWORD} characters."
         )));
     }
+    // Control characters cannot be typed into a password box; one here is a broken paste
+    // or a forged request, and would make the password impossible to type again.
+    if raw.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "Passwords cannot contain control characters (tabs, line breaks and the like).",
+        ));
+    }
     Ok(())
 }
 
 /// Where to go after signing in: only a path on this site, never another origin.
 pub fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
-        _ => "/app/escalations".to_string(),
+        Some(p) if is_local_path(p) => p.to_string(),
+        _ => DEFAULT_PAGE.to_string(),
     }
+}
+
+pub const DEFAULT_PAGE: &str = "/app/escalations";
+const MAX_NEXT: usize = 2048;
+
+/// A same-site path: printable ASCII with no spaces, one leading `/` (never `//` or `/\`, which
+/// browsers read as another host), no backslash at all (browsers read it as `/`), and not
+/// overlong. Control characters would also break the `Location` header.
+pub fn is_local_path(p: &str) -> bool {
+    p.len() <= MAX_NEXT
+        && p.starts_with('/')
+        && !p.starts_with("//")
+        && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 /// A message or a reply typed by a person: trimmed, non-empty, at most `max_bytes` (UTF-8),

@@ -74,11 +74,18 @@ pub async fn logout() -> Result<(), AppError> {
     crate::server::auth::logout().await
 }
 
+/// Changes the signed-in user's password and signs out their other sessions.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    crate::server::auth::change_password(current, new).await
+}
+
 #[server(endpoint = "create_first_admin")]
 pub async fn create_first_admin(
     name: String,
     email: String,
     password: String,
+    setup_code: String,
 ) -> Result<(), AppError> {
-    crate::server::auth::create_first_admin(name, email, password).await
+    crate::server::auth::create_first_admin(name, email, password, setup_code).await
 }

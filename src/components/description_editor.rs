@@ -377,6 +377,11 @@ fn Understood(policy: rules::Policy) -> impl IntoView {
     }
 }
 
+/// Forgets the unsaved Description copies kept in this browser (on sign-out).
+pub fn forget_unsaved_drafts() {
+    backup::clear_all();
+}
+
 /// A copy of unsaved text in localStorage, so a closed tab or a failed save loses nothing.
 mod backup {
     #[cfg(feature = "hydrate")]
@@ -405,6 +410,21 @@ mod backup {
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = agent_id;
+    }
+
+    /// Forgets every unsaved copy in this browser (signing out: the next person at this
+    /// browser must not find them).
+    pub fn clear_all() {
+        #[cfg(feature = "hydrate")]
+        if let Some(s) = storage() {
+            let keys: Vec<String> = (0..s.length().unwrap_or(0))
+                .filter_map(|i| s.key(i).ok().flatten())
+                .filter(|k| k.starts_with("flare.description."))
+                .collect();
+            for k in keys {
+                let _ = s.remove_item(&k);
+            }
+        }
     }
 
     /// The unsaved copy: the revision it was typed on, and the text.

@@ -110,8 +110,13 @@ pub fn AppShell() -> impl IntoView {
                             }
                         })}
                     </Suspense>
+                    <A href="/app/settings/account">"Account"</A>
                     <ActionForm action=logout>
-                        <button type="submit" class="link-button">
+                        <button
+                            type="submit"
+                            class="link-button"
+                            on:click=|_| super::description_editor::forget_unsaved_drafts()
+                        >
                             "Sign out"
                         </button>
                     </ActionForm>

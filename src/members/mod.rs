@@ -12,6 +12,8 @@ pub struct Member {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// False once an owner or admin deactivated them (they cannot sign in).
+    pub active: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,4 +76,17 @@ pub async fn remove_member(team_id: String, user_id: String) -> Result<(), AppEr
 #[server(endpoint = "change_role")]
 pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> {
     crate::server::members::change_role(user_id, role).await
+}
+
+/// Ends every session and live stream of a user and stops them signing in (owners and admins;
+/// only an owner can deactivate an owner; never yourself).
+#[server(endpoint = "deactivate_user")]
+pub async fn deactivate_user(user_id: String) -> Result<(), AppError> {
+    crate::server::members::set_active(user_id, false).await
+}
+
+/// Lets a deactivated user sign in again.
+#[server(endpoint = "reactivate_user")]
+pub async fn reactivate_user(user_id: String) -> Result<(), AppError> {
+    crate::server::members::set_active(user_id, true).await
 }

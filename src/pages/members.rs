@@ -4,8 +4,8 @@
 use crate::auth::Role;
 use crate::components::form_error::{FormError, error_text};
 use crate::members::{
-    AddMember, ChangeRole, CreateTeam, CreateUser, Directory, Member, RemoveMember, Team,
-    load_directory,
+    AddMember, ChangeRole, CreateTeam, CreateUser, DeactivateUser, Directory, Member,
+    ReactivateUser, RemoveMember, Team, load_directory,
 };
 use crate::validate::{MAX_NAME, MAX_TEAM_NAME, MIN_PASSWORD};
 use leptos::prelude::*;
@@ -16,6 +16,8 @@ struct Actions {
     add_member: ServerAction<AddMember>,
     remove_member: ServerAction<RemoveMember>,
     change_role: ServerAction<ChangeRole>,
+    deactivate: ServerAction<DeactivateUser>,
+    reactivate: ServerAction<ReactivateUser>,
 }
 
 #[component]
@@ -26,6 +28,8 @@ pub fn MembersPage() -> impl IntoView {
         add_member: ServerAction::<AddMember>::new(),
         remove_member: ServerAction::<RemoveMember>::new(),
         change_role: ServerAction::<ChangeRole>::new(),
+        deactivate: ServerAction::<DeactivateUser>::new(),
+        reactivate: ServerAction::<ReactivateUser>::new(),
     };
     // Reloads after any change, whoever's form made it.
     let data = Resource::new(
@@ -36,6 +40,8 @@ pub fn MembersPage() -> impl IntoView {
                 actions.add_member.version().get(),
                 actions.remove_member.version().get(),
                 actions.change_role.version().get(),
+                actions.deactivate.version().get(),
+                actions.reactivate.version().get(),
             )
         },
         |_| load_directory(),
@@ -49,7 +55,14 @@ pub fn MembersPage() -> impl IntoView {
             .with(error_text)
             .or_else(|| actions.remove_member.value().with(error_text))
     });
-    let role_error = Signal::derive(move || actions.change_role.value().with(error_text));
+    let role_error = Signal::derive(move || {
+        actions
+            .change_role
+            .value()
+            .with(error_text)
+            .or_else(|| actions.deactivate.value().with(error_text))
+            .or_else(|| actions.reactivate.value().with(error_text))
+    });
     view! {
         <Title text="Members & Teams · Flare" />
         <h1>"Members & Teams"</h1>
@@ -124,6 +137,7 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
                     <th scope="col">"Name"</th>
                     <th scope="col">"Email"</th>
                     <th scope="col">"Role"</th>
+                    <th scope="col">"Status"</th>
                 </tr>
             </thead>
             <tbody>
@@ -131,6 +145,31 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
                     .into_iter()
                     .map(|u| {
                         let label = format!("Role for {}", u.name);
+                        let status_label = if u.active {
+                            format!("Deactivate {}", u.name)
+                        } else {
+                            format!("Reactivate {}", u.name)
+                        };
+                        let uid = u.id.clone();
+                        let status = if u.active {
+                            view! {
+                                <ActionForm action=actions.deactivate attr:class="inline-form">
+                                    <input type="hidden" name="user_id" value=uid />
+                                    "Active "
+                                    <button type="submit" aria-label=status_label>"Deactivate"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <ActionForm action=actions.reactivate attr:class="inline-form">
+                                    <input type="hidden" name="user_id" value=uid />
+                                    "Deactivated "
+                                    <button type="submit" aria-label=status_label>"Reactivate"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        };
                         view! {
                             <tr>
                                 <td>{u.name.clone()}</td>
@@ -153,6 +192,7 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
                                         <button type="submit">"Change role"</button>
                                     </ActionForm>
                                 </td>
+                                <td>{status}</td>
                             </tr>
                         }
                     })

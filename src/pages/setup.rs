@@ -4,7 +4,8 @@ use crate::validate::{MAX_NAME, MIN_PASSWORD};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-/// `/setup`: shown on the first visit, while Flare has no user at all.
+/// `/setup`: shown while Flare has no admin. Creating the first admin takes the one-time
+/// setup code Flare printed to its log at start, so only whoever runs Flare can claim it.
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let create = ServerAction::<CreateFirstAdmin>::new();
@@ -18,6 +19,20 @@ pub fn SetupPage() -> impl IntoView {
                     "Create the first admin account. You will own this Flare and can invite your team next."
                 </p>
                 <ActionForm action=create>
+                    <label for="setup_code">"Setup code"</label>
+                    <input
+                        id="setup_code"
+                        name="setup_code"
+                        type="text"
+                        autocomplete="off"
+                        spellcheck="false"
+                        required
+                        maxlength=64
+                        aria-describedby="setup_code_help"
+                    />
+                    <p id="setup_code_help" class="helper">
+                        "Flare printed a one-time setup code in its log when it started (the line that says \u{201c}setup code\u{201d})."
+                    </p>
                     <label for="name">"Name"</label>
                     <input id="name" name="name" type="text" autocomplete="name" required maxlength=MAX_NAME />
                     <label for="email">"Email"</label>
@@ -36,6 +51,9 @@ pub fn SetupPage() -> impl IntoView {
                         "Create admin account"
                     </button>
                 </ActionForm>
+                <p class="helper">
+                    "Already have an account? " <a href="/login">"Sign in"</a>
+                </p>
             </section>
         </main>
     }

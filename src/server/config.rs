@@ -57,6 +57,9 @@ pub struct Config {
     /// A critical escalation open longer than this is marked overdue on the Escalations page
     /// (FLARE_CRITICAL_OVERDUE_MINUTES).
     pub critical_overdue_minutes: u64,
+    /// Open live streams one user may keep (FLARE_LIVE_STREAMS_PER_USER, default 16); past it,
+    /// the oldest is closed. Browsers share one stream per tab group, so 16 is plenty.
+    pub live_streams_per_user: usize,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -120,8 +123,20 @@ impl Config {
                     format!("FLARE_CRITICAL_OVERDUE_MINUTES must be a number of minutes, got {v:?}")
                 })?,
         };
+        let live_streams_per_user = match var("FLARE_LIVE_STREAMS_PER_USER") {
+            None => super::streams::MAX_PER_USER,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    format!("FLARE_LIVE_STREAMS_PER_USER must be a positive number, got {v:?}")
+                })?,
+        };
         Ok(Self {
             critical_overdue_minutes,
+            live_streams_per_user,
             provider,
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             site_addr,
@@ -157,6 +172,7 @@ impl Config {
             provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
             provider: ProviderConfig::Rules,
             critical_overdue_minutes: DEFAULT_CRITICAL_OVERDUE_MINUTES,
+            live_streams_per_user: super::streams::MAX_PER_USER,
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::auth;
 use super::sessions::SqlSessionStore;
 use super::state::AppState;
+use super::streams::Keep;
 use crate::app::{App, shell};
 use crate::error::AppError;
 use crate::live::{Change, LiveEvent};
@@ -15,7 +16,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use std::sync::LazyLock;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
@@ -42,8 +45,15 @@ pub fn set_error_status(status: u16) {
     }
 }
 
+/// The app's routes, listed once per process. Listing renders the app with resource loading
+/// switched off through a process-wide flag (leptos-rs/leptos#4773): listing again while
+/// another router in the same process serves pages (the in-process tests build one per test)
+/// made a page's resources never load, and its response hang. Listed once, the flag is set
+/// only before any router exists.
+static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = ROUTES.clone();
     let session_layer = SessionManagerLayer::new(SqlSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -51,7 +61,19 @@ pub fn router(state: AppState) -> Router {
         .with_secure(state.config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
     let leptos_options = state.leptos_options.clone();
+    // The browser bundle: served precompressed (the release build writes .br and .gz next to
+    // each file) as the browser accepts, cached for good under content-hashed names.
+    let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref())
+        .join(leptos_options.site_pkg_dir.as_ref());
+    let bundle = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn(bundle_cache_headers))
+        .service(
+            tower_http::services::ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
     Router::new()
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), bundle)
         .route("/healthz", get(healthz))
         .route(crate::live::LIVE_PATH, get(live))
         .route("/embed/live", get(embed_live))
@@ -64,11 +86,13 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), gate))
-        .layer(middleware::from_fn(reject_invalid_utf8))
+        .layer(middleware::from_fn(reject_malformed_text))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
+        .layer(middleware::from_fn(same_origin_writes))
         .layer(session_layer)
+        .layer(middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -93,80 +117,68 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// What a live stream does with one event.
-enum Keep {
-    Send(String),
-    Skip,
-    End,
-    /// Send this, then end the stream.
-    Last(String),
-}
-
-/// A Server-Sent Events stream of the bus, through `keep`; ends when the server shuts down.
-fn event_stream(
-    state: &AppState,
-    keep: impl Fn(&super::events::Published) -> Keep + Send + 'static,
-) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use tokio::sync::broadcast::error::RecvError;
-    let rx = state.events.subscribe();
-    let closing = state.closing.subscribe();
-    let stream = futures::stream::unfold(
-        (rx, closing, keep, false),
-        |(mut rx, mut closing, keep, ended)| async move {
-            if ended {
-                return None;
-            }
-            loop {
-                let next = tokio::select! {
-                    r = rx.recv() => r,
-                    _ = closing.wait_for(|c| *c) => return None,
-                };
-                let mut last = false;
-                let event = match next {
-                    Ok(ev) => match keep(&ev) {
-                        Keep::Send(data) => Event::default().data(data),
-                        Keep::Skip => continue,
-                        Keep::End => return None,
-                        Keep::Last(data) => {
-                            last = true;
-                            Event::default().data(data)
-                        }
-                    },
-                    // Fell behind: the page refetches everything it shows.
-                    Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
-                    Err(RecvError::Closed) => return None,
-                };
-                return Some((
-                    Ok::<_, std::convert::Infallible>(event),
-                    (rx, closing, keep, last),
-                ));
-            }
-        },
-    );
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
-}
-
-/// `GET /api/live`: Server-Sent Events for the signed-in user's teams, and nothing else.
-/// Team membership is read when the stream opens; a page reconnects (and refetches) after a
-/// drop, which also picks up membership changes.
+/// `GET /api/live`: Server-Sent Events for the signed-in user's teams, and nothing else. The
+/// stream follows access while it is open: when the user's access changes (sign-out, a team
+/// left or joined, deactivation, a new password elsewhere) it checks again, and ends when this
+/// session may no longer see anything.
 async fn live(State(state): State<AppState>, session: Session) -> Response {
     let viewer = match auth::resolve(&state.db, &session).await {
         Ok(Some(v)) => v,
         Ok(None) => return error_response(StatusCode::UNAUTHORIZED, AppError::Unauthorized),
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let teams = viewer.team_ids;
-    event_stream(&state, move |p| {
-        if !teams.contains(&p.event.team_id)
-            || matches!(p.event.change, Change::TokenRevoked { .. })
-        {
-            return Keep::Skip;
+    let Some(session_id) = session.id() else {
+        return error_response(StatusCode::UNAUTHORIZED, AppError::Unauthorized);
+    };
+    let user_id = viewer.user.id.clone();
+    let teams = Arc::new(std::sync::RwLock::new(viewer.team_ids));
+    let slot = state.streams.open(
+        format!("user:{user_id}"),
+        state.config.live_streams_per_user,
+    );
+    let recheck: super::streams::Recheck = Box::new({
+        let db = state.db.clone();
+        let user_id = user_id.clone();
+        let teams = teams.clone();
+        move || {
+            let db = db.clone();
+            let user_id = user_id.clone();
+            let teams = teams.clone();
+            Box::pin(async move {
+                let store = super::sessions::SqlSessionStore::new(db.clone());
+                let signed_in = store.is_signed_in(&session_id, &user_id).await;
+                // A database hiccup keeps the stream: only a known loss of access ends it.
+                if matches!(signed_in, Ok(false)) {
+                    return false;
+                }
+                match super::db::teams::user_with_teams(&db, &user_id).await {
+                    Ok(Some(u)) => {
+                        *teams.write().unwrap_or_else(|e| e.into_inner()) = u.team_ids;
+                        true
+                    }
+                    Ok(None) => false,
+                    Err(_) => true,
+                }
+            })
         }
-        Keep::Send(p.json.clone())
-    })
+    });
+    super::streams::event_stream(
+        &state,
+        slot,
+        move |p| match &p.event.change {
+            Change::AccessChanged { user_id: who } if *who == user_id => Keep::Recheck,
+            Change::AccessChanged { .. } | Change::TokenRevoked { .. } => Keep::Skip,
+            _ if teams
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&p.event.team_id) =>
+            {
+                Keep::Send(p.json.clone())
+            }
+            _ => Keep::Skip,
+        },
+        recheck,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -183,29 +195,54 @@ async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
         Ok(None) => return error_response(StatusCode::FORBIDDEN, super::tokens::invalid_embed()),
         Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, AppError::from(e)),
     };
-    event_stream(&state, move |p| {
-        let ev = &p.event;
-        if ev.team_id != row.team_id {
-            return Keep::Skip;
-        }
-        match &ev.change {
-            // Said before the stream ends, so the widget shows why instead of a stale count
-            // and stops reconnecting.
-            Change::TokenRevoked { token_id } if *token_id == row.id => {
-                widget_event(Change::TokenRevoked {
-                    token_id: String::new(),
-                })
-                .map_or(Keep::End, Keep::Last)
-            }
-            // "Escalations changed", with no ids or text: the widget only recounts.
-            Change::Escalation { status, .. } => widget_event(Change::Escalation {
-                escalation_id: String::new(),
-                status: status.clone(),
+    let slot = state.streams.open(
+        format!("embed:{}", row.id),
+        super::streams::MAX_PER_EMBED_TOKEN,
+    );
+    // A revoked token says so on the bus (TokenRevoked, below); the periodic check catches
+    // a revocation whose event was lost.
+    let recheck: super::streams::Recheck = Box::new({
+        let db = state.db.clone();
+        let token = q.token.clone();
+        move || {
+            let db = db.clone();
+            let token = token.clone();
+            Box::pin(async move {
+                !matches!(
+                    super::tokens::authenticate(&db, TokenKind::Embed, &token).await,
+                    Ok(None)
+                )
             })
-            .map_or(Keep::Skip, Keep::Send),
-            _ => Keep::Skip,
         }
-    })
+    });
+    super::streams::event_stream(
+        &state,
+        slot,
+        move |p| {
+            let ev = &p.event;
+            if ev.team_id != row.team_id {
+                return Keep::Skip;
+            }
+            match &ev.change {
+                // Said before the stream ends, so the widget shows why instead of a stale count
+                // and stops reconnecting.
+                Change::TokenRevoked { token_id } if *token_id == row.id => {
+                    widget_event(Change::TokenRevoked {
+                        token_id: String::new(),
+                    })
+                    .map_or(Keep::End, Keep::Last)
+                }
+                // "Escalations changed", with no ids or text: the widget only recounts.
+                Change::Escalation { status, .. } => widget_event(Change::Escalation {
+                    escalation_id: String::new(),
+                    status: status.clone(),
+                })
+                .map_or(Keep::Skip, Keep::Send),
+                _ => Keep::Skip,
+            }
+        },
+        recheck,
+    )
 }
 
 /// An event for an embedded widget: the change alone, without the team or thread it concerns.
@@ -338,9 +375,144 @@ fn error_response(status: StatusCode, error: AppError) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// The Content-Security-Policy of a page: only Flare's own scripts (the inline hydration
+/// scripts carry the per-response `nonce`), styles, wasm and images; no plugins, no `<base>`
+/// tricks, forms post only here. Only the embeddable widget may be framed, by any site.
+pub fn page_policy(nonce: &str, embeddable: bool) -> String {
+    let ancestors = if embeddable { "*" } else { "'none'" };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+    )
+}
+
+/// Whether a bundle file's name carries its content hash (cargo-leptos' `hash-files`:
+/// `flare.<22 base64url characters>.wasm`), so its content never changes under that name.
+pub fn is_content_hashed(file_name: &str) -> bool {
+    let parts: Vec<&str> = file_name.split('.').collect();
+    parts.len() >= 3
+        && parts[1..parts.len() - 1].iter().any(|p| {
+            p.len() >= 16
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+async fn bundle_cache_headers(req: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let hashed = req
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .is_some_and(is_content_hashed);
+    let mut res = next.run(req).await;
+    if res.status() == StatusCode::OK {
+        let h = res.headers_mut();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if hashed {
+                "public, max-age=31536000, immutable"
+            } else {
+                // A name that is reused for new builds: the browser asks again each time.
+                "no-cache"
+            }),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    res
+}
+
+/// Every response: no MIME sniffing, no referrer to other sites, and (unless the page set its
+/// own policy, with its nonce) a policy that lets the response run and load nothing.
+async fn security_headers(req: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    // Pages hold one person's data: no shared or stored copy, ever.
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    let framable = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("frame-ancestors *"));
+    if !framable {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    res
+}
+
+/// A state change (any method but GET, HEAD, OPTIONS) sent by a page of another site is
+/// refused before anything reads it: browsers say where a request comes from in
+/// `Sec-Fetch-Site` (scripts cannot forge it) and `Origin`. Requests with neither (curl, the
+/// API with its bearer token, server-to-server) carry no browser's cookies by accident.
+async fn same_origin_writes(req: Request, next: Next) -> Response {
+    use axum::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let allowed = match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
+        Some(site) => site == b"same-origin" || site == b"none",
+        None => match headers.get(header::ORIGIN) {
+            None => true,
+            Some(origin) => {
+                let host = headers.get(header::HOST).map(|h| h.as_bytes());
+                let authority = origin
+                    .to_str()
+                    .ok()
+                    .and_then(|o| o.strip_prefix("https://").or(o.strip_prefix("http://")));
+                matches!((authority, host), (Some(a), Some(h)) if a.as_bytes() == h)
+            }
+        },
+    };
+    if allowed {
+        return next.run(req).await;
+    }
+    tracing::warn!(path = %req.uri().path(), "refused a cross-site request");
+    error_response(
+        StatusCode::FORBIDDEN,
+        AppError::Forbidden(
+            "Requests from other sites are refused. Open Flare itself and try again.".into(),
+        ),
+    )
+}
+
 /// Form posts (how server functions receive their arguments) must decode to valid UTF-8: the
-/// form decoder would otherwise replace bad bytes silently and store corrupted text.
-async fn reject_invalid_utf8(req: Request, next: Next) -> Response {
+/// form decoder would otherwise replace bad bytes silently and store corrupted text. And no
+/// text anywhere (form or query string) may hold a NUL character: PostgreSQL cannot store one,
+/// and it is never typed by a person.
+async fn reject_malformed_text(req: Request, next: Next) -> Response {
+    let nul_in_query = req.uri().query().is_some_and(|q| {
+        q.as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+    });
+    if nul_in_query {
+        return error_response(StatusCode::BAD_REQUEST, nul_refused());
+    }
     let is_form = req.method() == axum::http::Method::POST
         && req
             .headers()
@@ -360,10 +532,11 @@ async fn reject_invalid_utf8(req: Request, next: Next) -> Response {
             )),
         );
     };
-    if percent_encoding::percent_decode(&bytes)
-        .decode_utf8()
-        .is_err()
-    {
+    let decoded: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+    if decoded.contains(&0) {
+        return error_response(StatusCode::BAD_REQUEST, nul_refused());
+    }
+    if std::str::from_utf8(&decoded).is_err() {
         return error_response(
             StatusCode::BAD_REQUEST,
             AppError::invalid(
@@ -373,6 +546,12 @@ async fn reject_invalid_utf8(req: Request, next: Next) -> Response {
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+fn nul_refused() -> AppError {
+    AppError::invalid(
+        "The request contained a NUL character, which text cannot hold; nothing was saved.",
+    )
 }
 
 /// Page visits only (server functions check the session themselves): signed-out visits to
@@ -388,21 +567,14 @@ async fn gate(
     if !is_page || req.method() != axum::http::Method::GET {
         return next.run(req).await;
     }
-    let has_users = match state.has_users().await {
+    let has_admin = match state.has_admin().await {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "gate: database error");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    if !has_users {
-        return if path == "/setup" {
-            next.run(req).await
-        } else {
-            Redirect::to("/setup").into_response()
-        };
-    }
-    if path == "/setup" {
+    if has_admin && path == "/setup" {
         return Redirect::to("/login").into_response();
     }
     let mut req = req;
@@ -416,7 +588,11 @@ async fn gate(
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     match (path.as_str(), signed_in) {
+        ("/setup", _) => next.run(req).await,
         ("/", true) | ("/login", true) => Redirect::to("/app/escalations").into_response(),
+        // With no admin yet, a signed-out visit is offered the setup page (demo members can
+        // still sign in at /login).
+        (p, false) if !has_admin && p != "/login" => Redirect::to("/setup").into_response(),
         ("/", false) => Redirect::to("/login").into_response(),
         (p, false) if p.starts_with("/app") => {
             let target = req

@@ -118,9 +118,20 @@ async fn team_and_user(
     Ok((team, user))
 }
 
+/// Admins change the membership only of teams they belong to; owners, of every team.
+fn require_team_manager(v: &super::auth::Viewer, team_id: &str) -> Result<(), AppError> {
+    v.require_manager()?;
+    if v.user.role != Role::Owner && !v.team_ids.iter().any(|t| t == team_id) {
+        return Err(AppError::Forbidden(
+            "Admins manage the members of their own teams only; ask an owner.".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn add_member(team_id: String, user_id: String) -> Result<(), AppError> {
     let v = viewer().await?;
-    v.require_manager()?;
+    require_team_manager(&v, &team_id)?;
     let state = app_state()?;
     let (team, user) = team_and_user(&state.db, &team_id, &user_id).await?;
     let mut tx = state.db.begin().await?;
@@ -139,12 +150,14 @@ pub async fn add_member(team_id: String, user_id: String) -> Result<(), AppError
     )
     .await?;
     tx.commit().await?;
+    // Their open pages start receiving the team's events.
+    publish_access_changed(&state, &user.id).await;
     Ok(())
 }
 
 pub async fn remove_member(team_id: String, user_id: String) -> Result<(), AppError> {
     let v = viewer().await?;
-    v.require_manager()?;
+    require_team_manager(&v, &team_id)?;
     let state = app_state()?;
     let (team, user) = team_and_user(&state.db, &team_id, &user_id).await?;
     let mut tx = state.db.begin().await?;
@@ -163,6 +176,8 @@ pub async fn remove_member(team_id: String, user_id: String) -> Result<(), AppEr
     )
     .await?;
     tx.commit().await?;
+    // Their open pages stop receiving the team's events at once.
+    publish_access_changed(&state, &user.id).await;
     Ok(())
 }
 
@@ -184,9 +199,11 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
         ));
     }
     let mut tx = state.db.begin().await?;
+    users::lock_owners(&mut tx).await?;
     users::set_role(&mut *tx, &user.id, role).await?;
-    // Checked after the change, inside the transaction: the last owner stays an owner.
-    if users::count_owners(&mut *tx).await? == 0 {
+    // Checked after the change, inside the transaction (owners locked): the last owner who
+    // can sign in stays an owner.
+    if users::count_active_owners(&mut *tx).await? == 0 {
         tx.rollback().await?;
         return Err(AppError::Conflict(
             "Flare needs at least one owner. Make someone else an owner first.".into(),
@@ -201,5 +218,61 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+pub async fn publish_access_changed(state: &super::state::AppState, user_id: &str) {
+    state
+        .events
+        .publish(&state.db, crate::live::LiveEvent::access_changed(user_id))
+        .await;
+}
+
+/// Deactivates (`active: false`) or reactivates a user. Deactivating ends all their sessions
+/// and, through the bus, their live streams on every instance.
+pub async fn set_active(user_id: String, active: bool) -> Result<(), AppError> {
+    let v = viewer().await?;
+    v.require_manager()?;
+    let state = app_state()?;
+    let user = users::by_id(&state.db, &user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such user.".into()))?;
+    if user.id == v.user.id {
+        return Err(AppError::Forbidden(
+            "You cannot deactivate or reactivate yourself.".into(),
+        ));
+    }
+    if user.role() == Role::Owner && v.user.role != Role::Owner {
+        return Err(AppError::Forbidden(
+            "Only an owner can deactivate or reactivate an owner.".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    users::lock_owners(&mut tx).await?;
+    let at = (!active).then(super::db::now_ms);
+    if !users::set_deactivated(&mut *tx, &user.id, at).await? {
+        // Already so: a double click, or another admin was first. Nothing to do.
+        return Ok(());
+    }
+    if users::count_active_owners(&mut *tx).await? == 0 {
+        tx.rollback().await?;
+        return Err(AppError::Conflict(
+            "Flare needs at least one owner who can sign in.".into(),
+        ));
+    }
+    let action = if active {
+        "user.reactivated"
+    } else {
+        "user.deactivated"
+    };
+    audit::record(&mut *tx, v.actor(), action, &user.email, "").await?;
+    tx.commit().await?;
+    if !active {
+        let ended = super::sessions::SqlSessionStore::new(state.db.clone())
+            .end_all_of(&user.id, None)
+            .await?;
+        tracing::info!(user = %user.id, sessions = ended, "user deactivated");
+    }
+    publish_access_changed(&state, &user.id).await;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Everything that runs only on the server: configuration, database, auth, HTTP.
 
 pub mod agents;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod chat;
@@ -16,6 +17,7 @@ pub mod members;
 pub mod runtime;
 pub mod sessions;
 pub mod state;
+pub mod streams;
 pub mod tokens;
 
 use config::Config;
@@ -39,10 +41,30 @@ pub async fn prepare_with_tools(
 ) -> Result<AppState, String> {
     let db = db::connect(&config.database_url).await?;
     if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
-        && !db::users::any_exist(&db).await.map_err(|e| e.to_string())?
+        && !auth::account_claimed(&db)
+            .await
+            .map_err(|e| e.to_string())?
     {
         create_owner_from_env(&db, email, password.expose()).await?;
     }
+    // No admin yet: the setup page needs a code that only someone who reads the log has, so
+    // nobody who merely reaches the port can claim this Flare.
+    let setup_code = if auth::account_claimed(&db)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        None
+    } else {
+        let code = auth::issue_setup_code(&db)
+            .await
+            .map_err(|e| format!("cannot store the setup code: {e}"))?;
+        tracing::warn!(
+            "Flare has no admin yet. Open http://{}/setup and enter this one-time setup code: {}",
+            config.site_addr,
+            code.expose()
+        );
+        Some(code)
+    };
     if config.demo && demo::seed(&db, &config).await.map_err(|e| e.to_string())? {
         tracing::info!("seeded demo data");
     }
@@ -51,6 +73,8 @@ pub async fn prepare_with_tools(
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
+        .hash_file(std::sync::Arc::<str>::from(assets::hash_file_name()))
+        .hash_files(assets::hash_file().is_some())
         .build();
     let events = match db::Backend::of(&config.database_url)? {
         db::Backend::Postgres => events::EventBus::postgres(&config.database_url).await?,
@@ -76,9 +100,11 @@ pub async fn prepare_with_tools(
         leptos_options,
         db,
         config: Arc::new(config),
-        has_users: Default::default(),
+        has_admin: Default::default(),
+        setup_code,
         events,
         runtime: Arc::new(runtime),
+        streams: Default::default(),
         closing: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
@@ -90,7 +116,7 @@ async fn create_owner_from_env(db: &db::Db, email: &str, password: &str) -> Resu
     let hash = auth::hash_password(password.to_string())
         .await
         .map_err(|e| e.to_string())?;
-    if auth::create_owner(db, &name, &email, &hash)
+    if auth::create_owner(db, &name, &email, &hash, None)
         .await
         .map_err(|e| e.to_string())?
         .is_some()
@@ -107,12 +133,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = sessions::SqlSessionStore::new(state.db.clone());
+    let db = state.db.clone();
     let sweeper = tokio::spawn(async move {
         let mut every = tokio::time::interval(tokio::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+            if let Err(e) = db::login_failures::sweep(&db, db::now_ms()).await {
+                tracing::warn!(error = %e, "could not delete old sign-in failure counts");
             }
         }
     });

@@ -12,23 +12,28 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
-    /// Whether any user exists. Users are never deleted, so once true it stays true and the
+    /// Whether the account has its first admin (the owner). Once true it stays true, and the
     /// page gate stops asking the database.
-    pub has_users: Arc<AtomicBool>,
+    pub has_admin: Arc<AtomicBool>,
+    /// The one-time setup code this instance printed at start, while no admin existed (tests
+    /// read it here; people read it in the log).
+    pub setup_code: Option<super::config::Secret>,
     pub events: super::events::EventBus,
     pub runtime: Arc<super::runtime::Runtime>,
+    /// Open live streams per user and embed token, for their caps.
+    pub streams: super::streams::StreamCaps,
     /// Set when the server starts shutting down, so long-lived streams end and let it.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
-    pub async fn has_users(&self) -> Result<bool, sqlx::Error> {
-        if self.has_users.load(Ordering::Relaxed) {
+    pub async fn has_admin(&self) -> Result<bool, sqlx::Error> {
+        if self.has_admin.load(Ordering::Relaxed) {
             return Ok(true);
         }
-        let exists = super::db::users::any_exist(&self.db).await?;
+        let exists = super::auth::account_claimed(&self.db).await?;
         if exists {
-            self.has_users.store(true, Ordering::Relaxed);
+            self.has_admin.store(true, Ordering::Relaxed);
         }
         Ok(exists)
     }

@@ -300,7 +300,14 @@ async fn bad_descriptions_are_refused_and_nothing_is_lost() {
         "A Description is at most 100 KB; this one is 1024 KB."
     );
 
+    // NUL is refused before any server function reads the request (PostgreSQL cannot store it).
     let r = save(app, &s.owner, &s.agent_a, 2, "Escalate\u{0}refunds").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.message(),
+        "The request contained a NUL character, which text cannot hold; nothing was saved."
+    );
+    let r = save(app, &s.owner, &s.agent_a, 2, "Escalate\u{7}refunds").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         r.message(),

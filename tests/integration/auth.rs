@@ -187,6 +187,12 @@ async fn first_visit_creates_the_first_admin_once() {
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Create admin account"));
 
+    let code = app
+        .setup_code
+        .clone()
+        .expect("a setup code while no admin exists");
+    let code = code.as_str();
+
     // Bad input first: nothing is created.
     let c = client();
     let bad = app
@@ -197,6 +203,7 @@ async fn first_visit_creates_the_first_admin_once() {
                 ("name", "Ada"),
                 ("email", "ada"),
                 ("password", "password-1"),
+                ("setup_code", code),
             ],
         )
         .await;
@@ -209,6 +216,7 @@ async fn first_visit_creates_the_first_admin_once() {
                 ("name", "Ada"),
                 ("email", "ada@example.com"),
                 ("password", "short"),
+                ("setup_code", code),
             ],
         )
         .await;
@@ -220,6 +228,7 @@ async fn first_visit_creates_the_first_admin_once() {
     for i in 0..10 {
         let c = client();
         let url = app.url("/api/create_first_admin");
+        let code = code.to_string();
         tasks.push(tokio::spawn(async move {
             let email = format!("admin{i}@example.com");
             c.post(url)
@@ -227,6 +236,7 @@ async fn first_visit_creates_the_first_admin_once() {
                     ("name", "Admin"),
                     ("email", email.as_str()),
                     ("password", "password-123"),
+                    ("setup_code", code.as_str()),
                 ])
                 .send()
                 .await
@@ -270,6 +280,7 @@ async fn the_first_admin_is_signed_in_and_joins_every_team() {
                 ("name", "Ada"),
                 ("email", "ada@example.com"),
                 ("password", "password-123"),
+                ("setup_code", app.setup_code.as_deref().unwrap()),
             ],
         )
         .await;
@@ -286,4 +297,223 @@ async fn the_first_admin_is_signed_in_and_joins_every_team() {
         .collect();
     assert_eq!(names, vec!["Sales", "Support"]);
     app.stop().await;
+}
+
+/// Issue 11: anyone who reached the port could claim an empty (or demo) Flare.
+#[tokio::test]
+async fn the_first_admin_needs_the_setup_code_from_the_log() {
+    let mut config = flare::server::config::Config::for_database(fresh_database_url().await);
+    config.demo = true;
+    let app = TestApp::start(config).await;
+    let code = app
+        .setup_code
+        .clone()
+        .expect("no admin: a setup code is printed");
+    // Demo members exist but no admin: the setup page is offered, sign-in still works.
+    let res = client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/setup");
+    let res = client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let form = |code: &str| {
+        vec![
+            ("name".to_string(), "Mallory".to_string()),
+            ("email".to_string(), "mallory@evil.test".to_string()),
+            ("password".to_string(), "12345678".to_string()),
+            ("setup_code".to_string(), code.to_string()),
+        ]
+    };
+    let c = client();
+    for wrong in ["", "AAAA-BBBB-CCCC", &"X".repeat(100), "' OR 1=1 --"] {
+        let r = c
+            .post(app.url("/api/create_first_admin"))
+            .form(&form(wrong))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::BAD_REQUEST,
+            "{wrong:?}: {}",
+            r.status()
+        );
+        assert!(
+            !r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap().starts_with("flare_session=")),
+            "no session for a refused setup"
+        );
+    }
+    let missing = c
+        .post(app.url("/api/create_first_admin"))
+        .form(&form("")[..3])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role <> 'member'")
+            .await,
+        0
+    );
+    // The code as a person types it: lower case, spaces instead of dashes.
+    let typed = code.to_lowercase().replace('-', " ");
+    let r = app
+        .call(
+            &c,
+            "create_first_admin",
+            &[
+                ("name", "Ada"),
+                ("email", "ada@example.com"),
+                ("password", "password-123"),
+                ("setup_code", typed.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Spent: the same code again is refused, and the setup page is gone.
+    let again = app
+        .call(
+            &client(),
+            "create_first_admin",
+            &[
+                ("name", "Eve"),
+                ("email", "eve@example.com"),
+                ("password", "password-123"),
+                ("setup_code", code.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT COUNT(*) FROM setup_codes").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'owner'")
+            .await,
+        1
+    );
+    let res = client().get(app.url("/setup")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/login");
+    app.stop().await;
+}
+
+/// With FLARE_ADMIN_* set, the owner exists from the start and no code is printed.
+#[tokio::test]
+async fn no_setup_code_once_an_admin_exists() {
+    let app = TestApp::with_owner().await;
+    assert!(app.setup_code.is_none());
+    assert_eq!(app.count("SELECT COUNT(*) FROM setup_codes").await, 0);
+    let r = app
+        .call(
+            &client(),
+            "create_first_admin",
+            &[
+                ("name", "Eve"),
+                ("email", "eve@example.com"),
+                ("password", "password-123"),
+                ("setup_code", "AAAA-BBBB-CCCC"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    app.stop().await;
+}
+
+/// Issue 11: concurrent wrong passwords get no more checks than the limit (each attempt is
+/// reserved before the password is verified).
+#[tokio::test]
+async fn concurrent_guesses_get_no_more_tries_than_the_limit() {
+    let app = TestApp::with_owner().await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let c = client();
+        let url = app.url("/api/login");
+        tasks.push(tokio::spawn(async move {
+            let guess = format!("wrong guess {i}");
+            c.post(url)
+                .form(&[("email", OWNER_EMAIL), ("password", guess.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut checked = 0;
+    let mut locked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => locked += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(checked, 5, "exactly the limit of guesses were checked");
+    assert_eq!(locked, 25);
+    app.stop().await;
+}
+
+/// Behind a trusted proxy the address is the right-most X-Forwarded-For entry (the one the
+/// proxy added): a client cannot dodge the per-address limit by sending its own entries.
+#[tokio::test]
+async fn the_proxy_added_address_is_the_one_limited() {
+    let mut config = TestApp::owner_config().await;
+    config.trust_proxy = true;
+    let app = TestApp::start(config).await;
+    for i in 0..20 {
+        let spoof = format!("10.9.{i}.1, 203.0.113.7");
+        let email = format!("guess{i}@example.com");
+        let r = client()
+            .post(app.url("/api/login"))
+            .header("x-forwarded-for", spoof)
+            .form(&[("email", email.as_str()), ("password", "wrong password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = client()
+        .post(app.url("/api/login"))
+        .header("x-forwarded-for", "198.51.100.1, 203.0.113.7")
+        .form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not locked out.
+    app.sign_in_from("198.51.100.2").await;
+    app.stop().await;
+}
+
+#[test]
+fn forwarded_for_is_read_from_the_right_and_parsed() {
+    use flare::server::auth::forwarded_client;
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("x-forwarded-for", "1.1.1.1, 2.2.2.2".parse().unwrap());
+    assert_eq!(forwarded_client(&h), Some("2.2.2.2".parse().unwrap()));
+    h.insert("x-forwarded-for", "1.1.1.1, not-an-ip".parse().unwrap());
+    assert_eq!(forwarded_client(&h), None);
+    h.insert("x-forwarded-for", " 2001:db8::1 ".parse().unwrap());
+    assert_eq!(forwarded_client(&h), Some("2001:db8::1".parse().unwrap()));
+}
+
+/// Old failure counts are swept; fresh ones stay. (On a database of its own: a server's
+/// sweeper would race this test's.)
+#[tokio::test]
+async fn old_failure_counts_are_swept() {
+    use flare::server::db::{self, login_failures};
+    let url = fresh_database_url().await;
+    let pool = db::connect(&url).await.unwrap();
+    let now = db::now_ms();
+    login_failures::reserve(&pool, "addr:old", 20, now - login_failures::WINDOW_MS - 1)
+        .await
+        .unwrap();
+    login_failures::reserve(&pool, "addr:new", 20, now)
+        .await
+        .unwrap();
+    assert_eq!(login_failures::sweep(&pool, now).await.unwrap(), 1);
+    let (left,): (String,) = sqlx::query_as("SELECT key FROM login_failures")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, "addr:new");
+    pool.close().await;
+    drop_database(&url).await;
 }

@@ -5,7 +5,10 @@ use flare::server::config::{Config, Secret};
 use flare::server::db::Db;
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 pub const OWNER_EMAIL: &str = "owner@example.com";
@@ -20,8 +23,97 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// How long one test may run before the watchdog fails the run with its name
+/// (FLARE_TEST_TIMEOUT_SECS overrides; the issue asks for a stuck test to fail within 2 minutes).
+fn test_timeout() -> Duration {
+    let secs = std::env::var("FLARE_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(110);
+    Duration::from_secs(secs)
+}
+
+/// Tests being watched, by name, with when they started.
+static WATCHED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+
+/// Ends the watch when the test's thread ends (libtest runs each test on a thread of its own,
+/// named after the test), whether the test passed or panicked.
+struct Watch(String);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(map) = WATCHED.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            map.remove(&self.0);
+        }
+    }
+}
+
+thread_local! {
+    static WATCH: std::cell::RefCell<Option<Watch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Puts the calling test under the watchdog: a test still running after `test_timeout()` is
+/// named on stderr and the whole test binary exits with a failure, instead of hanging CI.
+/// Called by every way a test gets a database or a server, so every integration test is watched.
+pub fn watch_this_test() {
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    if WATCH.with(|w| w.borrow().is_some()) {
+        return;
+    }
+    WATCHED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(name.clone(), Instant::now());
+    WATCH.with(|w| *w.borrow_mut() = Some(Watch(name)));
+    static START: Once = Once::new();
+    START.call_once(|| {
+        std::thread::spawn(|| {
+            let limit = test_timeout();
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let stuck: Vec<String> = WATCHED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(_, t)| t.elapsed() > limit)
+                            .map(|(n, _)| n.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !stuck.is_empty() {
+                    // Straight to the file descriptor: libtest captures `eprintln!` in the
+                    // threads a test spawns, and the capture is lost when the process exits.
+                    use std::io::Write;
+                    let mut err = std::io::stderr().lock();
+                    for name in &stuck {
+                        let _ = writeln!(
+                            err,
+                            "\ntest {name} ... TIMED OUT: still running after {} s",
+                            limit.as_secs()
+                        );
+                    }
+                    let _ = writeln!(
+                        err,
+                        "test result: FAILED. 0 passed; {} failed (timed out)",
+                        stuck.len()
+                    );
+                    let _ = err.flush();
+                    std::process::exit(101);
+                }
+            }
+        });
+    });
+}
+
 /// A fresh, empty database URL for one test.
 pub async fn fresh_database_url() -> String {
+    watch_this_test();
     let tag = uuid::Uuid::new_v4().simple().to_string();
     if backend_is_postgres() {
         use sqlx::Connection;
@@ -66,6 +158,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's event bus (for counting live subscribers); `None` for a separate process.
     pub events: Option<flare::server::events::EventBus>,
+    /// The one-time setup code the server printed at start (only while it had no admin).
+    pub setup_code: Option<String>,
+    /// The server's shared state; `None` for a separate process.
+    pub state: Option<flare::server::state::AppState>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -119,12 +215,15 @@ impl TestApp {
         config: Config,
         tools: flare::server::runtime::tools::Registry,
     ) -> Self {
+        watch_this_test();
         let database_url = config.database_url.clone();
         let state = flare::server::prepare_with_tools(config, tools)
             .await
             .expect("prepare");
         let db = state.db.clone();
         let events = Some(state.events.clone());
+        let shared = Some(state.clone());
+        let setup_code = state.setup_code.as_ref().map(|c| c.expose().to_string());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -139,18 +238,23 @@ impl TestApp {
             database_url,
             client: client(),
             events,
+            setup_code,
+            state: shared,
             stop: Some(tx),
         }
     }
 
     /// A handle on a Flare started elsewhere (a real process); `stop` does not stop it.
     pub fn attach(base: String, db: Db, database_url: &str) -> Self {
+        watch_this_test();
         Self {
             base,
             db,
             database_url: database_url.to_string(),
             client: client(),
             events: None,
+            setup_code: None,
+            state: None,
             stop: None,
         }
     }
@@ -202,6 +306,20 @@ impl TestApp {
             "sign-in as {email} failed: {:?}",
             r.body
         );
+        c
+    }
+
+    /// Signs the owner in through a proxy that says the client is `ip` (X-Forwarded-For).
+    pub async fn sign_in_from(&self, ip: &str) -> reqwest::Client {
+        let c = client();
+        let res = c
+            .post(self.url("/api/login"))
+            .header("x-forwarded-for", ip)
+            .form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), StatusCode::OK, "sign-in from {ip}");
         c
     }
 

@@ -78,32 +78,28 @@ async fn failure_windows_lock_and_expire() {
     let url = fresh_database_url().await;
     let pool = db::connect(&url).await.unwrap();
     let t0 = 1_000_000_000;
+    // Each attempt is reserved before the password is checked: the first five go through.
     for i in 0..login_failures::MAX_PER_ACCOUNT {
         assert_eq!(
-            login_failures::locked_for(&pool, "k", 5, t0 + i)
+            login_failures::reserve(&pool, "k", 5, t0 + i)
                 .await
                 .unwrap(),
-            None
+            None,
+            "attempt {i}"
         );
-        login_failures::record_failure(&pool, "k", t0 + i)
-            .await
-            .unwrap();
     }
-    let wait = login_failures::locked_for(&pool, "k", 5, t0 + 10)
+    let wait = login_failures::reserve(&pool, "k", 5, t0 + 10)
         .await
         .unwrap();
     assert_eq!(wait, Some(login_failures::WINDOW_MS - 10));
+    // A right password gives its reservation back.
+    login_failures::release(&pool, "k").await.unwrap();
     let later = t0 + login_failures::WINDOW_MS + 1;
+    // After the window, counting starts afresh.
     assert_eq!(
-        login_failures::locked_for(&pool, "k", 5, later)
-            .await
-            .unwrap(),
+        login_failures::reserve(&pool, "k", 5, later).await.unwrap(),
         None
     );
-    // A failure after the window starts counting afresh.
-    login_failures::record_failure(&pool, "k", later)
-        .await
-        .unwrap();
     let (n,): (i64,) = sqlx::query_as("SELECT failures FROM login_failures WHERE key = 'k'")
         .fetch_one(&pool)
         .await

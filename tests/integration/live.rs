@@ -7,7 +7,10 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn thousands_of_subscribers_leaving_at_once_leak_nothing() {
-    let c = chat_with(TUTORIAL_RULE).await;
+    // One user stands for 2,000 viewers: lift the per-user cap on open streams.
+    let mut config = TestApp::owner_config().await;
+    config.live_streams_per_user = 5000;
+    let c = chat_on(TestApp::start(config).await, TUTORIAL_RULE).await;
     let bus = c.app.events.clone().unwrap();
     let base = bus.subscribers();
     let mut streams = Vec::new();

@@ -2,6 +2,7 @@
 //! FLARE_TEST_BACKEND=postgres). Run by the README's test command on both.
 #![cfg(feature = "ssr")]
 
+mod access;
 mod agents;
 mod audit;
 mod auth;
@@ -16,4 +17,5 @@ mod members;
 mod openai;
 mod pages;
 mod scoping;
+mod security;
 mod tokens;

@@ -372,3 +372,53 @@ async fn a_tool_worker_leaves_a_card_without_pausing_and_the_turn_ends() {
     assert_eq!(fake.requests().len(), 1);
     c.app.stop().await;
 }
+
+/// Issue 11: invisible characters and look-alike letters do not slip a message past a rule.
+#[tokio::test]
+async fn disguised_words_still_trip_the_guardrail() {
+    let (c, fake) = openai_chat(
+        TUTORIAL_RULE,
+        vec![Script::Text(vec!["Refund approved!"])],
+        Registry::default(),
+    )
+    .await;
+    send(
+        &c.app,
+        &c.owner,
+        &c.thread,
+        "I want a ref\u{200B}und for order #1234, and \u{FF52}\u{FF45}\u{FF46}\u{FF55}\u{FF4E}\u{FF44} it today",
+    )
+    .await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the card", done).await;
+    assert_eq!(run_status(&t), "waiting", "{t}");
+    assert!(fake.requests().is_empty(), "the model was never asked");
+    c.app.stop().await;
+}
+
+/// Issue 11: the model picks the severity, but never below what the Description maps.
+#[tokio::test]
+async fn the_model_cannot_lower_a_mapped_severity() {
+    let (c, fake) = openai_chat(
+        "Answer billing questions. Escalate any reply that mentions a chargeback. \
+         Treat chargebacks as Critical.",
+        vec![Script::Tool(
+            "escalate_to_human",
+            vec!["{\"reason\": \"Customer threatens a chargeback.\", \"severity\": \"info\"}"],
+        )],
+        Registry::default(),
+    )
+    .await;
+    // The rule is about replies; the message itself says nothing the guardrail matches.
+    send(
+        &c.app,
+        &c.owner,
+        &c.thread,
+        "Please look at my last invoice.",
+    )
+    .await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the card", done).await;
+    assert_eq!(run_status(&t), "waiting", "{t}");
+    assert_eq!(fake.requests().len(), 1, "the model was asked");
+    assert_eq!(card(&t).unwrap()["severity"], "critical", "{t}");
+    c.app.stop().await;
+}

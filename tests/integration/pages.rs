@@ -172,3 +172,75 @@ async fn oversized_requests_are_refused_before_they_are_read_whole() {
     assert_eq!(app.count("SELECT COUNT(*) FROM teams").await, 0);
     app.stop().await;
 }
+
+/// leptos-rs/leptos#4773: listing the app's routes sets a process-wide flag that keeps
+/// resources from loading, so a page rendered meanwhile never finished. The in-process tests
+/// build one router per test, in parallel: this builds routers without pause while pages are
+/// asked for, and every page must still arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_routers_are_built() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    let app = TestApp::with_owner().await;
+    let c = app.owner().await;
+    let state = app.state.clone().expect("in-process server");
+    let stop = Arc::new(AtomicBool::new(false));
+    let builder = tokio::task::spawn_blocking({
+        let stop = stop.clone();
+        move || {
+            let mut built = 0;
+            while !stop.load(Ordering::Relaxed) && built < 5_000 {
+                drop(flare::server::http::router(state.clone()));
+                built += 1;
+            }
+            built
+        }
+    });
+    for i in 0..60 {
+        let page = tokio::time::timeout(Duration::from_secs(10), async {
+            let res = c.get(app.url("/app/escalations")).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.text().await.unwrap()
+        })
+        .await
+        .unwrap_or_else(|_| panic!("page {i} hung while routers were being built"));
+        assert!(page.contains("Open escalations") || page.contains("No escalations yet"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let built = builder.await.unwrap();
+    assert!(built > 0, "no router was built meanwhile");
+    app.stop().await;
+}
+
+/// The watchdog itself (run by `a_stuck_test_fails_with_its_name`, never on its own).
+#[tokio::test]
+#[ignore = "hangs on purpose; run by a_stuck_test_fails_with_its_name"]
+async fn hangs_on_purpose() {
+    watch_this_test();
+    std::future::pending::<()>().await;
+}
+
+/// A stuck test fails the run with its name instead of hanging it.
+#[tokio::test]
+async fn a_stuck_test_fails_with_its_name() {
+    watch_this_test();
+    let exe = std::env::current_exe().unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(exe)
+            .args(["--ignored", "--exact", "pages::hangs_on_purpose"])
+            .env("FLARE_TEST_TIMEOUT_SECS", "2")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the watchdog did not end the stuck test")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("test pages::hangs_on_purpose ... TIMED OUT"),
+        "{stderr}"
+    );
+}

@@ -17,6 +17,7 @@ struct MembershipRow {
     name: String,
     email: String,
     role: String,
+    deactivated_at: Option<i64>,
 }
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
@@ -81,7 +82,8 @@ impl UserWithTeams {
 pub async fn user_with_teams(db: &Db, user_id: &str) -> Result<Option<UserWithTeams>, sqlx::Error> {
     let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT u.id, u.email, u.name, u.role, m.team_id FROM users u \
-         LEFT JOIN team_members m ON m.user_id = u.id WHERE u.id = $1 ORDER BY m.team_id",
+         LEFT JOIN team_members m ON m.user_id = u.id \
+         WHERE u.id = $1 AND u.deactivated_at IS NULL ORDER BY m.team_id",
     )
     .bind(user_id)
     .fetch_all(db)
@@ -135,7 +137,7 @@ pub async fn remove_member<'e, E: Executor<'e, Database = Any>>(
 /// The given teams with their members, in name order.
 pub async fn with_members(db: &Db, teams: Vec<TeamRow>) -> Result<Vec<Team>, sqlx::Error> {
     let rows: Vec<MembershipRow> = sqlx::query_as(
-        "SELECT m.team_id, u.id, u.name, u.email, u.role FROM team_members m \
+        "SELECT m.team_id, u.id, u.name, u.email, u.role, u.deactivated_at FROM team_members m \
          JOIN users u ON u.id = m.user_id ORDER BY u.name, u.email",
     )
     .fetch_all(db)
@@ -151,6 +153,7 @@ pub async fn with_members(db: &Db, teams: Vec<TeamRow>) -> Result<Vec<Team>, sql
                     name: r.name.clone(),
                     email: r.email.clone(),
                     role: crate::auth::Role::parse(&r.role).unwrap_or(crate::auth::Role::Member),
+                    active: r.deactivated_at.is_none(),
                 })
                 .collect(),
             id: t.id,

@@ -12,9 +12,15 @@ pub struct UserRow {
     pub role: String,
     pub password_hash: String,
     pub created_at: i64,
+    /// When an owner or admin deactivated them; `None` while active.
+    pub deactivated_at: Option<i64>,
 }
 
 impl UserRow {
+    pub fn active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
+
     pub fn role(&self) -> Role {
         stored_role(&self.role)
     }
@@ -34,6 +40,7 @@ impl UserRow {
             name: self.name.clone(),
             email: self.email.clone(),
             role: self.role(),
+            active: self.active(),
         }
     }
 }
@@ -53,7 +60,7 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-const COLUMNS: &str = "id, email, name, role, password_hash, created_at";
+const COLUMNS: &str = "id, email, name, role, password_hash, created_at, deactivated_at";
 
 pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM users LIMIT 1")
@@ -100,6 +107,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
         role: role.as_str().into(),
         password_hash: password_hash.into(),
         created_at: now_ms(),
+        deactivated_at: None,
     };
     sqlx::query(
         "INSERT INTO users (id, email, name, role, password_hash, created_at) \
@@ -116,13 +124,6 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     Ok(row)
 }
 
-pub async fn count_owners<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'owner'")
-        .fetch_one(ex)
-        .await?;
-    Ok(n)
-}
-
 pub async fn set_role<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
@@ -134,4 +135,56 @@ pub async fn set_role<'e, E: Executor<'e, Database = Any>>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// On PostgreSQL, locks the owners' rows until the transaction ends, so two concurrent changes
+/// (two owners demoting or deactivating each other) cannot both see the other still an owner
+/// and leave none. SQLite runs one writing transaction at a time already.
+pub async fn lock_owners(tx: &mut super::Tx) -> Result<(), sqlx::Error> {
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT id FROM users WHERE role = 'owner' FOR UPDATE")
+            .fetch_all(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Counts the owners who can still sign in.
+pub async fn count_active_owners<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM users WHERE role = 'owner' AND deactivated_at IS NULL",
+    )
+    .fetch_one(ex)
+    .await?;
+    Ok(n)
+}
+
+/// Deactivates (at `at`) or reactivates (`None`) a user; false when nothing changed.
+pub async fn set_deactivated<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let sql = if at.is_some() {
+        "UPDATE users SET deactivated_at = $1 WHERE id = $2 AND deactivated_at IS NULL"
+    } else {
+        "UPDATE users SET deactivated_at = $1 WHERE id = $2 AND deactivated_at IS NOT NULL"
+    };
+    let done = sqlx::query(sql).bind(at).bind(id).execute(ex).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_password_hash<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
 }

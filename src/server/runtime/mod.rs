@@ -89,11 +89,32 @@ pub fn parse_escalate(arguments: &str) -> Result<Escalate, String> {
     Ok(Escalate { reason, severity })
 }
 
+/// Text as the rules read it: compatibility forms folded (NFKC: full-width letters, ligatures,
+/// circled digits) and invisible format characters (zero-width spaces and joiners, bidi
+/// controls, soft hyphens) removed, so `ref\u{200B}und` or `ｒｅｆｕｎｄ` is read as `refund`.
+pub fn rules_text(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let visible = |c: &char| c.general_category() != GeneralCategory::Format;
+    raw.chars().filter(visible).nfkc().filter(visible).collect()
+}
+
+/// The lowest severity an escalation about `texts` may have: the highest that the
+/// Description's "Treat … as …" sentences give the rules those texts trigger. The model picks
+/// the severity of its own escalations, but never below what the admin wrote.
+pub fn severity_floor(policy: &Policy, texts: &[&str]) -> Option<Severity> {
+    texts
+        .iter()
+        .flat_map(|t| policy.evaluate(&rules_text(t)))
+        .map(|m| m.severity)
+        .max()
+}
+
 /// The guardrail: a message a compiled rule matches escalates whatever the provider would do.
 /// The reason names the rule, what in the message triggered it, and the steps the Description
 /// asks for before escalating.
 pub fn guardrail(policy: &Policy, message: &str) -> Option<Escalate> {
-    let matches = policy.evaluate(message);
+    let matches = policy.evaluate(&rules_text(message));
     let top = matches
         .iter()
         .max_by_key(|m| (m.severity, std::cmp::Reverse(m.rule)))?;
@@ -212,30 +233,30 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
         let mut steps: Vec<ChatMessage> = serde_json::from_str(&run.steps)?;
         let history = history(db, &run).await?;
         let policy = crate::rules::compile(&run.description);
-        if steps.is_empty() {
-            let asked = history
-                .iter()
-                .rev()
-                .find_map(|m| match m {
-                    ChatMessage::User { text } => Some(text.as_str()),
-                    _ => None,
+        let asked = history
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                ChatMessage::User { text } => Some(text.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        if steps.is_empty()
+            && let Some(esc) = guardrail(&policy, &asked)
+        {
+            let call = ToolCall {
+                id: format!("guardrail-{}", super::db::new_id()),
+                name: ESCALATE_TOOL.into(),
+                arguments: serde_json::json!({
+                    "reason": esc.reason, "severity": esc.severity.as_str()
                 })
-                .unwrap_or_default();
-            if let Some(esc) = guardrail(&policy, asked) {
-                let call = ToolCall {
-                    id: format!("guardrail-{}", super::db::new_id()),
-                    name: ESCALATE_TOOL.into(),
-                    arguments: serde_json::json!({
-                        "reason": esc.reason, "severity": esc.severity.as_str()
-                    })
-                    .to_string(),
-                };
-                steps.push(ChatMessage::Assistant {
-                    text: String::new(),
-                    tool_calls: vec![call.clone()],
-                });
-                return pause(state, &run, &thread, steps, "", &call, &esc).await;
-            }
+                .to_string(),
+            };
+            steps.push(ChatMessage::Assistant {
+                text: String::new(),
+                tool_calls: vec![call.clone()],
+            });
+            return pause(state, &run, &thread, steps, "", &call, &esc).await;
         }
         let mut tools = vec![escalate_tool()];
         tools.extend(state.runtime.tools.specs());
@@ -261,7 +282,12 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
         for call in &reply.tool_calls {
             if call.name == ESCALATE_TOOL {
                 let content = match (parse_escalate(&call.arguments), &escalation) {
-                    (Ok(esc), None) => {
+                    (Ok(mut esc), None) => {
+                        if let Some(floor) = severity_floor(&policy, &[&asked, &esc.reason])
+                            && floor > esc.severity
+                        {
+                            esc.severity = floor;
+                        }
                         escalation = Some((call.clone(), esc));
                         continue;
                     }
