@@ -1,6 +1,8 @@
-//! Live updates. The signed-in layout opens one Server-Sent Events stream per tab
-//! ([`provide_live`]; browsers allow few connections per host, so never one per component) and
-//! components subscribe to it with [`use_live`] while mounted. The browser's EventSource
+//! Live updates. The signed-in layout joins the browser's one Server-Sent Events stream
+//! ([`provide_live`]) and components subscribe to it with [`use_live`] while mounted. Browsers
+//! allow 6 HTTP/1.1 connections per host, so a stream per tab would hang the seventh tab: the
+//! tabs elect one leader (a Web Lock, released when its tab closes or leaves the app), which
+//! holds the stream and relays every event to the others over a BroadcastChannel. The browser's EventSource
 //! reconnects by itself after a network drop or a server restart; every reconnect (and a
 //! server-side "resync" after falling behind) calls subscribers with `None`, so they refetch
 //! what they show and miss nothing.
@@ -42,7 +44,13 @@ pub fn provide_live_at(path: String) {
     };
     provide_context(hub);
     let connection = StoredValue::new_local(None::<Connection>);
-    connect(hub, connection, path, false);
+    let shared = StoredValue::new_local(None::<share::Shared>);
+    // The embedded widget (another site's frame, its own token) keeps a stream of its own.
+    if path == LIVE_PATH {
+        share::join(hub, connection, shared, path);
+    } else {
+        connect(hub, connection, None, path, false);
+    }
     // A stream can outlive a network drop while the refetches it triggered failed: when the
     // browser is back online, subscribers refetch once more.
     let on_online = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || notify(hub, None));
@@ -60,6 +68,13 @@ pub fn provide_live_at(path: String) {
             }
         });
         connection.dispose();
+        // Gives up the leadership (another tab takes the stream) or the wait for it.
+        shared.try_update_value(|s| {
+            if let Some(s) = s.take() {
+                s.leave();
+            }
+        });
+        shared.dispose();
     });
 }
 
@@ -95,6 +110,7 @@ const RETRY_MS: (u64, u64) = (1_000, 30_000);
 fn connect(
     hub: LiveHub,
     connection: StoredValue<Option<Connection>, LocalStorage>,
+    relay: Option<web_sys::BroadcastChannel>,
     path: String,
     reconnect: bool,
 ) {
@@ -106,20 +122,30 @@ fn connect(
     let Ok(source) = web_sys::EventSource::new(&path) else {
         return;
     };
-    let notify = move |event| notify(hub, event);
+    // What this tab hears, the other tabs hear too (as the raw event, or "resync").
+    let relayed = relay.clone();
+    let notify = move |event: Option<LiveEvent>, raw: &str| {
+        if let Some(r) = &relayed {
+            let _ = r.post_message(&raw.into());
+        }
+        notify(hub, event)
+    };
     let on_message = Closure::<dyn Fn(web_sys::Event)>::new({
         let source = source.clone();
+        let notify = notify.clone();
         move |e: web_sys::Event| {
-            if let Some(ev) = e
+            let Some(raw) = e
                 .dyn_ref::<web_sys::MessageEvent>()
                 .and_then(|m| m.data().as_string())
-                .and_then(|s| serde_json::from_str::<LiveEvent>(&s).ok())
-            {
+            else {
+                return;
+            };
+            if let Ok(ev) = serde_json::from_str::<LiveEvent>(&raw) {
                 // An embedded widget's token was revoked: nothing more will come, ever.
                 if matches!(ev.change, crate::live::Change::TokenRevoked { .. }) {
                     source.close();
                 }
-                notify(Some(ev));
+                notify(Some(ev), &raw);
             }
         }
     });
@@ -129,14 +155,15 @@ fn connect(
     let delay = Rc::new(Cell::new(RETRY_MS.0));
     let on_open = Closure::<dyn Fn(web_sys::Event)>::new({
         let delay = delay.clone();
+        let notify = notify.clone();
         move |_| {
             delay.set(RETRY_MS.0);
             if opened_before.replace(true) {
-                notify(None);
+                notify(None, share::RESYNC);
             }
         }
     });
-    let on_resync = Closure::<dyn Fn(web_sys::Event)>::new(move |_| notify(None));
+    let on_resync = Closure::<dyn Fn(web_sys::Event)>::new(move |_| notify(None, share::RESYNC));
     let on_error = Closure::<dyn Fn(web_sys::Event)>::new({
         let source = source.clone();
         move |_| {
@@ -146,11 +173,12 @@ fn connect(
             let wait = delay.get();
             delay.set((wait * 2).min(RETRY_MS.1));
             let path = path.clone();
+            let relay = relay.clone();
             // Later, not here: replacing the connection drops the callback now running.
             set_timeout(
                 move || {
                     if connection.try_with_value(|c| c.is_some()) == Some(true) {
-                        connect(hub, connection, path, true);
+                        connect(hub, connection, relay, path, true);
                     }
                 },
                 std::time::Duration::from_millis(wait),
@@ -169,6 +197,142 @@ fn connect(
             old.source.close();
         }
     });
+}
+
+/// One stream for all the browser's tabs: the leader's, relayed to the rest.
+#[cfg(feature = "hydrate")]
+mod share {
+    use super::{Connection, LiveHub, connect, notify};
+    use crate::live::LiveEvent;
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    const CHANNEL: &str = "flare-live";
+    const LOCK: &str = "flare-live-leader";
+    /// Relayed instead of an event: "catch up" (a reconnect, or the server's resync).
+    pub const RESYNC: &str = "resync";
+
+    /// This tab's part in the sharing; `leave` gives it up.
+    pub struct Shared {
+        channel: web_sys::BroadcastChannel,
+        _on_message: Closure<dyn Fn(web_sys::MessageEvent)>,
+        _on_granted: Closure<dyn FnMut(JsValue) -> js_sys::Promise>,
+        /// Resolving it releases the lock (held while this tab leads).
+        release: std::rc::Rc<std::cell::RefCell<Option<js_sys::Function>>>,
+        /// Aborts the wait for the lock (while this tab follows).
+        abort: Option<web_sys::AbortController>,
+    }
+
+    impl Shared {
+        pub fn leave(self) {
+            if let Some(a) = &self.abort {
+                a.abort();
+            }
+            if let Some(release) = self.release.borrow_mut().take() {
+                let _ = release.call0(&JsValue::NULL);
+            }
+            self.channel.close();
+        }
+    }
+
+    pub fn join(
+        hub: LiveHub,
+        connection: StoredValue<Option<Connection>, LocalStorage>,
+        shared: StoredValue<Option<Shared>, LocalStorage>,
+        path: String,
+    ) {
+        let locks = window()
+            .navigator()
+            .dyn_into::<JsValue>()
+            .ok()
+            .and_then(|n| js_sys::Reflect::get(&n, &"locks".into()).ok())
+            .filter(|l| !l.is_undefined());
+        let (Some(locks), Ok(channel)) = (locks, web_sys::BroadcastChannel::new(CHANNEL)) else {
+            // No Web Locks or BroadcastChannel: a stream of this tab's own.
+            connect(hub, connection, None, path, false);
+            return;
+        };
+        // Followers hear the leader's events.
+        let on_message =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
+                let Some(raw) = m.data().as_string() else {
+                    return;
+                };
+                if raw == RESYNC {
+                    notify(hub, None);
+                } else if let Ok(ev) = serde_json::from_str::<LiveEvent>(&raw) {
+                    notify(hub, Some(ev));
+                }
+            });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let release = std::rc::Rc::new(std::cell::RefCell::new(None::<js_sys::Function>));
+        let joined_at = js_sys::Date::now();
+        // Granted when no other tab leads (at once, or when the leader's tab goes away).
+        let on_granted = Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new({
+            let release = release.clone();
+            let channel = channel.clone();
+            let path = path.clone();
+            move |_lock: JsValue| {
+                let mut resolve_later = None;
+                let held = js_sys::Promise::new(&mut |resolve, _| resolve_later = Some(resolve));
+                // This tab left meanwhile: give the lock straight back.
+                if connection.try_with_value(|_| ()).is_none() {
+                    return js_sys::Promise::resolve(&JsValue::NULL);
+                }
+                *release.borrow_mut() = resolve_later;
+                // Granted at once: no tab was leading, and this page's data is fresh. Granted
+                // later: the leader's tab went away, and every tab (this one too) may have
+                // missed events between the two streams, so all catch up once it opens (the
+                // stream's first open then counts as a reconnect, relayed to every tab).
+                let took_over = js_sys::Date::now() - joined_at > 500.0;
+                connect(
+                    hub,
+                    connection,
+                    Some(channel.clone()),
+                    path.clone(),
+                    took_over,
+                );
+                held
+            }
+        });
+        let abort = web_sys::AbortController::new().ok();
+        let options = js_sys::Object::new();
+        if let Some(a) = &abort {
+            let _ = js_sys::Reflect::set(&options, &"signal".into(), &a.signal());
+        }
+        let request = js_sys::Reflect::get(&locks, &"request".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let asked = request.and_then(|f| {
+            f.call3(
+                &locks,
+                &LOCK.into(),
+                &options,
+                on_granted.as_ref().unchecked_ref(),
+            )
+            .ok()
+        });
+        match asked.and_then(|p| p.dyn_into::<js_sys::Promise>().ok()) {
+            Some(p) => {
+                // Leaving while waiting rejects the request: expected, not an error.
+                let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+                let _ = p.catch(&ignore);
+                ignore.forget();
+            }
+            None => {
+                connect(hub, connection, None, path, false);
+                return;
+            }
+        }
+        shared.set_value(Some(Shared {
+            channel,
+            _on_message: on_message,
+            _on_granted: on_granted,
+            release,
+            abort,
+        }));
+    }
 }
 
 /// Calls `on_event(Some(event))` for each event of the user's teams, `on_event(None)` to catch

@@ -384,3 +384,63 @@ impl TestApp {
         drop_database(&self.database_url).await;
     }
 }
+
+/// A real `flare` process (the debug binary of this build, or another, such as the release
+/// build) with an owner, and a handle on it.
+pub struct Process {
+    child: tokio::process::Child,
+    pub app: TestApp,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Process {
+    /// Starts `bin` on `database_url` and waits until it answers.
+    pub async fn launch(bin: &str, database_url: &str, extra: &[(&str, &str)]) -> Process {
+        let port = free_port();
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("FLARE_ADMIN_EMAIL", OWNER_EMAIL)
+            .env("FLARE_ADMIN_PASSWORD", OWNER_PASSWORD)
+            .env("FLARE_RUN_LEASE_MS", "1000")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start flare");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{base}/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                let db = flare::server::db::connect(database_url).await.unwrap();
+                return Process {
+                    child,
+                    app: TestApp::attach(base, db, database_url),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("flare did not start");
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, exactly like a crash.
+    pub async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        self.app.db.close().await;
+    }
+}

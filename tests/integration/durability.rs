@@ -5,65 +5,10 @@ use crate::chat::*;
 use crate::common::*;
 use crate::fake_openai::{Fake, Script};
 use reqwest::StatusCode;
-use std::process::Stdio;
-use tokio::process::{Child, Command};
-
-struct Process {
-    child: Child,
-    app: TestApp,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Starts the real binary on `database_url` and waits until it answers.
 async fn launch(database_url: &str, extra: &[(&str, &str)]) -> Process {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flare"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("FLARE_ADMIN_EMAIL", OWNER_EMAIL)
-        .env("FLARE_ADMIN_PASSWORD", OWNER_PASSWORD)
-        .env("FLARE_RUN_LEASE_MS", "1000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("start flare");
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            let db = flare::server::db::connect(database_url).await.unwrap();
-            return Process {
-                child,
-                app: TestApp::attach(base, db, database_url),
-            };
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("flare did not start");
-}
-
-impl Process {
-    /// SIGKILL: no shutdown, no cleanup, exactly like a crash.
-    async fn kill(mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
-        self.app.db.close().await;
-    }
+    Process::launch(env!("CARGO_BIN_EXE_flare"), database_url, extra).await
 }
 
 /// Team, agent with `description`, thread: what `chat_with` does, on a running process.

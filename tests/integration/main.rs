@@ -13,6 +13,8 @@ mod durability;
 mod escalations;
 mod fake_openai;
 mod live;
+mod load;
+mod matrix;
 mod members;
 mod openai;
 mod pages;
