@@ -59,36 +59,38 @@ async fn every_page(app: &TestApp) -> (reqwest::Client, Vec<(String, bool, Statu
     (owner, pages)
 }
 
+/// A page's status and how long it took in full, or why there was no whole answer.
+type Answer = Result<(StatusCode, Duration), String>;
+
 /// Sends the requests; panics naming any page that answered late, wrongly or not at all.
 async fn hammer(app: &TestApp, owner: &reqwest::Client, pages: &[(String, bool, StatusCode)]) {
     let anon = client();
     let started = Instant::now();
-    let results: Vec<(usize, Result<(StatusCode, Duration), String>)> =
-        futures::stream::iter(0..REQUESTS)
-            .map(|i| {
-                let (path, signed_in, _) = &pages[i % pages.len()];
-                let c = if *signed_in { owner } else { &anon };
-                let url = app.url(path);
-                async move {
-                    let t = Instant::now();
-                    let answer = tokio::time::timeout(LIMIT, async {
-                        let res = c.get(url).send().await.map_err(|e| e.to_string())?;
-                        let status = res.status();
-                        res.bytes().await.map_err(|e| e.to_string())?;
-                        Ok::<_, String>(status)
-                    })
-                    .await;
-                    let r = match answer {
-                        Err(_) => Err(format!("no whole response in {} s", LIMIT.as_secs())),
-                        Ok(Err(e)) => Err(e),
-                        Ok(Ok(status)) => Ok((status, t.elapsed())),
-                    };
-                    (i, r)
-                }
-            })
-            .buffer_unordered(AT_ONCE)
-            .collect()
-            .await;
+    let results: Vec<(usize, Answer)> = futures::stream::iter(0..REQUESTS)
+        .map(|i| {
+            let (path, signed_in, _) = &pages[i % pages.len()];
+            let c = if *signed_in { owner } else { &anon };
+            let url = app.url(path);
+            async move {
+                let t = Instant::now();
+                let answer = tokio::time::timeout(LIMIT, async {
+                    let res = c.get(url).send().await.map_err(|e| e.to_string())?;
+                    let status = res.status();
+                    res.bytes().await.map_err(|e| e.to_string())?;
+                    Ok::<_, String>(status)
+                })
+                .await;
+                let r = match answer {
+                    Err(_) => Err(format!("no whole response in {} s", LIMIT.as_secs())),
+                    Ok(Err(e)) => Err(e),
+                    Ok(Ok(status)) => Ok((status, t.elapsed())),
+                };
+                (i, r)
+            }
+        })
+        .buffer_unordered(AT_ONCE)
+        .collect()
+        .await;
     let mut slowest = Duration::ZERO;
     for (i, r) in &results {
         let (path, _, expected) = &pages[i % pages.len()];

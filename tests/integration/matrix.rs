@@ -350,6 +350,9 @@ async fn nobody_outside_a_team_sees_or_changes_its_data() {
     w.app.stop().await;
 }
 
+/// A bad input: what it is, the server function, the form.
+type BadForm<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 /// Bad input across every endpoint family: a clear 4xx, nothing stored, the server unharmed.
 #[tokio::test]
 async fn a_catalogue_of_bad_input_gets_clear_refusals() {
@@ -359,7 +362,7 @@ async fn a_catalogue_of_bad_input_gets_clear_refusals() {
     let long = "x".repeat(200_000);
     let huge = "y".repeat(3 * 1024 * 1024);
     // (what, endpoint, form)
-    let forms: Vec<(&str, &str, Vec<(&str, &str)>)> = vec![
+    let forms: Vec<BadForm> = vec![
         (
             "sign-in: empty",
             "login",
