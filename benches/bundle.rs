@@ -1,7 +1,9 @@
-//! The browser bundle's size: the wasm (and its JS glue) raw and Brotli-compressed (quality 11,
-//! as a server or CDN would precompress it). Target: under 200 KB Brotli for the whole app.
+//! The browser bundle's size, and what a browser downloads: each file raw (no compression),
+//! and as Flare serves it precompressed (Brotli, or gzip for browsers without it). The `.br`
+//! and `.gz` files are the ones the release build wrote (`--precompress`); when absent, the
+//! Brotli figure is computed here at quality 11 and gzip is not shown.
 //!
-//! Rerun: `cargo leptos build --release && cargo bench --bench bundle`
+//! Rerun: `cargo leptos build --release --precompress && cargo bench --features ssr --bench bundle`
 //! (reads `target/site/pkg`, or the folder in FLARE_SITE_PKG).
 
 use std::io::Write;
@@ -15,38 +17,46 @@ fn brotli_len(bytes: &[u8]) -> usize {
     out.len()
 }
 
+fn kb(n: usize) -> String {
+    format!("{:.1} KB", n as f64 / 1024.0)
+}
+
 fn main() {
     let dir = std::env::var("FLARE_SITE_PKG").unwrap_or_else(|_| "target/site/pkg".into());
-    let mut total = (0usize, 0usize);
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
-            panic!("{dir}: {e}; build the site first (cargo leptos build --release)")
+            panic!("{dir}: {e}; build the site first (cargo leptos build --release --precompress)")
         })
         .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().to_string();
-            n.ends_with(".wasm") || n.ends_with(".js") || n.ends_with(".css")
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "wasm" || x == "js" || x == "css")
         })
         .collect();
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort();
     println!(
-        "bundle size ({dir}; rerun: cargo leptos build --release && cargo bench --bench bundle)"
+        "bundle transfer sizes ({dir}; rerun: cargo leptos build --release --precompress && cargo bench --features ssr --bench bundle)"
     );
-    for e in entries {
-        let bytes = std::fs::read(e.path()).unwrap();
-        let b = brotli_len(&bytes);
-        total.0 += bytes.len();
-        total.1 += b;
+    let (mut raw_total, mut br_total) = (0, 0);
+    for path in entries {
+        let raw = std::fs::read(&path).unwrap();
+        let side = |ext: &str| std::fs::metadata(format!("{}.{ext}", path.display())).ok();
+        let br = side("br").map_or_else(|| brotli_len(&raw), |m| m.len() as usize);
+        let gz = side("gz").map(|m| kb(m.len() as usize));
+        raw_total += raw.len();
+        br_total += br;
         println!(
-            "  {:<24} {:>8.1} KB raw, {:>7.1} KB Brotli",
-            e.file_name().to_string_lossy(),
-            bytes.len() as f64 / 1024.0,
-            b as f64 / 1024.0
+            "  {:<40} without compression {:>9}, Brotli {:>8}, gzip {:>8}",
+            path.file_name().unwrap().to_string_lossy(),
+            kb(raw.len()),
+            kb(br),
+            gz.unwrap_or_else(|| "-".into())
         );
     }
     println!(
-        "  total {:>8.1} KB raw, {:>7.1} KB Brotli (target < 200 KB)",
-        total.0 as f64 / 1024.0,
-        total.1 as f64 / 1024.0
+        "  total: without compression {}, with Brotli {}",
+        kb(raw_total),
+        kb(br_total)
     );
 }

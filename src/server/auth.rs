@@ -93,17 +93,29 @@ pub async fn viewer() -> Result<Viewer, AppError> {
 
 /// Argon2 takes about 19 MB and tens of milliseconds per hash: at most this many run at once
 /// (2 per core), so a flood of sign-ins queues instead of taking gigabytes of memory.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores * 2)
-});
+static HASHING: LazyLock<tokio::sync::Semaphore> =
+    LazyLock::new(|| tokio::sync::Semaphore::new(hashing_peak().1));
 
 /// How long a request waits for a hashing slot before it is told to try again.
 const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Hashes running now, and the most that ever ran at once (for the test that floods sign-in).
+static HASHING_NOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static HASHING_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The most password hashes that ever ran at once in this process, and the limit.
+pub fn hashing_peak() -> (usize, usize) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (
+        HASHING_PEAK.load(std::sync::atomic::Ordering::Relaxed),
+        cores * 2,
+    )
+}
+
 async fn with_hashing_slot<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AppError> {
+    use std::sync::atomic::Ordering;
     let _permit = tokio::time::timeout(HASHING_WAIT, HASHING.acquire())
         .await
         .map_err(|_| {
@@ -112,9 +124,15 @@ async fn with_hashing_slot<T: Send + 'static>(
             )
         })?
         .map_err(AppError::internal)?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(AppError::internal)
+    tokio::task::spawn_blocking(move || {
+        let now = HASHING_NOW.fetch_add(1, Ordering::SeqCst) + 1;
+        HASHING_PEAK.fetch_max(now, Ordering::SeqCst);
+        let out = work();
+        HASHING_NOW.fetch_sub(1, Ordering::SeqCst);
+        out
+    })
+    .await
+    .map_err(AppError::internal)
 }
 
 pub async fn hash_password(password: String) -> Result<String, AppError> {

@@ -437,3 +437,39 @@ async fn the_last_owner_cannot_be_raced_away() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn open_widget_streams_are_capped_per_token() {
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    let team = app.create_team(&owner, "Wall").await;
+    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.add_member(&owner, &team, &me).await;
+    let token = app
+        .call(
+            &owner,
+            "create_token",
+            &[("kind", "embed"), ("team_id", &team), ("name", "Wall")],
+        )
+        .await
+        .body["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = app.url(&format!("/embed/live?token={token}"));
+    let mut streams = Vec::new();
+    for _ in 0..flare::server::streams::MAX_PER_EMBED_TOKEN {
+        let r = client().get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        streams.push(r);
+    }
+    let _newest = client().get(&url).send().await.unwrap();
+    let (ended, _) = ends_within_ref(&mut streams[0], Duration::from_secs(5)).await;
+    assert!(ended, "the oldest widget stream made room");
+    let (ended, _) = ends_within_ref(&mut streams[1], Duration::from_millis(300)).await;
+    assert!(!ended);
+    app.stop().await;
+}

@@ -517,3 +517,33 @@ async fn old_failure_counts_are_swept() {
     pool.close().await;
     drop_database(&url).await;
 }
+
+/// A flood of sign-ins queues for password hashing (Argon2 takes ~19 MB each) instead of
+/// running them all at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_flood_hashes_a_few_at_a_time() {
+    let app = TestApp::with_owner().await;
+    let calls = (0..60).map(|i| {
+        let url = app.url("/api/login");
+        async move {
+            let email = format!("flood{i}@example.com");
+            client()
+                .post(url)
+                .form(&[("email", email.as_str()), ("password", "wrong password")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures::future::join_all(calls).await;
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let (peak, limit) = flare::server::auth::hashing_peak();
+    assert!(peak >= 1 && peak <= limit, "peak {peak}, limit {limit}");
+    app.stop().await;
+}
