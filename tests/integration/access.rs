@@ -207,32 +207,22 @@ async fn a_new_password_signs_out_the_other_sessions_only() {
     let there = c.app.sign_in("bob@example.com", "password-123").await;
     let there_live = there.get(c.app.url("/api/live")).send().await.unwrap();
     // The current password is asked again, and a bad new one is refused.
-    let wrong = c
-        .app
-        .call(
-            &here,
-            "change_password",
-            &[("current", "not my password"), ("new", "a-new-password-1")],
-        )
-        .await;
+    let change = |current: &'static str, new: &'static str| {
+        let (app, here) = (&c.app, &here);
+        async move {
+            app.call(
+                here,
+                "change_password",
+                &[("current", current), ("new", new)],
+            )
+            .await
+        }
+    };
+    let wrong = change("not my password", "a-new-password-1").await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    let short = c
-        .app
-        .call(
-            &here,
-            "change_password",
-            &[("current", "password-123"), ("new", "short")],
-        )
-        .await;
+    let short = change("password-123", "short").await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
-    let ok = c
-        .app
-        .call(
-            &here,
-            "change_password",
-            &[("current", "password-123"), ("new", "a-new-password-1")],
-        )
-        .await;
+    let ok = change("password-123", "a-new-password-1").await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     // This browser stays signed in; the other is signed out, its stream ended.
     let me = c.app.call(&here, "signed_in_user", &[]).await;
@@ -267,19 +257,7 @@ async fn a_new_password_signs_out_the_other_sessions_only() {
 #[tokio::test]
 async fn sessions_are_stored_hashed() {
     let app = TestApp::with_owner().await;
-    let res = client()
-        .post(app.url("/api/login"))
-        .form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("flare_session="))
-        .unwrap();
+    let cookie = owner_session_cookie(&app).await;
     let value = cookie["flare_session=".len()..]
         .split(';')
         .next()

@@ -153,20 +153,7 @@ async fn failed_sign_ins_lock_the_address_across_accounts() {
 #[tokio::test]
 async fn session_cookie_is_http_only_and_same_site() {
     let app = TestApp::with_owner().await;
-    let res = client()
-        .post(app.url("/api/login"))
-        .form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("flare_session="))
-        .expect("session cookie set");
+    let cookie = owner_session_cookie(&app).await;
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     app.stop().await;

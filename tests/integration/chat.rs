@@ -23,6 +23,47 @@ pub async fn chat_with(description: &str) -> Chat {
     chat_on(TestApp::with_owner().await, description).await
 }
 
+/// A new team with the signed-in `owner` in it, and an agent of that team with
+/// `description` saved; returns (team id, agent id).
+pub async fn team_with_agent(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    team: &str,
+    agent_name: &str,
+    description: &str,
+) -> (String, String) {
+    let team = app.create_team(owner, team).await;
+    let me = app.call(owner, "signed_in_user", &[]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.add_member(owner, &team, &me).await;
+    let agent = app
+        .call(
+            owner,
+            "create_agent",
+            &[("name", agent_name), ("team_id", &team)],
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let saved = app
+        .call(
+            owner,
+            "save_description",
+            &[
+                ("agent_id", &agent),
+                ("base_revision", "1"),
+                ("description", description),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    (team, agent)
+}
+
 /// `chat_with` on an app started by the caller (another provider, tool workers).
 pub async fn chat_on(app: TestApp, description: &str) -> Chat {
     let (owner, thread, agent) = chat_on_existing(&app, description).await;
@@ -41,35 +82,14 @@ pub async fn chat_on_existing(
     description: &str,
 ) -> (reqwest::Client, String, String) {
     let owner = app.owner().await;
-    let team = app.create_team(&owner, "Support").await;
-    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.add_member(&owner, &team, &me).await;
-    let agent = app
-        .call(
-            &owner,
-            "create_agent",
-            &[("name", "Customer Support Agent"), ("team_id", &team)],
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let saved = app
-        .call(
-            &owner,
-            "save_description",
-            &[
-                ("agent_id", &agent),
-                ("base_revision", "1"),
-                ("description", description),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let (_, agent) = team_with_agent(
+        app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        description,
+    )
+    .await;
     let thread = start(app, &owner, &agent).await;
     (owner, thread, agent)
 }

@@ -385,6 +385,23 @@ impl TestApp {
     }
 }
 
+/// The `Set-Cookie` line of a fresh sign-in as the owner.
+pub async fn owner_session_cookie(app: &TestApp) -> String {
+    let res = client()
+        .post(app.url("/api/login"))
+        .form(&[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .find(|v| v.starts_with("flare_session="))
+        .expect("session cookie set")
+}
+
 /// A real `flare` process (the debug binary of this build, or another, such as the release
 /// build) with an owner, and a handle on it.
 pub struct Process {

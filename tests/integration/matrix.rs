@@ -29,36 +29,15 @@ struct World {
 async fn world() -> World {
     let app = TestApp::with_owner().await;
     let owner = app.owner().await;
-    let team_a = app.create_team(&owner, "Team A").await;
+    let (team_a, agent) = team_with_agent(
+        &app,
+        &owner,
+        "Team A",
+        "Vault Agent",
+        &format!("{TUTORIAL_RULE} ZEBRA stripes."),
+    )
+    .await;
     let team_b = app.create_team(&owner, "Team B").await;
-    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.add_member(&owner, &team_a, &me).await;
-    let agent = app
-        .call(
-            &owner,
-            "create_agent",
-            &[("name", "Vault Agent"), ("team_id", &team_a)],
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let saved = app
-        .call(
-            &owner,
-            "save_description",
-            &[
-                ("agent_id", &agent),
-                ("base_revision", "1"),
-                ("description", &format!("{TUTORIAL_RULE} ZEBRA stripes.")),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK);
     let thread = start(&app, &owner, &agent).await;
     send(&app, &owner, &thread, &format!("{TUTORIAL_MESSAGE} PLUM")).await;
     let t = wait_for(&app, &owner, &thread, "the card", |t| {
