@@ -37,14 +37,38 @@ fn test_timeout() -> Duration {
 static WATCHED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
 
 /// Ends the watch when the test's thread ends (libtest runs each test on a thread of its own,
-/// named after the test), whether the test passed or panicked.
-struct Watch(String);
+/// named after the test), whether the test passed or panicked, and drops the databases the
+/// test made: a panicking test leaves no `flare_test_*` database or SQLite file behind.
+struct Watch {
+    name: String,
+    databases: Vec<String>,
+}
 
 impl Drop for Watch {
     fn drop(&mut self) {
         if let Some(map) = WATCHED.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            map.remove(&self.0);
+            map.remove(&self.name);
         }
+        let databases = std::mem::take(&mut self.databases);
+        if databases.is_empty() {
+            return;
+        }
+        // The test's own runtime is gone by now: one of our own, on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                for url in databases {
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(20), drop_database(&url)).await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -68,7 +92,12 @@ pub fn watch_this_test() {
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert_with(HashMap::new)
         .insert(name.clone(), Instant::now());
-    WATCH.with(|w| *w.borrow_mut() = Some(Watch(name)));
+    WATCH.with(|w| {
+        *w.borrow_mut() = Some(Watch {
+            name,
+            databases: Vec::new(),
+        })
+    });
     static START: Once = Once::new();
     START.call_once(|| {
         std::thread::spawn(|| {
@@ -111,9 +140,19 @@ pub fn watch_this_test() {
     });
 }
 
-/// A fresh, empty database URL for one test.
+/// A fresh, empty database URL for one test; dropped when the test ends, however it ends.
 pub async fn fresh_database_url() -> String {
     watch_this_test();
+    let url = new_database_url().await;
+    WATCH.with(|w| {
+        if let Some(w) = w.borrow_mut().as_mut() {
+            w.databases.push(url.clone());
+        }
+    });
+    url
+}
+
+async fn new_database_url() -> String {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     if backend_is_postgres() {
         use sqlx::Connection;

@@ -244,3 +244,54 @@ async fn a_stuck_test_fails_with_its_name() {
         "{stderr}"
     );
 }
+
+/// A test that panics still drops its database (PostgreSQL) or file (SQLite).
+#[test]
+fn a_panicking_test_leaves_no_database_behind() {
+    let url = std::thread::Builder::new()
+        .name("a test that panics".into())
+        .spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let url = rt.block_on(fresh_database_url());
+            rt.block_on(async {
+                flare::server::db::connect(&url)
+                    .await
+                    .unwrap()
+                    .close()
+                    .await
+            });
+            std::panic::panic_any(url);
+        })
+        .unwrap()
+        .join()
+        .expect_err("the thread panicked")
+        .downcast::<String>()
+        .map(|u| *u)
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        assert!(!std::path::Path::new(path).exists(), "{path} left behind");
+    } else {
+        let name = url.rsplit('/').next().unwrap().to_string();
+        let left: i64 = rt.block_on(async {
+            use sqlx::Connection;
+            let admin = std::env::var("FLARE_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+                    .bind(&name)
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap();
+            n
+        });
+        assert_eq!(left, 0, "{name} left behind");
+    }
+}
