@@ -37,6 +37,20 @@ pub enum Change {
 }
 
 impl LiveEvent {
+    /// A change in one thread of a team.
+    pub fn in_thread(team_id: &str, thread_id: &str, change: Change) -> Self {
+        Self {
+            team_id: team_id.to_string(),
+            thread_id: thread_id.to_string(),
+            change,
+        }
+    }
+
+    /// A change to a team's data outside any thread.
+    pub fn in_team(team_id: &str, change: Change) -> Self {
+        Self::in_thread(team_id, "", change)
+    }
+
     /// The event that makes `user_id`'s open streams check their access again.
     pub fn access_changed(user_id: &str) -> Self {
         Self {

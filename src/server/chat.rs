@@ -147,7 +147,7 @@ pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
 async fn busy(db: &Db, thread_id: &str) -> AppError {
     let waiting = matches!(
         runs::latest_for_thread(db, thread_id).await,
-        Ok(Some(r)) if r.status == "waiting"
+        Ok(Some(r)) if matches!(r.status(), Ok(RunStatus::Waiting))
     );
     AppError::Conflict(if waiting {
         "The agent is waiting for a person to answer its escalation. Respond & Resume or Dismiss it first; your message was not sent.".into()
@@ -156,6 +156,7 @@ async fn busy(db: &Db, thread_id: &str) -> AppError {
     })
 }
 
+#[tracing::instrument(name = "send", skip(body))]
 pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
     let v = viewer().await?;
     let state = app_state()?;
@@ -187,29 +188,33 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
         drop(tx); // Rolls back: the message is not stored, the user keeps it in the composer.
         return Err(busy(&state.db, &thread.id).await);
     }
-    tx.commit().await?;
-    started(&state, &thread, run_id).await;
-    Ok(())
+    started(&state, tx, &thread, run_id).await
 }
 
-async fn started(state: &AppState, thread: &ThreadRow, run_id: String) {
-    for change in [
+/// Commits a run's start, announces it (the message, the run) and drives it.
+async fn started(
+    state: &AppState,
+    tx: super::db::Tx,
+    thread: &ThreadRow,
+    run_id: String,
+) -> Result<(), AppError> {
+    let events = [
         Change::Message,
         Change::Run {
             run_id: run_id.clone(),
             status: RunStatus::Running.as_str().into(),
         },
-    ] {
-        let ev = LiveEvent {
-            team_id: thread.team_id.clone(),
-            thread_id: thread.id.clone(),
-            change,
-        };
-        state.events.publish(&state.db, ev).await;
-    }
+    ]
+    .map(|change| LiveEvent::in_thread(&thread.team_id, &thread.id, change));
+    state
+        .events
+        .commit_then_publish(&state.db, tx, events)
+        .await?;
     runtime::spawn(state.clone(), run_id);
+    Ok(())
 }
 
+#[tracing::instrument(name = "retry")]
 pub async fn retry(run_id: String) -> Result<(), AppError> {
     let v = viewer().await?;
     let state = app_state()?;
@@ -218,7 +223,7 @@ pub async fn retry(run_id: String) -> Result<(), AppError> {
     let thread = visible(&v, &state.db, &run.thread_id)
         .await
         .map_err(|_| nope())?;
-    if run.status != "failed" {
+    if run.status()? != RunStatus::Failed {
         return Err(AppError::Conflict(
             "This run has not failed; there is nothing to retry.".into(),
         ));
@@ -229,14 +234,11 @@ pub async fn retry(run_id: String) -> Result<(), AppError> {
         return Err(busy(&state.db, &thread.id).await);
     }
     let lease = now_ms() + state.runtime.lease.as_millis() as i64;
-    if !runs::transition(
-        &mut *tx, &run.id, "failed", "running", &run.steps, None, lease,
-    )
-    .await?
+    if !super::runtime::lifecycle::retry(&mut *tx, &run.id, &run.steps, lease)
+        .await
+        .map_err(AppError::internal)?
     {
         return Err(AppError::Conflict("This run was retried already.".into()));
     }
-    tx.commit().await?;
-    started(&state, &thread, run.id).await;
-    Ok(())
+    started(&state, tx, &thread, run.id).await
 }

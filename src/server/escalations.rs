@@ -25,6 +25,7 @@ pub async fn dismiss(escalation_id: String) -> Result<(), AppError> {
     answer(escalation_id, Answer::Dismissed).await
 }
 
+#[tracing::instrument(name = "answer", skip(answer))]
 async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
     let v = viewer().await?;
     let state = app_state()?;
@@ -74,8 +75,9 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
         });
         let steps = serde_json::to_string(&steps).map_err(AppError::internal)?;
         let lease = now_ms() + state.runtime.lease.as_millis() as i64;
-        resumed =
-            runs::transition(&mut *tx, &run_id, "waiting", "running", &steps, None, lease).await?;
+        resumed = runtime::lifecycle::resume(&mut *tx, &run_id, &steps, lease)
+            .await
+            .map_err(AppError::internal)?;
     }
     audit::record_for(
         &mut *tx,
@@ -86,33 +88,22 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
         guidance.unwrap_or_default(),
     )
     .await?;
-    tx.commit().await?;
-    let ev = |change| LiveEvent {
-        team_id: row.team_id.clone(),
-        thread_id: row.thread_id.clone(),
-        change,
-    };
+    let ev = |change| LiveEvent::in_thread(&row.team_id, &row.thread_id, change);
+    let mut events = vec![ev(Change::Escalation {
+        escalation_id: row.id.clone(),
+        status: status.as_str().into(),
+    })];
+    if resumed {
+        events.push(ev(Change::Run {
+            run_id: run_id.clone(),
+            status: crate::chat::RunStatus::Running.as_str().into(),
+        }));
+    }
     state
         .events
-        .publish(
-            &state.db,
-            ev(Change::Escalation {
-                escalation_id: row.id.clone(),
-                status: status.as_str().into(),
-            }),
-        )
-        .await;
+        .commit_then_publish(&state.db, tx, events)
+        .await?;
     if resumed {
-        state
-            .events
-            .publish(
-                &state.db,
-                ev(Change::Run {
-                    run_id: run_id.clone(),
-                    status: "running".into(),
-                }),
-            )
-            .await;
         runtime::spawn(state.clone(), run_id);
     }
     Ok(())

@@ -101,6 +101,21 @@ impl EventBus {
         }
     }
 
+    /// Commits `tx`, then publishes `events` in order: a page never hears of a change that
+    /// is not yet visible to its refetch, and a change rolled back is never announced.
+    pub async fn commit_then_publish(
+        &self,
+        db: &super::db::Db,
+        tx: super::db::Tx,
+        events: impl IntoIterator<Item = LiveEvent>,
+    ) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        for ev in events {
+            self.publish(db, ev).await;
+        }
+        Ok(())
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.local.subscribe()
     }

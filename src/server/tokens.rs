@@ -119,11 +119,7 @@ pub async fn revoke(token_id: String) -> Result<(), AppError> {
     )
     .await?;
     // Open embedded widgets using it close their live stream at once, on every instance.
-    let ev = LiveEvent {
-        team_id: row.team_id.clone(),
-        thread_id: String::new(),
-        change: Change::TokenRevoked { token_id: row.id },
-    };
+    let ev = LiveEvent::in_team(&row.team_id, Change::TokenRevoked { token_id: row.id });
     state.events.publish(&state.db, ev).await;
     Ok(())
 }

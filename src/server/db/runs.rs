@@ -18,6 +18,17 @@ pub struct RunRow {
     pub attempts: i64,
 }
 
+impl RunRow {
+    /// The stored status; a value outside the four fails loudly rather than guessing.
+    pub fn status(&self) -> Result<crate::chat::RunStatus, sqlx::Error> {
+        crate::chat::RunStatus::parse(&self.status).ok_or_else(|| {
+            sqlx::Error::Decode(
+                format!("run {} has an unknown status {:?}", self.id, self.status).into(),
+            )
+        })
+    }
+}
+
 const SELECT: &str = "SELECT id, thread_id, team_id, agent_id, message_seq, status, description, \
     steps, error, attempts FROM runs";
 
@@ -71,8 +82,9 @@ pub async fn latest_for_thread(db: &Db, thread_id: &str) -> Result<Option<RunRow
 }
 
 /// Moves a run from `from` to `to`, storing its steps and error; false when it was not in
-/// `from` (someone else moved it first).
-pub async fn transition<'e, E: Executor<'e, Database = Any>>(
+/// `from` (someone else moved it first). Only `runtime::lifecycle` calls it, after checking
+/// the transition table.
+pub(in crate::server) async fn transition<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
     from: &str,

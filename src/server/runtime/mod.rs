@@ -4,6 +4,8 @@
 //! took the answer. Runs whose driver died (a killed server) are taken over once their lease
 //! expires.
 
+pub mod guardrail;
+pub mod lifecycle;
 pub mod openai;
 pub mod provider;
 pub mod rules_provider;
@@ -15,13 +17,19 @@ use super::db::runs::{self, RunRow};
 use super::db::threads::{self, ThreadRow};
 use super::db::{Db, now_ms};
 use super::state::AppState;
+use crate::chat::RunStatus;
 use crate::escalations::EscalationStatus;
 use crate::live::{Change, LiveEvent};
-use crate::rules::{Policy, Severity};
-use provider::{ChatMessage, ESCALATE_TOOL, Reply, Request, ToolCall, ToolSpec};
+
+use provider::{ChatMessage, ESCALATE_TOOL, Reply, Request, ToolCall};
 use std::sync::Arc;
 use std::time::Duration;
 use tools::ToolOutcome;
+
+use guardrail::instructions;
+pub use guardrail::{
+    Escalate, escalate_tool, guardrail, parse_escalate, rules_text, severity_floor,
+};
 
 /// How many model round trips one run may take before Flare stops it.
 pub const MAX_STEPS: usize = 12;
@@ -38,129 +46,6 @@ pub struct Runtime {
     pub provider_timeout: Duration,
 }
 
-/// The arguments of `escalate_to_human`, checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Escalate {
-    pub reason: String,
-    pub severity: Severity,
-}
-
-pub fn escalate_tool() -> ToolSpec {
-    ToolSpec {
-        name: ESCALATE_TOOL.into(),
-        description: "Ask a person for help and wait for their answer. Use it whenever your \
-            instructions say to escalate. The answer comes back as this tool's result."
-            .into(),
-        parameters: serde_json::json!({
-            "type": "object",
-            "properties": {
-                "reason": {"type": "string", "description": "Why you stopped: what you need decided and what you already checked."},
-                "severity": {"type": "string", "enum": ["info", "warning", "critical"]}
-            },
-            "required": ["reason", "severity"]
-        }),
-    }
-}
-
-/// Reads the model's arguments to `escalate_to_human`; the error goes back to the model.
-pub fn parse_escalate(arguments: &str) -> Result<Escalate, String> {
-    #[derive(serde::Deserialize)]
-    struct Args {
-        reason: String,
-        #[serde(default)]
-        severity: Option<String>,
-    }
-    let args: Args = serde_json::from_str(arguments)
-        .map_err(|e| format!("the arguments are not valid JSON with a reason: {e}"))?;
-    let reason = args.reason.trim();
-    if reason.is_empty() {
-        return Err("the reason is empty".into());
-    }
-    let reason: String = reason
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
-        .take(4000)
-        .collect();
-    let severity = match args.severity.as_deref().map(str::trim) {
-        None | Some("") => Severity::DEFAULT,
-        Some(s) => Severity::parse(s)
-            .ok_or_else(|| format!("severity must be info, warning or critical, not {s:?}"))?,
-    };
-    Ok(Escalate { reason, severity })
-}
-
-/// Text as the rules read it: compatibility forms folded (NFKC: full-width letters, ligatures,
-/// circled digits) and invisible format characters (zero-width spaces and joiners, bidi
-/// controls, soft hyphens) removed, so `ref\u{200B}und` or `ｒｅｆｕｎｄ` is read as `refund`.
-pub fn rules_text(raw: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    let visible = |c: &char| c.general_category() != GeneralCategory::Format;
-    raw.chars().filter(visible).nfkc().filter(visible).collect()
-}
-
-/// The lowest severity an escalation about `texts` may have: the highest that the
-/// Description's "Treat … as …" sentences give the rules those texts trigger. The model picks
-/// the severity of its own escalations, but never below what the admin wrote.
-pub fn severity_floor(policy: &Policy, texts: &[&str]) -> Option<Severity> {
-    texts
-        .iter()
-        .flat_map(|t| policy.evaluate(&rules_text(t)))
-        .map(|m| m.severity)
-        .max()
-}
-
-/// The guardrail: a message a compiled rule matches escalates whatever the provider would do.
-/// The reason names the rule, what in the message triggered it, and the steps the Description
-/// asks for before escalating.
-pub fn guardrail(policy: &Policy, message: &str) -> Option<Escalate> {
-    let matches = policy.evaluate(&rules_text(message));
-    let top = matches
-        .iter()
-        .max_by_key(|m| (m.severity, std::cmp::Reverse(m.rule)))?;
-    let rule = &policy.rules[top.rule];
-    let mut reason = format!(
-        "This message matches \u{201c}{}\u{201d} in my rule \u{201c}{}.\u{201d} The rule says to escalate, so a person decides.",
-        top.matched, rule.sentence
-    );
-    if !rule.before_escalating.is_empty() {
-        reason.push_str(&format!(
-            " Before escalating, my Description asks to {}: I cannot do that offline, so please check it.",
-            rule.before_escalating.join("; ")
-        ));
-    }
-    if !rule.reason_includes.is_empty() {
-        reason.push_str(&format!(
-            " You asked the reason to include {}.",
-            rule.reason_includes.join("; ")
-        ));
-    }
-    if rule.flag_only {
-        reason.push_str(" As asked, I have not drafted a reply.");
-    }
-    Some(Escalate {
-        reason,
-        severity: top.severity,
-    })
-}
-
-/// The system prompt models get.
-fn instructions(agent_name: &str, description: &str, policy: &Policy) -> String {
-    let mut s = format!(
-        "You are {agent_name}, an agent in Flare. Your job description follows.\n\n{description}\n\n\
-         When your job description says to escalate, or you should not decide alone, call the \
-         tool {ESCALATE_TOOL} with a reason and a severity (info, warning or critical), and wait \
-         for its result before going on."
-    );
-    if !policy.model_judged.is_empty() {
-        s.push_str("\nRules you must judge yourself:\n");
-        for r in &policy.model_judged {
-            s.push_str(&format!("- {r}\n"));
-        }
-    }
-    s
-}
-
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error("{0}")]
@@ -171,6 +56,8 @@ enum RunError {
     Db(#[from] sqlx::Error),
     #[error("stored run state is unreadable: {0}")]
     State(#[from] serde_json::Error),
+    #[error("{0}")]
+    Lifecycle(#[from] lifecycle::TransitionError),
 }
 
 impl RunError {
@@ -179,7 +66,7 @@ impl RunError {
         match self {
             RunError::Provider(e) => format!("The agent could not finish: {e}."),
             RunError::TooManySteps => format!("The agent could not finish: {self}."),
-            RunError::Db(_) | RunError::State(_) => {
+            RunError::Db(_) | RunError::State(_) | RunError::Lifecycle(_) => {
                 "The agent could not finish because of an error on our side (logged).".into()
             }
         }
@@ -192,6 +79,9 @@ pub fn spawn(state: AppState, run_id: String) {
 }
 
 /// Moves a running run forward until it completes, fails or waits; renews its lease meanwhile.
+/// Spanned by the run's id: one run can be followed through the logs, resumes and take-overs
+/// included.
+#[tracing::instrument(name = "run", skip(state))]
 pub async fn drive(state: AppState, run_id: String) {
     let lease = state.runtime.lease;
     let renew = {
@@ -224,7 +114,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
         let Some(run) = runs::by_id(db, run_id).await? else {
             return Ok(());
         };
-        if run.status != "running" {
+        if run.status()? != RunStatus::Running {
             return Ok(());
         }
         let Some(thread) = threads::by_id(db, &run.thread_id).await? else {
@@ -340,15 +230,12 @@ async fn call_provider(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let publisher = tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
-            let ev = LiveEvent {
-                team_id: team_id.clone(),
-                thread_id: thread_id.clone(),
-                change: Change::Delta {
-                    run_id: run_id.clone(),
-                    text,
-                },
+            let delta = Change::Delta {
+                run_id: run_id.clone(),
+                text,
             };
-            bus.publish(&db, ev).await;
+            bus.publish(&db, LiveEvent::in_thread(&team_id, &thread_id, delta))
+                .await;
         }
     });
     let on_delta = move |text: &str| {
@@ -384,17 +271,7 @@ async fn history(db: &Db, run: &RunRow) -> Result<Vec<ChatMessage>, sqlx::Error>
 }
 
 fn event(run: &RunRow, change: Change) -> LiveEvent {
-    LiveEvent {
-        team_id: run.team_id.clone(),
-        thread_id: run.thread_id.clone(),
-        change,
-    }
-}
-
-async fn publish_all(state: &AppState, events: Vec<LiveEvent>) {
-    for ev in events {
-        state.events.publish(&state.db, ev).await;
-    }
+    LiveEvent::in_thread(&run.team_id, &run.thread_id, change)
 }
 
 fn agent_actor(thread: &ThreadRow) -> Actor<'_> {
@@ -483,43 +360,35 @@ async fn pause(
     esc: &Escalate,
 ) -> Result<(), RunError> {
     let mut tx = state.db.begin().await?;
-    if !runs::transition(
-        &mut *tx,
-        &run.id,
-        "running",
-        "waiting",
-        &serde_json::to_string(&steps)?,
-        None,
-        0,
-    )
-    .await?
-    {
+    if !lifecycle::pause(&mut *tx, &run.id, &serde_json::to_string(&steps)?).await? {
         return Ok(()); // Someone else moved it: nothing to do.
     }
     add_reply(&mut tx, run, thread, text).await?;
     let id = raise(&mut tx, run, thread, esc, true, Some(&call.id)).await?;
-    tx.commit().await?;
-    publish_all(
-        state,
-        vec![
-            event(run, Change::Message),
-            event(
-                run,
-                Change::Escalation {
-                    escalation_id: id,
-                    status: EscalationStatus::Open.as_str().into(),
-                },
-            ),
-            event(
-                run,
-                Change::Run {
-                    run_id: run.id.clone(),
-                    status: "waiting".into(),
-                },
-            ),
-        ],
-    )
-    .await;
+    state
+        .events
+        .commit_then_publish(
+            &state.db,
+            tx,
+            vec![
+                event(run, Change::Message),
+                event(
+                    run,
+                    Change::Escalation {
+                        escalation_id: id,
+                        status: EscalationStatus::Open.as_str().into(),
+                    },
+                ),
+                event(
+                    run,
+                    Change::Run {
+                        run_id: run.id.clone(),
+                        status: RunStatus::Waiting.as_str().into(),
+                    },
+                ),
+            ],
+        )
+        .await?;
     Ok(())
 }
 
@@ -533,17 +402,7 @@ async fn finish(
     card: Option<&Escalate>,
 ) -> Result<(), RunError> {
     let mut tx = state.db.begin().await?;
-    if !runs::transition(
-        &mut *tx,
-        &run.id,
-        "running",
-        "completed",
-        &serde_json::to_string(steps)?,
-        None,
-        0,
-    )
-    .await?
-    {
+    if !lifecycle::complete(&mut *tx, &run.id, &serde_json::to_string(steps)?).await? {
         return Ok(());
     }
     add_reply(&mut tx, run, thread, text).await?;
@@ -559,35 +418,31 @@ async fn finish(
         ));
     }
     threads::release(&mut tx, &run.thread_id, &run.id).await?;
-    tx.commit().await?;
     events.push(event(
         run,
         Change::Run {
             run_id: run.id.clone(),
-            status: "completed".into(),
+            status: RunStatus::Completed.as_str().into(),
         },
     ));
-    publish_all(state, events).await;
+    state
+        .events
+        .commit_then_publish(&state.db, tx, events)
+        .await?;
     Ok(())
 }
 
 /// Marks a running run failed with a message the thread shows (and a retry button).
-pub async fn fail(state: &AppState, run_id: &str, message: &str) -> Result<(), sqlx::Error> {
+pub async fn fail(
+    state: &AppState,
+    run_id: &str,
+    message: &str,
+) -> Result<(), lifecycle::TransitionError> {
     let Some(run) = runs::by_id(&state.db, run_id).await? else {
         return Ok(());
     };
     let mut tx = state.db.begin().await?;
-    if !runs::transition(
-        &mut *tx,
-        &run.id,
-        "running",
-        "failed",
-        &run.steps,
-        Some(message),
-        0,
-    )
-    .await?
-    {
+    if !lifecycle::fail(&mut *tx, &run.id, &run.steps, message).await? {
         return Ok(());
     }
     threads::add_message(
@@ -601,21 +456,23 @@ pub async fn fail(state: &AppState, run_id: &str, message: &str) -> Result<(), s
     )
     .await?;
     threads::release(&mut tx, &run.thread_id, &run.id).await?;
-    tx.commit().await?;
-    publish_all(
-        state,
-        vec![
-            event(&run, Change::Message),
-            event(
-                &run,
-                Change::Run {
-                    run_id: run.id.clone(),
-                    status: "failed".into(),
-                },
-            ),
-        ],
-    )
-    .await;
+    state
+        .events
+        .commit_then_publish(
+            &state.db,
+            tx,
+            vec![
+                event(&run, Change::Message),
+                event(
+                    &run,
+                    Change::Run {
+                        run_id: run.id.clone(),
+                        status: RunStatus::Failed.as_str().into(),
+                    },
+                ),
+            ],
+        )
+        .await?;
     Ok(())
 }
 
@@ -629,7 +486,7 @@ pub async fn sweep_abandoned(state: AppState) {
             Ok(ids) => {
                 for id in ids {
                     let until = now + lease.as_millis() as i64;
-                    match runs::take_over(&state.db, &id, now, until).await {
+                    match lifecycle::take_over(&state.db, &id, now, until).await {
                         Ok(Some(attempts)) if attempts > MAX_ATTEMPTS => {
                             let msg = "The agent stopped because the server was interrupted several times while it worked on this.";
                             if let Err(e) = fail(&state, &id, msg).await {
