@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
     let state = match server::prepare(config).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!("cannot start: {e}");
+            tracing::error!("cannot start: {e:#}");
             return std::process::ExitCode::FAILURE;
         }
     };

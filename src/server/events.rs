@@ -47,14 +47,15 @@ impl EventBus {
     }
 
     /// A bus shared by every instance on one PostgreSQL database.
-    pub async fn postgres(url: &str) -> Result<Self, String> {
+    pub async fn postgres(url: &str) -> anyhow::Result<Self> {
+        use anyhow::Context;
         let mut listener = PgListener::connect(url)
             .await
-            .map_err(|e| format!("cannot LISTEN on PostgreSQL: {e}"))?;
+            .context("cannot LISTEN on PostgreSQL")?;
         listener
             .listen(CHANNEL)
             .await
-            .map_err(|e| format!("cannot LISTEN on PostgreSQL: {e}"))?;
+            .context("cannot LISTEN on PostgreSQL")?;
         let bus = Self {
             via_postgres: true,
             ..Self::local()

@@ -30,7 +30,7 @@ use tower_sessions::session_store::ExpiredDeletion;
 
 /// Opens the database, applies migrations, creates the owner from the environment and seeds
 /// demo data when asked.
-pub async fn prepare(config: Config) -> Result<AppState, String> {
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     prepare_with_tools(config, runtime::tools::Registry::default()).await
 }
 
@@ -38,12 +38,13 @@ pub async fn prepare(config: Config) -> Result<AppState, String> {
 pub async fn prepare_with_tools(
     config: Config,
     tools: runtime::tools::Registry,
-) -> Result<AppState, String> {
+) -> anyhow::Result<AppState> {
+    use anyhow::Context;
     let db = db::connect(&config.database_url).await?;
     if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
         && !auth::account_claimed(&db)
             .await
-            .map_err(|e| e.to_string())?
+            .context("cannot read the account")?
     {
         create_owner_from_env(&db, email, password.expose()).await?;
     }
@@ -51,13 +52,13 @@ pub async fn prepare_with_tools(
     // nobody who merely reaches the port can claim this Flare.
     let setup_code = if auth::account_claimed(&db)
         .await
-        .map_err(|e| e.to_string())?
+        .context("cannot read the account")?
     {
         None
     } else {
         let code = auth::issue_setup_code(&db)
             .await
-            .map_err(|e| format!("cannot store the setup code: {e}"))?;
+            .context("cannot store the setup code")?;
         tracing::warn!(
             "Flare has no admin yet. Open http://{}/setup and enter this one-time setup code: {}",
             config.site_addr,
@@ -65,7 +66,11 @@ pub async fn prepare_with_tools(
         );
         Some(code)
     };
-    if config.demo && demo::seed(&db, &config).await.map_err(|e| e.to_string())? {
+    if config.demo
+        && demo::seed(&db, &config)
+            .await
+            .context("cannot seed the demo data")?
+    {
         tracing::info!("seeded demo data");
     }
     let leptos_options = LeptosOptions::builder()
@@ -109,16 +114,17 @@ pub async fn prepare_with_tools(
     })
 }
 
-async fn create_owner_from_env(db: &db::Db, email: &str, password: &str) -> Result<(), String> {
-    let email = crate::validate::email(email).map_err(|e| format!("FLARE_ADMIN_EMAIL: {e}"))?;
-    crate::validate::new_password(password).map_err(|e| format!("FLARE_ADMIN_PASSWORD: {e}"))?;
+async fn create_owner_from_env(db: &db::Db, email: &str, password: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let email = crate::validate::email(email).context("FLARE_ADMIN_EMAIL")?;
+    crate::validate::new_password(password).context("FLARE_ADMIN_PASSWORD")?;
     let name = email.split('@').next().unwrap_or("Owner").to_string();
     let hash = auth::hash_password(password.to_string())
         .await
-        .map_err(|e| e.to_string())?;
+        .context("cannot hash FLARE_ADMIN_PASSWORD")?;
     if auth::create_owner(db, &name, &email, &hash, None)
         .await
-        .map_err(|e| e.to_string())?
+        .context("cannot create the owner")?
         .is_some()
     {
         tracing::info!(%email, "created the owner from FLARE_ADMIN_EMAIL");

@@ -6,8 +6,9 @@ use leptos::config::LeptosOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The one shared state: reached by axum handlers as `State`, by server functions as context.
-#[derive(Clone)]
+/// The one shared state: reached by axum handlers as `State` (or any field of it, through
+/// `FromRef`), by server functions as context.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
@@ -36,12 +37,6 @@ impl AppState {
             self.has_admin.store(true, Ordering::Relaxed);
         }
         Ok(exists)
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
     }
 }
 

@@ -2,7 +2,6 @@
 //! are capped, users can be deactivated and change their password, admins stay inside their
 //! teams, and the last owner cannot be raced away.
 
-use crate::chat::*;
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;

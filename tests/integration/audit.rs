@@ -1,6 +1,5 @@
 //! The audit page's data: owners and admins only, team entries scoped, filters, pages.
 
-use crate::chat::*;
 use crate::common::*;
 use reqwest::StatusCode;
 

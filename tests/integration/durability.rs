@@ -1,7 +1,6 @@
 //! Runs survive the server being killed: a real `flare` process, SIGKILL, a restart on the
 //! same database.
 
-use crate::chat::*;
 use crate::common::*;
 use crate::fake_openai::{Fake, Script};
 use reqwest::StatusCode;

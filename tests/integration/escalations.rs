@@ -1,7 +1,6 @@
 //! The Escalations page's data: open and answered lists, filters, order, keyset pages, scoping
 //! and forged input.
 
-use crate::chat::*;
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;

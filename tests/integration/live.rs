@@ -1,6 +1,5 @@
 //! The event bus under stress and across instances.
 
-use crate::chat::*;
 use crate::common::*;
 use reqwest::StatusCode;
 use std::time::Duration;

@@ -3,7 +3,6 @@
 //! and against the release build by the test command (`release_build_...`, with
 //! FLARE_LOAD_BIN naming the binary).
 
-use crate::chat::*;
 use crate::common::*;
 use futures::StreamExt;
 use reqwest::StatusCode;

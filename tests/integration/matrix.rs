@@ -4,7 +4,6 @@
 //! nothing leaks and nothing changes. And a catalogue of bad input across every endpoint
 //! family: a clear 4xx each, nothing stored, no panic.
 
-use crate::chat::*;
 use crate::common::*;
 use reqwest::StatusCode;
 

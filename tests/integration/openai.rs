@@ -1,7 +1,6 @@
 //! The OpenAI-compatible provider against a local server speaking the wire protocol: streamed
 //! text and tool calls, the guardrail, retries, timeouts, garbage, and tool workers.
 
-use crate::chat::*;
 use crate::common::*;
 use crate::fake_openai::{Fake, Script};
 use flare::rules::Severity;

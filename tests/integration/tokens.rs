@@ -1,7 +1,6 @@
 //! Embed and API tokens: created by managers of the team, stored hashed, scoped to one team,
 //! refused once revoked; the JSON API and the embedded widget with its live stream.
 
-use crate::chat::*;
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -27,13 +27,13 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn of(url: &str) -> Result<Self, String> {
+    pub fn of(url: &str) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             Ok(Self::Sqlite)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Ok(Self::Postgres)
         } else {
-            Err(format!(
+            Err(anyhow::anyhow!(
                 "DATABASE_URL must start with sqlite: or postgres:, got {:?}",
                 url.split(':').next().unwrap_or_default()
             ))
@@ -42,7 +42,8 @@ impl Backend {
 }
 
 /// Opens the pool (creating a SQLite file and its folder when missing) and applies migrations.
-pub async fn connect(url: &str) -> Result<Db, String> {
+pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    use anyhow::Context;
     install_default_drivers();
     let backend = Backend::of(url)?;
     let url = match backend {
@@ -64,22 +65,23 @@ pub async fn connect(url: &str) -> Result<Db, String> {
         })
         .connect(&url)
         .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+        .context("cannot open the database")?;
     if backend == Backend::Sqlite {
         // WAL lets readers proceed while one writer commits; it is stored in the file.
         sqlx::query("PRAGMA journal_mode = WAL")
             .execute(&pool)
             .await
-            .map_err(|e| format!("cannot switch SQLite to WAL: {e}"))?;
+            .context("cannot switch SQLite to WAL")?;
     }
     MIGRATOR
         .run(&pool)
         .await
-        .map_err(|e| format!("cannot apply migrations: {e}"))?;
+        .context("cannot apply migrations")?;
     Ok(pool)
 }
 
-fn sqlite_url_with_create(url: &str) -> Result<String, String> {
+fn sqlite_url_with_create(url: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = rest.split('?').next().unwrap_or_default();
     if !path.is_empty()
@@ -87,8 +89,7 @@ fn sqlite_url_with_create(url: &str) -> Result<String, String> {
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(if url.contains("mode=") {
         url.to_string()

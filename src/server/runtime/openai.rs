@@ -24,11 +24,12 @@ pub struct OpenAiProvider {
 }
 
 impl OpenAiProvider {
-    pub fn new(base_url: &str, api_key: &Secret, model: &str) -> Result<Self, String> {
+    pub fn new(base_url: &str, api_key: &Secret, model: &str) -> anyhow::Result<Self> {
+        use anyhow::Context;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .context("cannot build the HTTP client")?;
         let service = tower::ServiceBuilder::new()
             .layer(OpenAIRetryLayer::new(MAX_RETRIES))
             .service(ReqwestService::new(http));

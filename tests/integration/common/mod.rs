@@ -1,6 +1,9 @@
 //! Test harness: every test starts Flare on port 0 with a fresh database of its own, SQLite by
 //! default, PostgreSQL when FLARE_TEST_BACKEND=postgres (a new database per test, dropped after).
 
+mod chat;
+pub use chat::*;
+
 use flare::server::config::{Config, Secret};
 use flare::server::db::Db;
 use reqwest::StatusCode;
