@@ -32,6 +32,12 @@ test('a rule escalates, and Respond & Resume from another tab resumes the agent 
   await hydrated(other);
   await card(other).getByRole('button', { name: 'Respond & Resume' }).click();
   await card(other).getByRole('textbox', { name: 'Guidance for the agent' }).fill('approve the refund');
+  // The watching tab fetches the thread once per burst of events, not once per event (an
+  // answer announces four: the escalation, the run resumed, the reply, the run completed).
+  const fetches: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/load_thread')) fetches.push(r.url());
+  });
   await card(other).getByRole('button', { name: 'Send guidance' }).click();
   await expect(card(other)).toContainText('Resolved by');
 
@@ -40,6 +46,9 @@ test('a rule escalates, and Respond & Resume from another tab resumes the agent 
   await expect(card(page).getByRole('button', { name: 'Respond & Resume' })).toHaveCount(0);
   const reply = page.getByRole('article', { name: /^Message from Customer Support Agent/ });
   await expect(reply).toContainText('continuing with your guidance: “approve the refund”');
+  await page.waitForTimeout(500);
+  expect(fetches.length).toBeGreaterThanOrEqual(1);
+  expect(fetches.length).toBeLessThanOrEqual(2);
   expect(problems).toEqual([]);
   expect(otherProblems).toEqual([]);
 });

@@ -354,3 +354,28 @@ pub fn use_live(on_event: impl Fn(Option<LiveEvent>) + 'static) {
             .try_update_value(|s| s.retain(|(i, _)| *i != id));
     });
 }
+
+/// A refetch that a burst of events (one change announces several at once: the message, then
+/// the run's state) triggers once: the first call schedules it a moment later, and the calls
+/// until then join it. Nothing happens if the page has gone meanwhile.
+pub fn coalesced(refetch: impl Fn() + 'static) -> impl Fn() + Clone + 'static {
+    // Thread-safe storage: pages are also built on the server, where a local (`SendWrapper`)
+    // value dropped by another thread than its own panics.
+    let pending = StoredValue::new(false);
+    let refetch = std::rc::Rc::new(refetch);
+    move || {
+        if pending.try_get_value() != Some(false) {
+            return;
+        }
+        pending.set_value(true);
+        let refetch = refetch.clone();
+        set_timeout(
+            move || {
+                if pending.try_set_value(false).is_none() {
+                    refetch();
+                }
+            },
+            std::time::Duration::from_millis(40),
+        );
+    }
+}

@@ -17,11 +17,10 @@ pub fn AppShell() -> impl IntoView {
     provide_live();
     let logout = ServerAction::<Logout>::new();
     // The menu's count of open escalations, kept current by live events.
-    let changes = RwSignal::new(0u32);
-    let open = Resource::new(move || changes.get(), |_| open_escalation_count());
+    let open = Resource::new(|| (), |_| open_escalation_count());
     use_live(move |event| {
         if event.is_none_or(|e| matches!(e.change, Change::Escalation { .. })) {
-            changes.update(|n| *n += 1);
+            open.refetch();
         }
     });
     view! {

@@ -12,8 +12,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let start = ServerAction::<StartThread>::new();
-    let changes = RwSignal::new(0u32);
-    let threads = Resource::new(move || changes.get(), |_| list_threads());
+    let threads = Resource::new(|| (), |_| list_threads());
     let agents = Resource::new(|| (), |_| list_agents());
     // `?agent=<id>` (the agent page's link) preselects that agent.
     let query = use_query_map();
@@ -24,7 +23,7 @@ pub fn ChatPage() -> impl IntoView {
             navigate(&format!("/app/chat/{id}"), Default::default());
         }
     });
-    use_live(move |_| changes.update(|n| *n += 1));
+    use_live(move |_| threads.refetch());
     let start_error = Signal::derive(move || start.value().with(error_text));
     view! {
         <Title text="Chat · Flare" />

@@ -9,11 +9,10 @@ use leptos_meta::Title;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let changes = RwSignal::new(0u32);
-    let counts = Resource::new(move || changes.get(), |_| open_counts());
+    let counts = Resource::new(|| (), |_| open_counts());
     use_live(move |event| {
         if event.is_none_or(|e| matches!(e.change, Change::Escalation { .. })) {
-            changes.update(|n| *n += 1);
+            counts.refetch();
         }
     });
     view! {
@@ -45,9 +44,8 @@ pub fn EmbedWidgetPage() -> impl IntoView {
     let token = query.with_untracked(|q| q.get("token").unwrap_or_default());
     let encoded = crate::components::url::encode_component(&token);
     provide_live_at(format!("/embed/live?token={encoded}"));
-    let changes = RwSignal::new(0u32);
-    let counts = Resource::new(move || changes.get(), move |_| embed_counts(token.clone()));
-    use_live(move |_| changes.update(|n| *n += 1));
+    let counts = Resource::new(|| (), move |_| embed_counts(token.clone()));
+    use_live(move |_| counts.refetch());
     view! {
         <Title text="Open escalations · Flare" />
         <main class="embed">

@@ -3,7 +3,7 @@
 //! are keyset cursors.
 
 use crate::components::form_error::{FormError, error_text};
-use crate::components::live::use_live;
+use crate::components::live::{coalesced, use_live};
 use crate::components::time::format_time;
 use crate::escalations::{
     DismissEscalation, EscalationList, EscalationStatus, EscalationView, ListQuery, ListView, Sort,
@@ -19,10 +19,9 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn EscalationsPage() -> impl IntoView {
     let query = use_query_map();
-    let changes = RwSignal::new(0u32);
     let list = Resource::new(
-        move || (query.get(), changes.get()),
-        |(q, _)| {
+        move || query.get(),
+        |q| {
             list_escalations(
                 q.get("view"),
                 q.get("severity"),
@@ -36,12 +35,13 @@ pub fn EscalationsPage() -> impl IntoView {
     let dismiss = ServerAction::<DismissEscalation>::new();
     Effect::new(move |_| {
         if dismiss.version().get() > 0 {
-            changes.update(|n| *n += 1);
+            list.refetch();
         }
     });
+    let refetch = coalesced(move || list.refetch());
     use_live(move |event| {
         if event.is_none_or(|e| matches!(e.change, Change::Escalation { .. })) {
-            changes.update(|n| *n += 1);
+            refetch();
         }
     });
     let dismiss_error = Signal::derive(move || dismiss.value().with(error_text));

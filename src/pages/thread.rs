@@ -6,7 +6,7 @@ use crate::chat::{
 };
 use crate::components::escalation_card::EscalationCard;
 use crate::components::form_error::{FormError, error_text};
-use crate::components::live::use_live;
+use crate::components::live::{coalesced, use_live};
 use crate::live::Change;
 use leptos::html::Textarea;
 use leptos::prelude::*;
@@ -17,19 +17,20 @@ use leptos_router::hooks::use_params_map;
 pub fn ThreadPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let changes = RwSignal::new(0u32);
-    let thread = Resource::new(move || (id(), changes.get()), |(id, _)| load_thread(id));
-    let refetch = Callback::new(move |()| changes.update(|n| *n += 1));
+    let thread = Resource::new(id, load_thread);
+    // One fetch per change, however many events announce it (an answer sends four).
+    let refetch = coalesced(move || thread.refetch());
+    let answered = Callback::new(move |()| thread.refetch());
     // Reply text as the provider produces it, until the finished message arrives.
     let streaming = RwSignal::new(String::new());
     use_live(move |event| match event {
-        None => refetch.run(()),
+        None => refetch(),
         Some(ev) if ev.thread_id == params.with_untracked(|p| p.get("id").unwrap_or_default()) => {
             match ev.change {
                 Change::Delta { text, .. } => streaming.update(|s| s.push_str(&text)),
                 _ => {
                     streaming.set(String::new());
-                    refetch.run(());
+                    refetch();
                 }
             }
         }
@@ -43,12 +44,12 @@ pub fn ThreadPage() -> impl IntoView {
             if let Some(t) = composer.get_untracked() {
                 t.set_value("");
             }
-            refetch.run(());
+            thread.refetch();
         }
     });
     Effect::new(move |_| {
         if retry.version().get() > 0 {
-            refetch.run(());
+            thread.refetch();
         }
     });
     let send_error = Signal::derive(move || {
@@ -85,7 +86,7 @@ pub fn ThreadPage() -> impl IntoView {
                                 {t
                                     .messages
                                     .into_iter()
-                                    .map(|m| view! { <Message m on_answered=refetch /> })
+                                    .map(|m| view! { <Message m on_answered=answered /> })
                                     .collect_view()}
                             </ol>
                             {working

@@ -39,28 +39,26 @@ pub async fn team_with_agent(
         .to_string();
     app.add_member(owner, &team, &me).await;
     let agent = app
-        .call(
+        .call_fn(
             owner,
-            "create_agent",
-            &[("name", agent_name), ("team_id", &team)],
+            flare::agents::CreateAgent {
+                name: agent_name.into(),
+                team_id: team.clone(),
+            },
         )
         .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let saved = app
-        .call(
-            owner,
-            "save_description",
-            &[
-                ("agent_id", &agent),
-                ("base_revision", "1"),
-                ("description", description),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+        .unwrap_or_else(|e| panic!("create_agent: {e}"))
+        .id;
+    app.call_fn(
+        owner,
+        flare::agents::SaveDescription {
+            agent_id: agent.clone(),
+            base_revision: 1,
+            description: description.into(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("save_description: {e}"));
     (team, agent)
 }
 
@@ -95,9 +93,14 @@ pub async fn chat_on_existing(
 }
 
 pub async fn start(app: &TestApp, c: &reqwest::Client, agent: &str) -> String {
-    let r = app.call(c, "start_thread", &[("agent_id", agent)]).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    r.body.as_str().unwrap().to_string()
+    app.call_fn(
+        c,
+        flare::chat::StartThread {
+            agent_id: agent.into(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("start_thread: {e}"))
 }
 
 pub async fn send(app: &TestApp, c: &reqwest::Client, thread: &str, body: &str) -> Reply {

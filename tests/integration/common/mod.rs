@@ -4,6 +4,8 @@
 mod chat;
 pub use chat::*;
 
+use flare::members::{AddMember, CreateTeam, CreateUser};
+
 use flare::server::config::{Config, Secret};
 use flare::server::db::Db;
 use reqwest::StatusCode;
@@ -305,7 +307,36 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    /// Calls a server function over HTTP as the browser's client does (form-encoded POST).
+    /// Calls server function `F` over HTTP as the browser's client does, built from its own
+    /// path and argument type and decoded into its own output type: renaming an argument or
+    /// changing a type breaks the test's compilation, not the test at run time.
+    pub async fn call_fn<F>(
+        &self,
+        client: &reqwest::Client,
+        args: F,
+    ) -> Result<F::Output, flare::error::AppError>
+    where
+        F: server_fn::ServerFn + serde::Serialize,
+        F::Output: serde::de::DeserializeOwned,
+    {
+        let res = client
+            .post(self.url(F::PATH))
+            .form(&args)
+            .send()
+            .await
+            .expect("request");
+        let ok = res.status().is_success();
+        let text = res.text().await.expect("body");
+        if ok {
+            Ok(serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not its output type: {e}: {text}", F::PATH)))
+        } else {
+            Err(serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not an AppError: {e}: {text}", F::PATH)))
+        }
+    }
+
+    /// Calls a server function by name with a raw form (for forged and malformed input).
     pub async fn call(
         &self,
         client: &reqwest::Client,
@@ -372,42 +403,39 @@ impl TestApp {
     /// Creates a user through the admin server function; returns their id.
     pub async fn create_user(&self, admin: &reqwest::Client, email: &str, role: &str) -> String {
         let name = email.split('@').next().unwrap_or("user");
-        let r = self
-            .call(
+        let member = self
+            .call_fn(
                 admin,
-                "create_user",
-                &[
-                    ("name", name),
-                    ("email", email),
-                    ("password", "password-123"),
-                    ("role", role),
-                ],
+                CreateUser {
+                    name: name.into(),
+                    email: email.into(),
+                    password: "password-123".into(),
+                    role: role.into(),
+                },
             )
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::OK,
-            "create_user {email}: {:?}",
-            r.body
-        );
-        r.body["id"].as_str().expect("id").to_string()
+            .await
+            .unwrap_or_else(|e| panic!("create_user {email}: {e}"));
+        member.id
     }
 
     pub async fn create_team(&self, admin: &reqwest::Client, name: &str) -> String {
-        let r = self.call(admin, "create_team", &[("name", name)]).await;
-        assert_eq!(r.status, StatusCode::OK, "create_team {name}: {:?}", r.body);
-        r.body["id"].as_str().expect("id").to_string()
+        let team = self
+            .call_fn(admin, CreateTeam { name: name.into() })
+            .await
+            .unwrap_or_else(|e| panic!("create_team {name}: {e}"));
+        team.id
     }
 
     pub async fn add_member(&self, admin: &reqwest::Client, team_id: &str, user_id: &str) {
-        let r = self
-            .call(
-                admin,
-                "add_member",
-                &[("team_id", team_id), ("user_id", user_id)],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "add_member: {:?}", r.body);
+        self.call_fn(
+            admin,
+            AddMember {
+                team_id: team_id.into(),
+                user_id: user_id.into(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("add_member: {e}"));
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
