@@ -66,6 +66,24 @@ test('failed saves show Offline and are retried until they succeed', async ({ pa
   expect(await serverText(browser, page.url())).toBe('Escalate refund requests over $100.');
 });
 
+test('an error on our side is said as such, not as Offline, and the next edit saves', async ({ page, browser }) => {
+  await newAgent(page, `Server error ${Date.now()}`);
+  let attempts = 0;
+  await page.route('**/api/save_description', (route) => {
+    attempts += 1;
+    return route.fulfill({ status: 500, contentType: 'application/json', body: '{"kind":"Internal"}' });
+  });
+  await description(page).fill('Escalate refund requests over $200.');
+  await expect(status(page)).toHaveText(/^Not saved: Something went wrong on our side/);
+  const seen = attempts;
+  await page.waitForTimeout(3000);
+  expect(attempts).toBe(seen); // not retried as if the browser were offline
+  await page.unroute('**/api/save_description');
+  await description(page).fill('Escalate refund requests over $250.');
+  await expect(status(page)).toHaveText('Saved', { timeout: 15_000 });
+  expect(await serverText(browser, page.url())).toBe('Escalate refund requests over $250.');
+});
+
 test('two editors: the conflict is shown and nothing is silently overwritten', async ({ page, browser }) => {
   await newAgent(page, `Shared ${Date.now()}`);
   const url = page.url();

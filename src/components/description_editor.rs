@@ -126,8 +126,10 @@ impl Editor {
                     author,
                 });
             }
-            // The request never got an answer: keep the text, try again.
-            Err(AppError::Request(_)) | Err(AppError::Internal) => {
+            // The request never got an answer (or a proxy's, not ours): keep the text, try
+            // again. An error of our own is not the browser being offline: say so, keep the
+            // text here (and in the browser's copy), and save with the next edit.
+            Err(AppError::Request(_)) => {
                 self.state.set(SaveState::Offline);
                 self.schedule(RETRY_MS);
             }
@@ -499,33 +501,50 @@ mod browser {
             .add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
         let _ = leptos::prelude::window()
             .add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
-        on_hide.forget();
-        on_pagehide.forget();
+        // Removed when the editor goes, so opening one agent after another adds no listeners.
+        let listeners = StoredValue::new_local(Some((on_hide, on_pagehide)));
         // Navigating away inside the app (no page unload): flush now.
         on_cleanup(move || {
             flush();
             if let Some(h) = editor.timer.try_get_value().flatten() {
                 h.clear();
             }
+            if let Some((on_hide, on_pagehide)) = listeners.try_update_value(Option::take).flatten()
+            {
+                let _ = leptos::prelude::document().remove_event_listener_with_callback(
+                    "visibilitychange",
+                    on_hide.as_ref().unchecked_ref(),
+                );
+                let _ = leptos::prelude::window().remove_event_listener_with_callback(
+                    "pagehide",
+                    on_pagehide.as_ref().unchecked_ref(),
+                );
+            }
         });
     }
 
-    /// Posts the save as a form (what the server function reads) that survives the page closing.
+    /// Posts the save as the server function's own form, to its own path: a request that
+    /// survives the page closing. Built from `SaveDescription`, so a renamed argument breaks
+    /// the build instead of silently losing the last words typed.
     #[cfg(feature = "hydrate")]
     fn send_beacon(agent_id: &str, base: i64, text: &str) {
-        let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
-        let body = format!(
-            "agent_id={}&base_revision={base}&description={}",
-            enc(agent_id),
-            enc(text)
-        );
+        use crate::agents::SaveDescription;
+        use server_fn::ServerFn;
+        let args = SaveDescription {
+            agent_id: agent_id.to_string(),
+            base_revision: base,
+            description: text.to_string(),
+        };
+        let Ok(body) = serde_qs::to_string(&args) else {
+            return;
+        };
         let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&body));
         let opts = web_sys::BlobPropertyBag::new();
         opts.set_type("application/x-www-form-urlencoded");
         if let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) {
             let _ = leptos::prelude::window()
                 .navigator()
-                .send_beacon_with_opt_blob("/api/save_description", Some(&blob));
+                .send_beacon_with_opt_blob(SaveDescription::PATH, Some(&blob));
         }
     }
 }
