@@ -94,7 +94,11 @@ pub async fn viewer() -> Result<Viewer, AppError> {
 /// Argon2 takes about 19 MB and tens of milliseconds per hash: at most this many run at once
 /// (2 per core), so a flood of sign-ins queues instead of taking gigabytes of memory.
 static HASHING: LazyLock<tokio::sync::Semaphore> =
-    LazyLock::new(|| tokio::sync::Semaphore::new(hashing_peak().1));
+    LazyLock::new(|| tokio::sync::Semaphore::new(hashing_limit()));
+
+fn hashing_limit() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
 
 /// How long a request waits for a hashing slot before it is told to try again.
 const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -105,10 +109,9 @@ static HASHING_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicU
 
 /// The most password hashes that ever ran at once in this process, and the limit.
 pub fn hashing_peak() -> (usize, usize) {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (
         HASHING_PEAK.load(std::sync::atomic::Ordering::Relaxed),
-        cores * 2,
+        hashing_limit(),
     )
 }
 

@@ -110,11 +110,7 @@ async fn deactivation_ends_every_session_and_stream_and_sign_in() {
     assert_eq!(me.body, Value::Null);
     let again = c
         .app
-        .call(
-            &client(),
-            "login",
-            &[("email", "bob@example.com"), ("password", "password-123")],
-        )
+        .login_attempt(&client(), "bob@example.com", "password-123")
         .await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
     assert!(
@@ -233,11 +229,7 @@ async fn a_new_password_signs_out_the_other_sessions_only() {
     // Only the new password works now.
     let old = c
         .app
-        .call(
-            &client(),
-            "login",
-            &[("email", "bob@example.com"), ("password", "password-123")],
-        )
+        .login_attempt(&client(), "bob@example.com", "password-123")
         .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
     c.app.sign_in("bob@example.com", "a-new-password-1").await;

@@ -48,21 +48,11 @@ async fn email_is_matched_whatever_its_case() {
 async fn wrong_password_unknown_email_and_empty_fields_are_refused_clearly() {
     let app = TestApp::with_owner().await;
     let c = client();
-    let wrong = app
-        .call(
-            &c,
-            "login",
-            &[("email", OWNER_EMAIL), ("password", "nope nope")],
-        )
-        .await;
+    let wrong = app.login_attempt(&c, OWNER_EMAIL, "nope nope").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.message(), "Wrong email or password.");
     let unknown = app
-        .call(
-            &c,
-            "login",
-            &[("email", "nobody@example.com"), ("password", "whatever1")],
-        )
+        .login_attempt(&c, "nobody@example.com", "whatever1")
         .await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -70,9 +60,7 @@ async fn wrong_password_unknown_email_and_empty_fields_are_refused_clearly() {
         "Wrong email or password.",
         "same answer: no account probing"
     );
-    let empty = app
-        .call(&c, "login", &[("email", ""), ("password", "")])
-        .await;
+    let empty = app.login_attempt(&c, "", "").await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     assert_eq!(empty.message(), "Enter your email and password.");
     let long = "x".repeat(5000);
@@ -97,23 +85,11 @@ async fn failed_sign_ins_lock_the_account_with_a_clear_message() {
     let app = TestApp::with_owner().await;
     let c = client();
     for _ in 0..5 {
-        let r = app
-            .call(
-                &c,
-                "login",
-                &[("email", OWNER_EMAIL), ("password", "wrong password")],
-            )
-            .await;
+        let r = app.login_attempt(&c, OWNER_EMAIL, "wrong password").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     // Even the right password is refused while locked.
-    let r = app
-        .call(
-            &c,
-            "login",
-            &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)],
-        )
-        .await;
+    let r = app.login_attempt(&c, OWNER_EMAIL, OWNER_PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
         r.message()
@@ -139,13 +115,7 @@ async fn failed_sign_ins_lock_the_address_across_accounts() {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
-    let r = app
-        .call(
-            &c,
-            "login",
-            &[("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)],
-        )
-        .await;
+    let r = app.login_attempt(&c, OWNER_EMAIL, OWNER_PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }

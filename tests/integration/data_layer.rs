@@ -19,7 +19,10 @@ async fn migrations_apply_once_and_reopen_cleanly() {
         .await
         .expect("reopen applies nothing twice");
     assert!(
-        users::any_exist(&again).await.unwrap(),
+        users::by_email(&again, "a@example.com")
+            .await
+            .unwrap()
+            .is_some(),
         "data kept across restarts"
     );
     again.close().await;

@@ -62,13 +62,6 @@ impl std::fmt::Debug for UserRow {
 
 const COLUMNS: &str = "id, email, name, role, password_hash, created_at, deactivated_at";
 
-pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM users LIMIT 1")
-        .fetch_optional(db)
-        .await?;
-    Ok(row.is_some())
-}
-
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
         .bind(email)

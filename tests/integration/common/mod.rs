@@ -367,12 +367,21 @@ impl TestApp {
             .expect("body")
     }
 
+    /// A sign-in with `client`, whatever its answer.
+    pub async fn login_attempt(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> Reply {
+        self.call(client, "login", &[("email", email), ("password", password)])
+            .await
+    }
+
     /// A new client signed in as `email`.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Client {
         let c = client();
-        let r = self
-            .call(&c, "login", &[("email", email), ("password", password)])
-            .await;
+        let r = self.login_attempt(&c, email, password).await;
         assert_eq!(
             r.status,
             StatusCode::OK,
