@@ -124,33 +124,5 @@ pub fn validate_description(text: &str) -> Result<(), AppError> {
 
 /// The one-line summary of a Description's escalation rules shown in the agent list.
 pub fn rule_summary(description: &str) -> String {
-    let policy = crate::rules::compile(description);
-    let mut triggers: Vec<String> = Vec::new();
-    for rule in &policy.rules {
-        match &rule.trigger {
-            crate::rules::Trigger::AnyOf(terms) => {
-                triggers.extend(terms.iter().map(|t| t.text.clone()))
-            }
-            crate::rules::Trigger::Over {
-                subject,
-                amount,
-                unit,
-                ..
-            } => triggers.push(format!(
-                "{} over {}",
-                subject.join(" "),
-                crate::rules::show_amount(*amount, *unit)
-            )),
-        }
-    }
-    let judged = policy.model_judged.len();
-    match (triggers.is_empty(), judged) {
-        (true, 0) => "No escalation rules yet".into(),
-        (true, n) => format!("{n} rule(s) for the model to judge"),
-        (false, 0) => format!("Escalates on: {}", triggers.join(", ")),
-        (false, n) => format!(
-            "Escalates on: {}; plus {n} rule(s) for the model to judge",
-            triggers.join(", ")
-        ),
-    }
+    crate::rules::understood::summary(&crate::rules::compile(description))
 }

@@ -4,8 +4,19 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Role {
     Owner,
     Admin,
@@ -16,22 +27,16 @@ impl Role {
     pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
+        self.into()
     }
 
+    /// A role a person chose, with a message when it is none of the three.
     pub fn parse(s: &str) -> Result<Role, AppError> {
-        match s {
-            "owner" => Ok(Role::Owner),
-            "admin" => Ok(Role::Admin),
-            "member" => Ok(Role::Member),
-            other => Err(AppError::invalid(format!(
-                "\u{201c}{other}\u{201d} is not a role; use owner, admin or member."
-            ))),
-        }
+        s.parse().map_err(|_| {
+            AppError::invalid(format!(
+                "\u{201c}{s}\u{201d} is not a role; use owner, admin or member."
+            ))
+        })
     }
 
     pub fn label(self) -> &'static str {
@@ -47,6 +52,8 @@ impl Role {
         matches!(self, Role::Owner | Role::Admin)
     }
 }
+
+crate::names::stored_name!(Role, "role");
 
 /// The signed-in user as the browser sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,19 +15,38 @@ pub struct ThreadSummary {
     pub agent_id: String,
     pub agent_name: String,
     pub team_name: String,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub title: String,
     pub updated_at_ms: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum MessageKind {
     User,
     Agent,
     Escalation,
     Notice,
 }
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+crate::names::stored_name!(MessageKind, "message kind");
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
@@ -42,8 +61,19 @@ pub struct MessageView {
     pub escalation: Option<EscalationView>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum RunStatus {
     Running,
     Waiting,
@@ -53,24 +83,51 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Waiting => "waiting",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "running" => Some(Self::Running),
-            "waiting" => Some(Self::Waiting),
-            "completed" => Some(Self::Completed),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
+        self.into()
     }
 }
+
+crate::names::stored_name!(RunStatus, "run status");
+
+/// What started a thread (and so its runs and escalations).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Trigger {
+    Chat,
+    Cron,
+    Email,
+    Webhook,
+    Slack,
+    Discord,
+    Event,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::names::stored_name!(Trigger, "trigger");
 
 /// The thread's latest run, so the page can show "working…", a failure and its retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +142,7 @@ pub struct ThreadView {
     pub id: String,
     pub agent_id: String,
     pub agent_name: String,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub title: String,
     pub messages: Vec<MessageView>,
     pub last_run: Option<RunView>,

@@ -2,6 +2,7 @@
 //! Respond & Resume (guidance becomes the result of the agent's escalate_to_human call) or
 //! Dismiss (the agent proceeds as best it can).
 
+use crate::chat::Trigger;
 use crate::error::AppError;
 use crate::rules::Severity;
 use leptos::prelude::*;
@@ -13,8 +14,19 @@ pub const MAX_GUIDANCE_BYTES: usize = 8 * 1024;
 /// The error every answer after the first one gets (SPEC wording).
 pub const ALREADY_RESOLVED: &str = "This escalation is already resolved.";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum EscalationStatus {
     Open,
     Resolved,
@@ -23,22 +35,11 @@ pub enum EscalationStatus {
 
 impl EscalationStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Resolved => "resolved",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "open" => Some(Self::Open),
-            "resolved" => Some(Self::Resolved),
-            "dismissed" => Some(Self::Dismissed),
-            _ => None,
-        }
+        self.into()
     }
 }
+
+crate::names::stored_name!(EscalationStatus, "escalation status");
 
 /// The severity icon and its accessible name.
 pub fn severity_icon(s: Severity) -> (&'static str, &'static str) {
@@ -55,7 +56,7 @@ pub struct EscalationView {
     pub id: String,
     pub thread_id: String,
     pub agent_name: String,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub reason: String,
     pub severity: Severity,
     /// False for a direct tool-call escalation: the agent did not wait for the answer.
@@ -109,16 +110,11 @@ pub struct ListQuery {
     pub view: ListView,
     pub severity: Option<Severity>,
     pub agent: Option<String>,
-    pub trigger: Option<String>,
+    pub trigger: Option<Trigger>,
     pub sort: Sort,
     /// The keyset cursor of the page to show (from the previous page's `next`).
     pub after: Option<String>,
 }
-
-/// What threads can be started by; the trigger filter accepts exactly these.
-pub const TRIGGERS: [&str; 7] = [
-    "chat", "cron", "email", "webhook", "slack", "discord", "event",
-];
 
 impl ListQuery {
     /// Reads the URL's values; anything unknown is refused with a message, never guessed.
@@ -135,7 +131,7 @@ impl ListQuery {
         };
         let severity = match val("severity") {
             None => None,
-            Some(v) => Some(Severity::parse(&v).ok_or_else(|| {
+            Some(v) => Some(v.parse::<Severity>().map_err(|_| {
                 AppError::invalid(format!(
                     "Unknown severity \u{201c}{v}\u{201d}: use info, warning or critical."
                 ))
@@ -151,15 +147,15 @@ impl ListQuery {
                 )));
             }
         };
-        let trigger = val("trigger");
-        if let Some(t) = &trigger
-            && !TRIGGERS.contains(&t.as_str())
-        {
-            return Err(AppError::invalid(format!(
-                "Unknown trigger \u{201c}{t}\u{201d}: use one of {}.",
-                TRIGGERS.join(", ")
-            )));
-        }
+        let trigger = match val("trigger") {
+            None => None,
+            Some(t) => Some(t.parse::<Trigger>().map_err(|_| {
+                AppError::invalid(format!(
+                    "Unknown trigger \u{201c}{t}\u{201d}: use one of {}.",
+                    <Trigger as strum::VariantNames>::VARIANTS.join(", ")
+                ))
+            })?),
+        };
         let agent = val("agent");
         if let Some(a) = &agent
             && (a.len() > 64 || !a.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))

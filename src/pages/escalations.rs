@@ -2,12 +2,13 @@
 //! ones in a second view. Filters and order live in the URL (shareable, survive reload), pages
 //! are keyset cursors.
 
+use crate::chat::Trigger;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::live::{coalesced, use_live};
 use crate::components::time::format_time;
 use crate::escalations::{
     DismissEscalation, EscalationList, EscalationStatus, EscalationView, ListQuery, ListView, Sort,
-    TRIGGERS, list_escalations, severity_icon, show_age,
+    list_escalations, severity_icon, show_age,
 };
 use crate::live::Change;
 use crate::rules::Severity;
@@ -214,9 +215,9 @@ fn Filters(q: ListQuery, agents: Vec<crate::escalations::AgentOption>) -> impl I
                 "Trigger"
                 <select name="trigger">
                     {opt("", "All", q.trigger.is_none())}
-                    {TRIGGERS
+                    {<Trigger as strum::VariantArray>::VARIANTS
                         .iter()
-                        .map(|t| opt(t, t, q.trigger.as_deref() == Some(*t)))
+                        .map(|&t| opt(t.as_str(), t.as_str(), q.trigger == Some(t)))
                         .collect_view()}
                 </select>
             </label>

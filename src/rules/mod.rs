@@ -4,12 +4,26 @@
 //! Every step is a single pass over the text, so it stays linear in the Description's length.
 
 pub mod text;
+pub mod understood;
 
 use serde::{Deserialize, Serialize};
 use text::{find_run, is_filler, sentences, stems, words};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     Info,
     Warning,
@@ -22,20 +36,7 @@ impl Severity {
 
     /// The stored and wire name: `info`, `warning`, `critical`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "info" => Some(Self::Info),
-            "warning" => Some(Self::Warning),
-            "critical" => Some(Self::Critical),
-            _ => None,
-        }
+        self.into()
     }
 
     /// 0, 1, 2: the order "most severe first" sorts on.
@@ -60,6 +61,8 @@ impl Severity {
         }
     }
 }
+
+crate::names::stored_name!(Severity, "severity");
 
 /// A phrase to look for, matched on stems ("refunds" matches "refunded").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,7 +98,7 @@ pub enum Unit {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Trigger {
+pub enum Condition {
     /// Escalate when the message contains any of these.
     AnyOf(Vec<Term>),
     /// Escalate when the message is about `subject` and names an amount above `amount`.
@@ -112,7 +115,7 @@ pub enum Trigger {
 pub struct Rule {
     /// The sentence it came from, as written.
     pub sentence: String,
-    pub trigger: Trigger,
+    pub condition: Condition,
     /// Steps the Description asks for before escalating ("confirm the order details…").
     pub before_escalating: Vec<String>,
     /// What the reason must include ("a one-sentence summary of the deviation…").
@@ -406,10 +409,10 @@ fn escalation_rules(sentence: &str, lower: &str, bare: bool) -> Vec<Rule> {
     };
     after
         .split(" or any ")
-        .filter_map(|clause| clause_trigger(&format!(" {} ", clause.trim()), bare))
-        .map(|trigger| Rule {
+        .filter_map(|clause| clause_condition(&format!(" {} ", clause.trim()), bare))
+        .map(|condition| Rule {
             sentence: sentence.to_string(),
-            trigger,
+            condition,
             before_escalating: vec![],
             reason_includes: vec![],
             flag_only: false,
@@ -417,7 +420,7 @@ fn escalation_rules(sentence: &str, lower: &str, bare: bool) -> Vec<Rule> {
         .collect()
 }
 
-fn clause_trigger(clause: &str, bare: bool) -> Option<Trigger> {
+fn clause_condition(clause: &str, bare: bool) -> Option<Condition> {
     if let Some(t) = threshold(clause) {
         return Some(t);
     }
@@ -443,11 +446,11 @@ fn clause_trigger(clause: &str, bare: bool) -> Option<Trigger> {
         .flat_map(|part| part.split(" and "))
         .filter_map(Term::new)
         .collect();
-    (!terms.is_empty()).then_some(Trigger::AnyOf(terms))
+    (!terms.is_empty()).then_some(Condition::AnyOf(terms))
 }
 
 /// "refund requests over $100", "deviates … by more than 10%".
-fn threshold(clause: &str) -> Option<Trigger> {
+fn threshold(clause: &str) -> Option<Condition> {
     const COMPARISONS: [(&str, bool); 8] = [
         (" more than ", false),
         (" over ", false),
@@ -470,7 +473,7 @@ fn threshold(clause: &str) -> Option<Trigger> {
     if subject.is_empty() {
         return None;
     }
-    Some(Trigger::Over {
+    Some(Condition::Over {
         subject,
         amount,
         unit,
@@ -555,8 +558,8 @@ impl Policy {
         for (index, rule) in self.rules.iter().enumerate() {
             // What in the message triggered the rule, and the words its severity is read from:
             // every term of the rule the message mentions, not only the first.
-            let hit: Option<(String, Vec<String>)> = match &rule.trigger {
-                Trigger::AnyOf(terms) => {
+            let hit: Option<(String, Vec<String>)> = match &rule.condition {
+                Condition::AnyOf(terms) => {
                     let found: Vec<&Term> = terms
                         .iter()
                         .filter(|t| find_run(&msg, &t.stems).is_some())
@@ -566,7 +569,7 @@ impl Policy {
                         (first.text.clone(), about)
                     })
                 }
-                Trigger::Over {
+                Condition::Over {
                     subject,
                     amount,
                     unit,
@@ -603,9 +606,9 @@ impl Policy {
     /// The highest severity a rule can escalate with, shown beside it in the editor: the same
     /// mapping `evaluate` applies, over everything the rule triggers on.
     pub fn rule_severity(&self, rule: &Rule) -> Severity {
-        let about: Vec<String> = match &rule.trigger {
-            Trigger::AnyOf(terms) => terms.iter().flat_map(|t| t.stems.clone()).collect(),
-            Trigger::Over { subject, .. } => subject.clone(),
+        let about: Vec<String> = match &rule.condition {
+            Condition::AnyOf(terms) => terms.iter().flat_map(|t| t.stems.clone()).collect(),
+            Condition::Over { subject, .. } => subject.clone(),
         };
         self.severity_of(&about)
     }

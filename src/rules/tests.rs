@@ -3,9 +3,9 @@
 use super::*;
 
 fn terms(rule: &Rule) -> Vec<&str> {
-    match &rule.trigger {
-        Trigger::AnyOf(ts) => ts.iter().map(|t| t.text.as_str()).collect(),
-        Trigger::Over { .. } => vec![],
+    match &rule.condition {
+        Condition::AnyOf(ts) => ts.iter().map(|t| t.text.as_str()).collect(),
+        Condition::Over { .. } => vec![],
     }
 }
 
@@ -88,8 +88,8 @@ fn money_threshold_with_steps_before_escalating() {
         "Always escalate refund requests over $100. Before escalating, confirm the order details and check whether the customer has had refunds in the past 90 days.",
     );
     assert_eq!(p.rules.len(), 1);
-    match &p.rules[0].trigger {
-        Trigger::Over {
+    match &p.rules[0].condition {
+        Condition::Over {
             subject,
             amount,
             unit,
@@ -140,8 +140,8 @@ fn percent_threshold_with_reason_requirement() {
         "Escalate any contract clause that deviates from our standard terms by more than 10%. Include a one-sentence summary of the deviation and which standard clause it diverges from.",
     );
     assert_eq!(p.rules.len(), 1);
-    match &p.rules[0].trigger {
-        Trigger::Over { amount, unit, .. } => {
+    match &p.rules[0].condition {
+        Condition::Over { amount, unit, .. } => {
             assert_eq!((*amount, *unit), (10.0, Unit::Percent));
         }
         other => panic!("expected a threshold, got {other:?}"),

@@ -10,11 +10,11 @@ use super::runtime;
 use super::state::{AppState, app_state};
 use crate::chat::{
     MAX_MESSAGE_BYTES, MessageKind, MessageView, RunStatus, RunView, ThreadSummary, ThreadView,
+    Trigger,
 };
 use crate::error::AppError;
-use crate::escalations::{EscalationStatus, EscalationView};
+use crate::escalations::EscalationView;
 use crate::live::{Change, LiveEvent};
-use crate::rules::Severity;
 use crate::validate;
 
 /// How many threads the chat list shows.
@@ -45,8 +45,8 @@ fn summary(row: ThreadRow) -> ThreadSummary {
 
 pub fn escalation_view(row: EscalationRow) -> EscalationView {
     EscalationView {
-        severity: Severity::parse(&row.severity).unwrap_or(Severity::DEFAULT),
-        status: EscalationStatus::parse(&row.status).unwrap_or(EscalationStatus::Open),
+        severity: row.severity,
+        status: row.status,
         blocking: row.blocking != 0,
         id: row.id,
         thread_id: row.thread_id,
@@ -81,7 +81,7 @@ pub async fn start(agent_id: String) -> Result<String, AppError> {
         &state.db,
         &agent.team_id,
         &agent.id,
-        "chat",
+        Trigger::Chat,
         &title,
         Some(&v.user.id),
     )
@@ -97,7 +97,7 @@ pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
     let last_run = runs::latest_for_thread(&state.db, &thread.id)
         .await?
         .map(|r| RunView {
-            status: RunStatus::parse(&r.status).unwrap_or(RunStatus::Failed),
+            status: r.status,
             id: r.id,
             error: r.error,
         });
@@ -111,12 +111,7 @@ pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
     let messages = rows
         .into_iter()
         .map(|m| {
-            let kind = match m.kind.as_str() {
-                "user" => MessageKind::User,
-                "escalation" => MessageKind::Escalation,
-                "notice" => MessageKind::Notice,
-                _ => MessageKind::Agent,
-            };
+            let kind = m.kind;
             MessageView {
                 seq: m.seq,
                 kind,
@@ -147,7 +142,7 @@ pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
 async fn busy(db: &Db, thread_id: &str) -> AppError {
     let waiting = matches!(
         runs::latest_for_thread(db, thread_id).await,
-        Ok(Some(r)) if matches!(r.status(), Ok(RunStatus::Waiting))
+        Ok(Some(r)) if r.status == RunStatus::Waiting
     );
     AppError::Conflict(if waiting {
         "The agent is waiting for a person to answer its escalation. Respond & Resume or Dismiss it first; your message was not sent.".into()
@@ -170,8 +165,16 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
             AppError::NotFound("This thread's agent was deleted; your message was not sent.".into())
         })?;
     let mut tx = state.db.begin().await?;
-    let seq =
-        threads::add_message(&mut tx, &thread.id, None, "user", &v.user.name, &body, None).await?;
+    let seq = threads::add_message(
+        &mut tx,
+        &thread.id,
+        None,
+        MessageKind::User,
+        &v.user.name,
+        &body,
+        None,
+    )
+    .await?;
     let run_id = runs::insert(
         &mut tx,
         NewRun {
@@ -223,7 +226,7 @@ pub async fn retry(run_id: String) -> Result<(), AppError> {
     let thread = visible(&v, &state.db, &run.thread_id)
         .await
         .map_err(|_| nope())?;
-    if run.status()? != RunStatus::Failed {
+    if run.status != RunStatus::Failed {
         return Err(AppError::Conflict(
             "This run has not failed; there is nothing to retry.".into(),
         ));

@@ -50,7 +50,7 @@ pub async fn seed(db: &Db, config: &Config) -> Result<bool, AppError> {
     for owner in users::all(db)
         .await?
         .iter()
-        .filter(|u| u.role() == Role::Owner)
+        .filter(|u| u.role == Role::Owner)
     {
         teams::add_member(db, &support.id, &owner.id).await?;
         teams::add_member(db, &sales.id, &owner.id).await?;

@@ -48,15 +48,8 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
         &v.user.name
     };
     let mut tx = state.db.begin().await?;
-    let Some((run_id, blocking, tool_call_id)) = esc_db::answer(
-        &mut *tx,
-        &row.id,
-        status.as_str(),
-        guidance,
-        &v.user.id,
-        responder,
-    )
-    .await?
+    let Some((run_id, blocking, tool_call_id)) =
+        esc_db::answer(&mut *tx, &row.id, status, guidance, &v.user.id, responder).await?
     else {
         return Err(AppError::Conflict(ALREADY_RESOLVED.into()));
     };
@@ -111,9 +104,7 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
 
 /// A cursor names the last row shown: `<time>_<id>`, or `<rank>_<time>_<id>` by severity.
 fn encode_after(order: &esc_db::Order, row: &esc_db::EscalationRow) -> String {
-    let rank = crate::rules::Severity::parse(&row.severity)
-        .unwrap_or(crate::rules::Severity::DEFAULT)
-        .rank();
+    let rank = row.severity.rank();
     match order {
         esc_db::Order::Severity => format!("{rank}_{}_{}", row.created_at, row.id),
         esc_db::Order::Answered => format!("{}_{}", row.answered_at.unwrap_or_default(), row.id),
@@ -159,9 +150,9 @@ pub async fn list(
     let filter = esc_db::Filter {
         team_ids: &v.team_ids,
         open: q.view == ListView::Open,
-        severity: q.severity.map(|s| s.as_str()),
+        severity: q.severity,
         agent_id: q.agent.as_deref(),
-        trigger: q.trigger.as_deref(),
+        trigger: q.trigger,
         order,
         after,
         limit: PAGE_SIZE as i64 + 1,

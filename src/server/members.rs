@@ -189,7 +189,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<(), AppError> 
     let user = users::by_id(&state.db, &user_id)
         .await?
         .ok_or_else(|| AppError::NotFound("No such user.".into()))?;
-    let current = user.role();
+    let current = user.role;
     if current == role {
         return Ok(());
     }
@@ -242,7 +242,7 @@ pub async fn set_active(user_id: String, active: bool) -> Result<(), AppError> {
             "You cannot deactivate or reactivate yourself.".into(),
         ));
     }
-    if user.role() == Role::Owner && v.user.role != Role::Owner {
+    if user.role == Role::Owner && v.user.role != Role::Owner {
         return Err(AppError::Forbidden(
             "Only an owner can deactivate or reactivate an owner.".into(),
         ));

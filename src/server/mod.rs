@@ -21,7 +21,7 @@ pub mod streams;
 pub mod tokens;
 
 use config::Config;
-use leptos::config::LeptosOptions;
+use leptos::config::{LeptosOptions, get_configuration};
 use state::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,14 +73,7 @@ pub async fn prepare_with_tools(
     {
         tracing::info!("seeded demo data");
     }
-    let leptos_options = LeptosOptions::builder()
-        .output_name("flare")
-        .site_root(config.site_root.as_str())
-        .site_pkg_dir("pkg")
-        .site_addr(config.site_addr)
-        .hash_file(std::sync::Arc::<str>::from(assets::hash_file_name()))
-        .hash_files(assets::hash_file().is_some())
-        .build();
+    let leptos_options = leptos_options(&config)?;
     let events = match db::Backend::of(&config.database_url)? {
         db::Backend::Postgres => events::EventBus::postgres(&config.database_url).await?,
         db::Backend::Sqlite => events::EventBus::local(),
@@ -203,4 +196,20 @@ pub fn init_tracing(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// Leptos' own settings, read the way cargo-leptos passes them (`LEPTOS_*` variables), with
+/// what Flare decides itself laid on top: its address and site folder (already checked in
+/// `Config`), and hashed file names exactly when the build wrote the hash file (a binary run
+/// without cargo-leptos has no `LEPTOS_HASH_FILES` in its environment).
+fn leptos_options(config: &Config) -> anyhow::Result<LeptosOptions> {
+    use anyhow::Context;
+    let mut options = get_configuration(None)
+        .context("cannot read Leptos' settings (the LEPTOS_* variables)")?
+        .leptos_options;
+    options.output_name = "flare".into();
+    options.site_root = config.site_root.as_str().into();
+    options.site_addr = config.site_addr;
+    options.hash_files = assets::hash_file().is_some();
+    Ok(options)
 }

@@ -45,7 +45,7 @@ pub async fn authenticate(
 
 fn info(r: TokenRow) -> TokenInfo {
     TokenInfo {
-        kind: TokenKind::parse(&r.kind).unwrap_or(TokenKind::Embed),
+        kind: r.kind,
         id: r.id,
         name: r.name,
         team_name: r.team_name,
@@ -69,8 +69,9 @@ pub async fn create(kind: String, team_id: String, name: String) -> Result<NewTo
     let v = viewer().await?;
     v.require_manager()?;
     v.require_team(&team_id)?;
-    let kind = TokenKind::parse(&kind)
-        .ok_or_else(|| AppError::invalid("A token is for the embed widget or the API."))?;
+    let kind = kind
+        .parse::<TokenKind>()
+        .map_err(|_| AppError::invalid("A token is for the embed widget or the API."))?;
     let name = validate::name(&name, "token name", 80)?;
     let state = app_state()?;
     let mut bytes = [0u8; 32];

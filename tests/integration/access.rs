@@ -45,7 +45,7 @@ async fn member_with_stream(c: &Chat, email: &str) -> (String, reqwest::Client, 
 }
 
 async fn team_of(c: &Chat) -> String {
-    let teams = c.app.call(&c.owner, "my_teams", &[]).await;
+    let teams = c.app.send(&c.owner, MyTeams {}).await;
     teams.body[0]["id"].as_str().unwrap().to_string()
 }
 
@@ -56,10 +56,12 @@ async fn removal_from_the_team_stops_its_events_at_once() {
     let team = team_of(&c).await;
     let r = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "remove_member",
-            &[("team_id", &team), ("user_id", &bob)],
+            RemoveMember {
+                team_id: team.to_string(),
+                user_id: bob.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -85,7 +87,7 @@ async fn signing_out_ends_the_sessions_streams_within_seconds() {
     let other = c.app.sign_in("bob@example.com", "password-123").await;
     let other_live = other.get(c.app.url("/api/live")).send().await.unwrap();
     let started = Instant::now();
-    assert_eq!(c.app.call(&bob, "logout", &[]).await.status, StatusCode::OK);
+    assert_eq!(c.app.send(&bob, Logout {}).await.status, StatusCode::OK);
     let (ended, _) = ends_within(live, Duration::from_secs(5)).await;
     assert!(ended, "the signed-out session's stream is still open");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -100,13 +102,18 @@ async fn deactivation_ends_every_session_and_stream_and_sign_in() {
     let (bob_id, bob, live) = member_with_stream(&c, "bob@example.com").await;
     let r = c
         .app
-        .call(&c.owner, "deactivate_user", &[("user_id", &bob_id)])
+        .send(
+            &c.owner,
+            DeactivateUser {
+                user_id: bob_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let (ended, _) = ends_within(live, Duration::from_secs(5)).await;
     assert!(ended, "a deactivated user's stream is still open");
     // Signed out everywhere, and cannot sign in again.
-    let me = c.app.call(&bob, "signed_in_user", &[]).await;
+    let me = c.app.send(&bob, SignedInUser {}).await;
     assert_eq!(me.body, Value::Null);
     let again = c
         .app
@@ -127,12 +134,22 @@ async fn deactivation_ends_every_session_and_stream_and_sign_in() {
     // A second click changes nothing; reactivation lets Bob back in.
     let twice = c
         .app
-        .call(&c.owner, "deactivate_user", &[("user_id", &bob_id)])
+        .send(
+            &c.owner,
+            DeactivateUser {
+                user_id: bob_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(twice.status, StatusCode::OK);
     let r = c
         .app
-        .call(&c.owner, "reactivate_user", &[("user_id", &bob_id)])
+        .send(
+            &c.owner,
+            ReactivateUser {
+                user_id: bob_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     c.app.sign_in("bob@example.com", "password-123").await;
@@ -151,7 +168,7 @@ async fn who_may_deactivate_whom() {
     let owner = app.owner().await;
     let admin_id = app.create_user(&owner, "ada@example.com", "admin").await;
     let member_id = app.create_user(&owner, "mel@example.com", "member").await;
-    let owner_id = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+    let owner_id = app.send(&owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -159,26 +176,51 @@ async fn who_may_deactivate_whom() {
     let member = app.sign_in("mel@example.com", "password-123").await;
     // A member cannot; an admin cannot touch an owner; nobody deactivates themselves.
     let r = app
-        .call(&member, "deactivate_user", &[("user_id", &admin_id)])
+        .send(
+            &member,
+            DeactivateUser {
+                user_id: admin_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
-        .call(&admin, "deactivate_user", &[("user_id", &owner_id)])
+        .send(
+            &admin,
+            DeactivateUser {
+                user_id: owner_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
-        .call(&owner, "deactivate_user", &[("user_id", &owner_id)])
+        .send(
+            &owner,
+            DeactivateUser {
+                user_id: owner_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = client_call(&app, "deactivate_user", &member_id).await;
     assert_eq!(r, StatusCode::UNAUTHORIZED);
     let r = app
-        .call(&admin, "deactivate_user", &[("user_id", "nope")])
+        .send(
+            &admin,
+            DeactivateUser {
+                user_id: "nope".into(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // An admin may deactivate a member.
     let r = app
-        .call(&admin, "deactivate_user", &[("user_id", &member_id)])
+        .send(
+            &admin,
+            DeactivateUser {
+                user_id: member_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
@@ -205,10 +247,12 @@ async fn a_new_password_signs_out_the_other_sessions_only() {
     let change = |current: &'static str, new: &'static str| {
         let (app, here) = (&c.app, &here);
         async move {
-            app.call(
+            app.send(
                 here,
-                "change_password",
-                &[("current", current), ("new", new)],
+                ChangePassword {
+                    current: current.to_string(),
+                    new: new.to_string(),
+                },
             )
             .await
         }
@@ -220,9 +264,9 @@ async fn a_new_password_signs_out_the_other_sessions_only() {
     let ok = change("password-123", "a-new-password-1").await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     // This browser stays signed in; the other is signed out, its stream ended.
-    let me = c.app.call(&here, "signed_in_user", &[]).await;
+    let me = c.app.send(&here, SignedInUser {}).await;
     assert_eq!(me.body["email"], "bob@example.com");
-    let them = c.app.call(&there, "signed_in_user", &[]).await;
+    let them = c.app.send(&there, SignedInUser {}).await;
     assert_eq!(them.body, Value::Null);
     let (ended, _) = ends_within(there_live, Duration::from_secs(5)).await;
     assert!(ended);
@@ -235,10 +279,12 @@ async fn a_new_password_signs_out_the_other_sessions_only() {
     c.app.sign_in("bob@example.com", "a-new-password-1").await;
     let signed_out = c
         .app
-        .call(
+        .send(
             &client(),
-            "change_password",
-            &[("current", "a-new-password-1"), ("new", "another-one-2")],
+            ChangePassword {
+                current: "a-new-password-1".into(),
+                new: "another-one-2".into(),
+            },
         )
         .await;
     assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
@@ -282,7 +328,7 @@ async fn open_streams_are_capped_per_user_oldest_first() {
     let (ended, _) = ends_within_ref(&mut streams[0], Duration::from_millis(500)).await;
     assert!(!ended, "only the oldest was closed");
     let state = app.state.clone().unwrap();
-    let owner_id = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+    let owner_id = app.send(&owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -305,28 +351,34 @@ async fn admins_manage_the_members_of_their_own_teams_only() {
     app.add_member(&owner, &mine, &admin_id).await;
     let admin = app.sign_in("ada@example.com", "password-123").await;
     let r = app
-        .call(
+        .send(
             &admin,
-            "add_member",
-            &[("team_id", &theirs), ("user_id", &bob_id)],
+            AddMember {
+                team_id: theirs.to_string(),
+                user_id: bob_id.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Nor can the admin add themselves to another team.
     let r = app
-        .call(
+        .send(
             &admin,
-            "add_member",
-            &[("team_id", &theirs), ("user_id", &admin_id)],
+            AddMember {
+                team_id: theirs.to_string(),
+                user_id: admin_id.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     app.add_member(&owner, &theirs, &bob_id).await;
     let r = app
-        .call(
+        .send(
             &admin,
-            "remove_member",
-            &[("team_id", &theirs), ("user_id", &bob_id)],
+            RemoveMember {
+                team_id: theirs.to_string(),
+                user_id: bob_id.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -338,10 +390,12 @@ async fn admins_manage_the_members_of_their_own_teams_only() {
     // Their own team: allowed. The owner: anywhere.
     app.add_member(&admin, &mine, &bob_id).await;
     let r = app
-        .call(
+        .send(
             &owner,
-            "remove_member",
-            &[("team_id", &theirs), ("user_id", &bob_id)],
+            RemoveMember {
+                team_id: theirs.to_string(),
+                user_id: bob_id.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -357,7 +411,7 @@ async fn the_last_owner_cannot_be_raced_away() {
     let id_of = |c: reqwest::Client| {
         let app = &app;
         async move {
-            app.call(&c, "signed_in_user", &[]).await.body["id"]
+            app.send(&c, SignedInUser {}).await.body["id"]
                 .as_str()
                 .unwrap()
                 .to_string()
@@ -412,16 +466,19 @@ async fn open_widget_streams_are_capped_per_token() {
     let app = TestApp::with_owner().await;
     let owner = app.owner().await;
     let team = app.create_team(&owner, "Wall").await;
-    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+    let me = app.send(&owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
     app.add_member(&owner, &team, &me).await;
     let token = app
-        .call(
+        .send(
             &owner,
-            "create_token",
-            &[("kind", "embed"), ("team_id", &team), ("name", "Wall")],
+            CreateToken {
+                kind: "embed".into(),
+                team_id: team.to_string(),
+                name: "Wall".into(),
+            },
         )
         .await
         .body["value"]

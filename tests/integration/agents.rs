@@ -15,25 +15,29 @@ async fn setup() -> Setup {
     let owner = app.owner().await;
     let team_a = app.create_team(&owner, "Team A").await;
     let team_b = app.create_team(&owner, "Team B").await;
-    let me = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+    let me = app.send(&owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
     app.add_member(&owner, &team_a, &me).await;
     app.add_member(&owner, &team_b, &me).await;
     let a = app
-        .call(
+        .send(
             &owner,
-            "create_agent",
-            &[("name", "Support Bot"), ("team_id", &team_a)],
+            CreateAgent {
+                name: "Support Bot".into(),
+                team_id: team_a.to_string(),
+            },
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     let b = app
-        .call(
+        .send(
             &owner,
-            "create_agent",
-            &[("name", "Sales Bot"), ("team_id", &team_b)],
+            CreateAgent {
+                name: "Sales Bot".into(),
+                team_id: team_b.to_string(),
+            },
         )
         .await;
     Setup {
@@ -46,14 +50,13 @@ async fn setup() -> Setup {
 }
 
 async fn save(app: &TestApp, c: &reqwest::Client, agent: &str, base: i64, text: &str) -> Reply {
-    app.call(
+    app.send(
         c,
-        "save_description",
-        &[
-            ("agent_id", agent),
-            ("base_revision", &base.to_string()),
-            ("description", text),
-        ],
+        SaveDescription {
+            agent_id: agent.to_string(),
+            base_revision: base,
+            description: text.to_string(),
+        },
     )
     .await
 }
@@ -75,7 +78,7 @@ async fn agents_are_team_scoped() {
         .await;
     app.add_member(&s.owner, &s.team_a, &alice).await;
     let alice_c = app.sign_in("alice@example.com", "password-123").await;
-    let list = app.call(&alice_c, "list_agents", &[]).await;
+    let list = app.send(&alice_c, ListAgents {}).await;
     let names: Vec<&str> = list
         .body
         .as_array()
@@ -85,28 +88,45 @@ async fn agents_are_team_scoped() {
         .collect();
     assert_eq!(names, ["Support Bot"]);
     assert_eq!(
-        app.call(&alice_c, "load_agent", &[("agent_id", &s.agent_a)])
-            .await
-            .status,
+        app.send(
+            &alice_c,
+            LoadAgent {
+                agent_id: s.agent_a.to_string()
+            }
+        )
+        .await
+        .status,
         StatusCode::OK
     );
     let other = app
-        .call(&alice_c, "load_agent", &[("agent_id", &s.agent_b)])
+        .send(
+            &alice_c,
+            LoadAgent {
+                agent_id: s.agent_b.to_string(),
+            },
+        )
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     assert_eq!(other.message(), "No such agent.");
     let revs = app
-        .call(&alice_c, "agent_revisions", &[("agent_id", &s.agent_b)])
+        .send(
+            &alice_c,
+            AgentRevisions {
+                agent_id: s.agent_b.to_string(),
+            },
+        )
         .await;
     assert_eq!(revs.status, StatusCode::NOT_FOUND);
     // Members read; only owners and admins change.
     let denied = save(app, &alice_c, &s.agent_a, 1, "Escalate refunds.").await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     let denied = app
-        .call(
+        .send(
             &alice_c,
-            "create_agent",
-            &[("name", "X"), ("team_id", &s.team_a)],
+            CreateAgent {
+                name: "X".into(),
+                team_id: s.team_a.to_string(),
+            },
         )
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
@@ -114,7 +134,7 @@ async fn agents_are_team_scoped() {
     // Signed out: nothing.
     let anon = client();
     assert_eq!(
-        app.call(&anon, "list_agents", &[]).await.status,
+        app.send(&anon, ListAgents {}).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -133,10 +153,12 @@ async fn an_admin_outside_the_team_cannot_touch_its_agents() {
     let r = save(app, &adm, &s.agent_a, 1, "Escalate refunds.").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app
-        .call(
+        .send(
             &adm,
-            "create_agent",
-            &[("name", "Sneaky"), ("team_id", &s.team_a)],
+            CreateAgent {
+                name: "Sneaky".into(),
+                team_id: s.team_a.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -198,7 +220,7 @@ async fn saves_carry_their_base_and_never_overwrite_a_newer_revision() {
         ("Always escalate refunds.".to_string(), 2)
     );
     // The list shows what the rules mean.
-    let list = app.call(&s.owner, "list_agents", &[]).await;
+    let list = app.send(&s.owner, ListAgents {}).await;
     let bot = list
         .body
         .as_array()
@@ -210,7 +232,12 @@ async fn saves_carry_their_base_and_never_overwrite_a_newer_revision() {
     assert_eq!(bot["rule_summary"], "Escalates on: refunds");
     // Every revision is kept, with its author; a restore is a new revision.
     let revs = app
-        .call(&s.owner, "agent_revisions", &[("agent_id", &s.agent_a)])
+        .send(
+            &s.owner,
+            AgentRevisions {
+                agent_id: s.agent_a.to_string(),
+            },
+        )
         .await;
     let numbers: Vec<i64> = revs
         .body
@@ -222,14 +249,13 @@ async fn saves_carry_their_base_and_never_overwrite_a_newer_revision() {
     assert_eq!(numbers, [2, 1]);
     assert_eq!(revs.body[0]["author"], OWNER_EMAIL);
     let r = app
-        .call(
+        .send(
             &s.owner,
-            "restore_revision",
-            &[
-                ("agent_id", &s.agent_a),
-                ("revision", "1"),
-                ("base_revision", "2"),
-            ],
+            RestoreRevision {
+                agent_id: s.agent_a.to_string(),
+                revision: 1,
+                base_revision: 2,
+            },
         )
         .await;
     assert_eq!(
@@ -351,14 +377,13 @@ async fn bad_descriptions_are_refused_and_nothing_is_lost() {
     );
 
     let r = app
-        .call(
+        .send(
             &s.owner,
-            "save_description",
-            &[
-                ("agent_id", "no-such"),
-                ("base_revision", "1"),
-                ("description", "x"),
-            ],
+            SaveDescription {
+                agent_id: "no-such".into(),
+                base_revision: 1,
+                description: "x".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -370,7 +395,12 @@ async fn bad_descriptions_are_refused_and_nothing_is_lost() {
 
     // A deleted agent says so, and keeps its last text.
     let r = app
-        .call(&s.owner, "delete_agent", &[("agent_id", &s.agent_a)])
+        .send(
+            &s.owner,
+            DeleteAgent {
+                agent_id: s.agent_a.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = save(app, &s.owner, &s.agent_a, 2, "late keystrokes").await;
@@ -388,26 +418,35 @@ async fn rename_and_delete_are_audited_and_scoped() {
     let s = setup().await;
     let app = &s.app;
     let r = app
-        .call(
+        .send(
             &s.owner,
-            "rename_agent",
-            &[("agent_id", &s.agent_a), ("name", "Helpdesk")],
+            RenameAgent {
+                agent_id: s.agent_a.to_string(),
+                name: "Helpdesk".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app
-        .call(
+        .send(
             &s.owner,
-            "rename_agent",
-            &[("agent_id", &s.agent_a), ("name", " ")],
+            RenameAgent {
+                agent_id: s.agent_a.to_string(),
+                name: " ".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = app
-        .call(&s.owner, "delete_agent", &[("agent_id", &s.agent_b)])
+        .send(
+            &s.owner,
+            DeleteAgent {
+                agent_id: s.agent_b.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let list = app.call(&s.owner, "list_agents", &[]).await;
+    let list = app.send(&s.owner, ListAgents {}).await;
     let names: Vec<&str> = list
         .body
         .as_array()

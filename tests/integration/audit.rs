@@ -17,13 +17,27 @@ async fn who_did_what_filtered_and_scoped() {
     let c = chat_with(TUTORIAL_RULE).await;
     let (_, esc) = escalated(&c).await;
     c.app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approve the refund".into(),
+            },
         )
         .await;
-    let all = c.app.call(&c.owner, "list_audit", &[]).await;
+    let all = c
+        .app
+        .send(
+            &c.owner,
+            ListAudit {
+                actor: None,
+                action: None,
+                from: None,
+                to: None,
+                after: None,
+            },
+        )
+        .await;
     assert_eq!(all.status, StatusCode::OK, "{:?}", all.body);
     let a = actions(&all);
     assert_eq!(
@@ -38,7 +52,16 @@ async fn who_did_what_filtered_and_scoped() {
     assert_eq!(resolved["detail"], "approve the refund");
     let only = c
         .app
-        .call(&c.owner, "list_audit", &[("action", "escalation.raised")])
+        .send(
+            &c.owner,
+            ListAudit {
+                actor: None,
+                action: Some("escalation.raised".into()),
+                from: None,
+                to: None,
+                after: None,
+            },
+        )
         .await;
     assert_eq!(actions(&only), ["escalation.raised"]);
     assert_eq!(
@@ -47,10 +70,15 @@ async fn who_did_what_filtered_and_scoped() {
     );
     let by_agent = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "list_audit",
-            &[("actor", "agent: Customer Support Agent")],
+            ListAudit {
+                actor: Some("agent: Customer Support Agent".into()),
+                action: None,
+                from: None,
+                to: None,
+                after: None,
+            },
         )
         .await;
     assert_eq!(actions(&by_agent), ["escalation.raised"]);
@@ -65,12 +93,30 @@ async fn who_did_what_filtered_and_scoped() {
     let today = flare::components::time::format_time(flare::server::db::now_ms())[..10].to_string();
     let day = c
         .app
-        .call(&c.owner, "list_audit", &[("from", &today), ("to", &today)])
+        .send(
+            &c.owner,
+            ListAudit {
+                actor: None,
+                action: None,
+                from: Some(today.to_string()),
+                to: Some(today.to_string()),
+                after: None,
+            },
+        )
         .await;
     assert_eq!(actions(&day), a);
     let later = c
         .app
-        .call(&c.owner, "list_audit", &[("from", "9999-12-31")])
+        .send(
+            &c.owner,
+            ListAudit {
+                actor: None,
+                action: None,
+                from: Some("9999-12-31".into()),
+                to: None,
+                after: None,
+            },
+        )
         .await;
     assert!(actions(&later).is_empty());
 
@@ -81,7 +127,20 @@ async fn who_did_what_filtered_and_scoped() {
         .await;
     let _ = adm;
     let adm = c.app.sign_in("adm@example.com", "password-123").await;
-    let theirs = actions(&c.app.call(&adm, "list_audit", &[]).await);
+    let theirs = actions(
+        &c.app
+            .send(
+                &adm,
+                ListAudit {
+                    actor: None,
+                    action: None,
+                    from: None,
+                    to: None,
+                    after: None,
+                },
+            )
+            .await,
+    );
     assert!(theirs.contains(&"user.created".to_string()), "{theirs:?}");
     assert!(
         !theirs
@@ -89,7 +148,21 @@ async fn who_did_what_filtered_and_scoped() {
             .any(|x| x.starts_with("escalation.") || x.starts_with("agent.")),
         "{theirs:?}"
     );
-    let theirs_actors = c.app.call(&adm, "list_audit", &[]).await.body["actors"].clone();
+    let theirs_actors = c
+        .app
+        .send(
+            &adm,
+            ListAudit {
+                actor: None,
+                action: None,
+                from: None,
+                to: None,
+                after: None,
+            },
+        )
+        .await
+        .body["actors"]
+        .clone();
     assert!(
         !theirs_actors
             .as_array()
@@ -102,11 +175,35 @@ async fn who_did_what_filtered_and_scoped() {
         .await;
     let mem = c.app.sign_in("mem@example.com", "password-123").await;
     assert_eq!(
-        c.app.call(&mem, "list_audit", &[]).await.status,
+        c.app
+            .send(
+                &mem,
+                ListAudit {
+                    actor: None,
+                    action: None,
+                    from: None,
+                    to: None,
+                    after: None
+                }
+            )
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        c.app.call(&client(), "list_audit", &[]).await.status,
+        c.app
+            .send(
+                &client(),
+                ListAudit {
+                    actor: None,
+                    action: None,
+                    from: None,
+                    to: None,
+                    after: None
+                }
+            )
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     let html = c
@@ -161,10 +258,15 @@ async fn pages_cover_the_trail_once() {
     let mut pages = 0;
     loop {
         let r = app
-            .call(
+            .send(
                 &owner,
-                "list_audit",
-                &[("action", "test.entry"), ("after", &after)],
+                ListAudit {
+                    actor: None,
+                    action: Some("test.entry".into()),
+                    from: None,
+                    to: None,
+                    after: Some(after.to_string()),
+                },
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);

@@ -24,15 +24,15 @@ async fn owner_from_environment_signs_in_and_out() {
         1
     );
     let c = app.owner().await;
-    let me = app.call(&c, "signed_in_user", &[]).await;
+    let me = app.send(&c, SignedInUser {}).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["email"], OWNER_EMAIL);
     assert_eq!(me.body["role"], "owner");
-    let out = app.call(&c, "logout", &[]).await;
+    let out = app.send(&c, Logout {}).await;
     assert_eq!(out.status, StatusCode::OK);
-    let me = app.call(&c, "signed_in_user", &[]).await;
+    let me = app.send(&c, SignedInUser {}).await;
     assert_eq!(me.body, serde_json::Value::Null, "signed out after logout");
-    let dir = app.call(&c, "load_directory", &[]).await;
+    let dir = app.send(&c, LoadDirectory {}).await;
     assert_eq!(dir.status, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
@@ -65,17 +65,20 @@ async fn wrong_password_unknown_email_and_empty_fields_are_refused_clearly() {
     assert_eq!(empty.message(), "Enter your email and password.");
     let long = "x".repeat(5000);
     let over = app
-        .call(
+        .send(
             &c,
-            "login",
-            &[("email", long.as_str()), ("password", long.as_str())],
+            Login {
+                email: long.to_string(),
+                password: long.to_string(),
+                next: None,
+            },
         )
         .await;
     assert_eq!(over.status, StatusCode::UNAUTHORIZED);
     let missing = app.call(&c, "login", &[("email", OWNER_EMAIL)]).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     // None of it signed anyone in.
-    let me = app.call(&c, "signed_in_user", &[]).await;
+    let me = app.send(&c, SignedInUser {}).await;
     assert_eq!(me.body, serde_json::Value::Null);
     app.stop().await;
 }
@@ -107,10 +110,13 @@ async fn failed_sign_ins_lock_the_address_across_accounts() {
     for i in 0..20 {
         let email = format!("guess{i}@example.com");
         let r = app
-            .call(
+            .send(
                 &c,
-                "login",
-                &[("email", email.as_str()), ("password", "wrong password")],
+                Login {
+                    email: email.to_string(),
+                    password: "wrong password".into(),
+                    next: None,
+                },
             )
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
@@ -153,28 +159,26 @@ async fn first_visit_creates_the_first_admin_once() {
     // Bad input first: nothing is created.
     let c = client();
     let bad = app
-        .call(
+        .send(
             &c,
-            "create_first_admin",
-            &[
-                ("name", "Ada"),
-                ("email", "ada"),
-                ("password", "password-1"),
-                ("setup_code", code),
-            ],
+            CreateFirstAdmin {
+                name: "Ada".into(),
+                email: "ada".into(),
+                password: "password-1".into(),
+                setup_code: code.to_string(),
+            },
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let short = app
-        .call(
+        .send(
             &c,
-            "create_first_admin",
-            &[
-                ("name", "Ada"),
-                ("email", "ada@example.com"),
-                ("password", "short"),
-                ("setup_code", code),
-            ],
+            CreateFirstAdmin {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                password: "short".into(),
+                setup_code: code.to_string(),
+            },
         )
         .await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
@@ -230,21 +234,20 @@ async fn the_first_admin_is_signed_in_and_joins_every_team() {
     let app = TestApp::start(config).await;
     let c = client();
     let r = app
-        .call(
+        .send(
             &c,
-            "create_first_admin",
-            &[
-                ("name", "Ada"),
-                ("email", "ada@example.com"),
-                ("password", "password-123"),
-                ("setup_code", app.setup_code.as_deref().unwrap()),
-            ],
+            CreateFirstAdmin {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                password: "password-123".into(),
+                setup_code: app.setup_code.clone().unwrap(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let me = app.call(&c, "signed_in_user", &[]).await;
+    let me = app.send(&c, SignedInUser {}).await;
     assert_eq!(me.body["email"], "ada@example.com");
-    let teams = app.call(&c, "my_teams", &[]).await;
+    let teams = app.send(&c, MyTeams {}).await;
     let names: Vec<&str> = teams
         .body
         .as_array()
@@ -315,29 +318,27 @@ async fn the_first_admin_needs_the_setup_code_from_the_log() {
     // The code as a person types it: lower case, spaces instead of dashes.
     let typed = code.to_lowercase().replace('-', " ");
     let r = app
-        .call(
+        .send(
             &c,
-            "create_first_admin",
-            &[
-                ("name", "Ada"),
-                ("email", "ada@example.com"),
-                ("password", "password-123"),
-                ("setup_code", typed.as_str()),
-            ],
+            CreateFirstAdmin {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                password: "password-123".into(),
+                setup_code: typed.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // Spent: the same code again is refused, and the setup page is gone.
     let again = app
-        .call(
+        .send(
             &client(),
-            "create_first_admin",
-            &[
-                ("name", "Eve"),
-                ("email", "eve@example.com"),
-                ("password", "password-123"),
-                ("setup_code", code.as_str()),
-            ],
+            CreateFirstAdmin {
+                name: "Eve".into(),
+                email: "eve@example.com".into(),
+                password: "password-123".into(),
+                setup_code: code.to_string(),
+            },
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -359,15 +360,14 @@ async fn no_setup_code_once_an_admin_exists() {
     assert!(app.setup_code.is_none());
     assert_eq!(app.count("SELECT COUNT(*) FROM setup_codes").await, 0);
     let r = app
-        .call(
+        .send(
             &client(),
-            "create_first_admin",
-            &[
-                ("name", "Eve"),
-                ("email", "eve@example.com"),
-                ("password", "password-123"),
-                ("setup_code", "AAAA-BBBB-CCCC"),
-            ],
+            CreateFirstAdmin {
+                name: "Eve".into(),
+                email: "eve@example.com".into(),
+                password: "password-123".into(),
+                setup_code: "AAAA-BBBB-CCCC".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);

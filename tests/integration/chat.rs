@@ -40,10 +40,12 @@ async fn a_matching_rule_escalates_and_guidance_resumes_the_run() {
 
     let r = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approve the refund".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -96,7 +98,12 @@ async fn dismiss_lets_the_agent_proceed_on_its_own() {
     let (_, esc) = escalated(&c).await;
     let r = c
         .app
-        .call(&c.owner, "dismiss_escalation", &[("escalation_id", &esc)])
+        .send(
+            &c.owner,
+            DismissEscalation {
+                escalation_id: esc.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
@@ -121,10 +128,12 @@ async fn dismiss_lets_the_agent_proceed_on_its_own() {
     // Answering it again changes nothing.
     let again = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "too late")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "too late".into(),
+            },
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -173,14 +182,13 @@ async fn the_description_in_force_is_the_one_saved_when_the_message_arrives() {
     );
     let saved = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "save_description",
-            &[
-                ("agent_id", &c.agent),
-                ("base_revision", "2"),
-                ("description", TUTORIAL_RULE),
-            ],
+            SaveDescription {
+                agent_id: c.agent.to_string(),
+                base_revision: 2,
+                description: TUTORIAL_RULE.to_string(),
+            },
         )
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
@@ -292,7 +300,12 @@ async fn a_second_message_while_the_agent_waits_or_works_is_refused_and_nothing_
     );
     assert_eq!(c.app.count("SELECT COUNT(*) FROM runs").await, 1);
     c.app
-        .call(&c.owner, "dismiss_escalation", &[("escalation_id", &esc)])
+        .send(
+            &c.owner,
+            DismissEscalation {
+                escalation_id: esc.to_string(),
+            },
+        )
         .await;
     wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
         run_status(t) == "completed"
@@ -339,10 +352,12 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
     let (_, esc) = escalated(&c).await;
     let long = app
-        .call(
+        .send(
             owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", &"g".repeat(9000))],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "g".repeat(9000),
+            },
         )
         .await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST);
@@ -352,16 +367,23 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         long.message()
     );
     let blank = app
-        .call(
+        .send(
             owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", " ")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: " ".into(),
+            },
         )
         .await;
     assert_eq!(blank.status, StatusCode::BAD_REQUEST);
     assert_eq!(blank.message(), "Write a guidance first.");
     let unknown = app
-        .call(owner, "dismiss_escalation", &[("escalation_id", "nope")])
+        .send(
+            owner,
+            DismissEscalation {
+                escalation_id: "nope".into(),
+            },
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let t = load(app, owner, thread).await;
@@ -372,10 +394,11 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
     assert_eq!(run_status(&t), "waiting");
     let retry = app
-        .call(
+        .send(
             owner,
-            "retry_run",
-            &[("run_id", t["last_run"]["id"].as_str().unwrap())],
+            RetryRun {
+                run_id: t["last_run"]["id"].as_str().unwrap().to_string(),
+            },
         )
         .await;
     assert_eq!(
@@ -436,19 +459,29 @@ async fn another_team_sees_and_answers_nothing() {
         let r = c.app.call(&bob, endpoint, &form).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{endpoint}: {:?}", r.body);
     }
-    let list = c.app.call(&bob, "list_threads", &[]).await;
+    let list = c.app.send(&bob, ListThreads {}).await;
     assert_eq!(list.body, serde_json::json!([]));
     let anon = client();
     assert_eq!(
         c.app
-            .call(&anon, "load_thread", &[("thread_id", &c.thread)])
+            .send(
+                &anon,
+                LoadThread {
+                    thread_id: c.thread.to_string()
+                }
+            )
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         c.app
-            .call(&anon, "dismiss_escalation", &[("escalation_id", &esc)])
+            .send(
+                &anon,
+                DismissEscalation {
+                    escalation_id: esc.to_string()
+                }
+            )
             .await
             .status,
         StatusCode::UNAUTHORIZED
@@ -459,7 +492,7 @@ async fn another_team_sees_and_answers_nothing() {
         "nothing changed"
     );
     // The owner's list has the thread.
-    let mine = c.app.call(&c.owner, "list_threads", &[]).await;
+    let mine = c.app.send(&c.owner, ListThreads {}).await;
     assert_eq!(mine.body[0]["id"], c.thread);
     assert_eq!(mine.body[0]["trigger"], "chat");
     c.app.stop().await;
@@ -475,7 +508,7 @@ async fn live_events_reach_the_team_and_no_one_else() {
         .await;
     c.app.add_member(&c.owner, &sales, &bob_id).await;
     let bob = c.app.sign_in("bob@example.com", "password-123").await;
-    let me = c.app.call(&c.owner, "signed_in_user", &[]).await.body["id"]
+    let me = c.app.send(&c.owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -501,10 +534,12 @@ async fn live_events_reach_the_team_and_no_one_else() {
     // Bob's stream carries his own team's events only: a Sales thread's, not Support's.
     let sales_agent = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "create_agent",
-            &[("name", "Sales Bot"), ("team_id", &sales)],
+            CreateAgent {
+                name: "Sales Bot".into(),
+                team_id: sales.to_string(),
+            },
         )
         .await
         .body["id"]

@@ -40,10 +40,12 @@ async fn a_waiting_run_survives_sigkill_and_resumes_when_answered() {
     assert_eq!(run_status(&t), "waiting");
     let r = p
         .app
-        .call(
+        .send(
             &owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approve the refund".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);

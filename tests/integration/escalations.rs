@@ -73,18 +73,14 @@ async fn open_then_answered_with_who_and_what() {
     assert_eq!(row["agent_name"], "Customer Support Agent");
     assert_eq!(row["trigger"], "chat");
     assert_eq!(row["thread_id"], c.thread.as_str());
-    assert_eq!(
-        c.app
-            .call(&c.owner, "open_escalation_count", &[])
-            .await
-            .body,
-        1
-    );
+    assert_eq!(c.app.send(&c.owner, OpenEscalationCount {}).await.body, 1);
     c.app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approve the refund".into(),
+            },
         )
         .await;
     let open = list(&c, &[]).await;
@@ -248,20 +244,56 @@ async fn another_team_sees_no_escalation_and_no_count() {
         .await;
     c.app.add_member(&c.owner, &sales, &bob).await;
     let bob = c.app.sign_in("bob@example.com", "password-123").await;
-    let r = c.app.call(&bob, "list_escalations", &[]).await;
+    let r = c
+        .app
+        .send(
+            &bob,
+            ListEscalations {
+                view: None,
+                severity: None,
+                agent: None,
+                trigger: None,
+                sort: None,
+                after: None,
+            },
+        )
+        .await;
     assert_eq!(r.body["any_ever"], false);
     assert_eq!(r.body["rows"], Value::Array(vec![]));
     assert_eq!(r.body["agents"], Value::Array(vec![]));
     let r = c
         .app
-        .call(&bob, "list_escalations", &[("agent", &c.agent)])
+        .send(
+            &bob,
+            ListEscalations {
+                view: None,
+                severity: None,
+                agent: Some(c.agent.to_string()),
+                trigger: None,
+                sort: None,
+                after: None,
+            },
+        )
         .await;
     assert_eq!(r.body["rows"], Value::Array(vec![]));
-    assert_eq!(c.app.call(&bob, "open_escalation_count", &[]).await.body, 0);
+    assert_eq!(c.app.send(&bob, OpenEscalationCount {}).await.body, 0);
     let html = c.app.page(&bob, "/app/escalations").await;
     assert!(html.contains("No escalations yet. All agents are running smoothly."));
     assert_eq!(
-        c.app.call(&client(), "list_escalations", &[]).await.status,
+        c.app
+            .send(
+                &client(),
+                ListEscalations {
+                    view: None,
+                    severity: None,
+                    agent: None,
+                    trigger: None,
+                    sort: None,
+                    after: None
+                }
+            )
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     c.app.stop().await;
@@ -286,7 +318,12 @@ async fn the_page_shows_the_tutorials_table_and_states() {
     assert!(html.contains(">Dismiss<"));
     assert!(html.contains("1 open"), "the menu's count");
     c.app
-        .call(&c.owner, "dismiss_escalation", &[("escalation_id", &esc)])
+        .send(
+            &c.owner,
+            DismissEscalation {
+                escalation_id: esc.to_string(),
+            },
+        )
         .await;
     let html = c.app.page(&c.owner, "/app/escalations").await;
     assert!(html.contains("All agents are running smoothly"));
@@ -324,7 +361,7 @@ async fn old_critical_escalations_are_marked_overdue() {
 async fn pages_merge_the_teams_of_someone_in_several() {
     let c = chat_with(TUTORIAL_RULE).await;
     escalated(&c).await;
-    let me = c.app.call(&c.owner, "signed_in_user", &[]).await.body["id"]
+    let me = c.app.send(&c.owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();

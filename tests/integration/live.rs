@@ -77,10 +77,12 @@ async fn events_cross_instances_on_postgres() {
     .await;
     let esc = card(&t).unwrap()["id"].as_str().unwrap().to_string();
     let r = second
-        .call(
+        .send(
             &watcher,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approve the refund".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);

@@ -21,15 +21,18 @@ async fn every_page(app: &TestApp) -> (reqwest::Client, Vec<(String, bool, Statu
         run_status(t) == "waiting"
     })
     .await;
-    let team = app.call(&owner, "my_teams", &[]).await.body[0]["id"]
+    let team = app.send(&owner, MyTeams {}).await.body[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let token = app
-        .call(
+        .send(
             &owner,
-            "create_token",
-            &[("kind", "embed"), ("team_id", &team), ("name", "Wall")],
+            CreateToken {
+                kind: "embed".into(),
+                team_id: team.to_string(),
+                name: "Wall".into(),
+            },
         )
         .await;
     let token = token.body["value"].as_str().unwrap_or("none").to_string();

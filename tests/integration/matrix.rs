@@ -46,14 +46,13 @@ async fn world() -> World {
     let escalation = card(&t).unwrap()["id"].as_str().unwrap().to_string();
     let run = t["last_run"]["id"].as_str().unwrap().to_string();
     let token = app
-        .call(
+        .send(
             &owner,
-            "create_token",
-            &[
-                ("kind", "embed"),
-                ("team_id", &team_a),
-                ("name", "Wallboard"),
-            ],
+            CreateToken {
+                kind: "embed".into(),
+                team_id: team_a.to_string(),
+                name: "Wallboard".into(),
+            },
         )
         .await
         .body["id"]
@@ -61,14 +60,13 @@ async fn world() -> World {
         .unwrap()
         .to_string();
     let api_token = app
-        .call(
+        .send(
             &owner,
-            "create_token",
-            &[
-                ("kind", "api"),
-                ("team_id", &team_a),
-                ("name", "Wallboard API"),
-            ],
+            CreateToken {
+                kind: "api".into(),
+                team_id: team_a.to_string(),
+                name: "Wallboard API".into(),
+            },
         )
         .await
         .body["value"]
@@ -261,7 +259,12 @@ async fn nobody_outside_a_team_sees_or_changes_its_data() {
     app.add_member(&w.owner, &w.team_a, &gone_id).await;
     let gone = app.sign_in("gus@example.com", "password-123").await;
     let r = app
-        .call(&w.owner, "deactivate_user", &[("user_id", &gone_id)])
+        .send(
+            &w.owner,
+            DeactivateUser {
+                user_id: gone_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
 

@@ -9,37 +9,43 @@ async fn admin_manages_people_teams_and_roles_with_audit_entries() {
     let support = app.create_team(&owner, "Support").await;
     app.add_member(&owner, &support, &ann).await;
 
-    let dir = app.call(&owner, "load_directory", &[]).await;
+    let dir = app.send(&owner, LoadDirectory {}).await;
     assert_eq!(dir.status, StatusCode::OK);
     let team = &dir.body["teams"][0];
     assert_eq!(team["name"], "Support");
     assert_eq!(team["members"][0]["email"], "ann@example.com");
 
     let r = app
-        .call(
+        .send(
             &owner,
-            "change_role",
-            &[("user_id", &ann), ("role", "admin")],
+            ChangeRole {
+                user_id: ann.to_string(),
+                role: "admin".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let ann_client = app.sign_in("ann@example.com", "password-123").await;
-    let me = app.call(&ann_client, "signed_in_user", &[]).await;
+    let me = app.send(&ann_client, SignedInUser {}).await;
     assert_eq!(me.body["role"], "admin");
 
     let r = app
-        .call(
+        .send(
             &owner,
-            "remove_member",
-            &[("team_id", &support), ("user_id", &ann)],
+            RemoveMember {
+                team_id: support.to_string(),
+                user_id: ann.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let again = app
-        .call(
+        .send(
             &owner,
-            "remove_member",
-            &[("team_id", &support), ("user_id", &ann)],
+            RemoveMember {
+                team_id: support.to_string(),
+                user_id: ann.to_string(),
+            },
         )
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
@@ -72,15 +78,14 @@ async fn duplicates_are_refused_and_change_nothing() {
     let owner = app.owner().await;
     app.create_user(&owner, "bob@example.com", "member").await;
     let dup = app
-        .call(
+        .send(
             &owner,
-            "create_user",
-            &[
-                ("name", "Bob 2"),
-                ("email", "BOB@example.com"),
-                ("password", "password-123"),
-                ("role", "member"),
-            ],
+            CreateUser {
+                name: "Bob 2".into(),
+                email: "BOB@example.com".into(),
+                password: "password-123".into(),
+                role: "member".into(),
+            },
         )
         .await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
@@ -91,17 +96,26 @@ async fn duplicates_are_refused_and_change_nothing() {
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 2);
 
     let team = app.create_team(&owner, "Sales").await;
-    let dup = app.call(&owner, "create_team", &[("name", "Sales")]).await;
+    let dup = app
+        .send(
+            &owner,
+            CreateTeam {
+                name: "Sales".into(),
+            },
+        )
+        .await;
     assert_eq!(dup.status, StatusCode::CONFLICT);
     assert_eq!(app.count("SELECT COUNT(*) FROM teams").await, 1);
 
     let bob = app.create_user(&owner, "bob2@example.com", "member").await;
     app.add_member(&owner, &team, &bob).await;
     let twice = app
-        .call(
+        .send(
             &owner,
-            "add_member",
-            &[("team_id", &team), ("user_id", &bob)],
+            AddMember {
+                team_id: team.to_string(),
+                user_id: bob.to_string(),
+            },
         )
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
@@ -166,14 +180,16 @@ async fn bad_input_gets_a_clear_message_and_creates_nothing() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{form:?}");
         assert_eq!(r.message(), message);
     }
-    let r = app.call(&owner, "create_team", &[("name", "   ")]).await;
+    let r = app.send(&owner, CreateTeam { name: "   ".into() }).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.message(), "Enter a team name.");
     let r = app
-        .call(
+        .send(
             &owner,
-            "add_member",
-            &[("team_id", "nope"), ("user_id", "nope")],
+            AddMember {
+                team_id: "nope".into(),
+                user_id: "nope".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -186,13 +202,15 @@ async fn bad_input_gets_a_clear_message_and_creates_nothing() {
 async fn the_last_owner_cannot_be_removed() {
     let app = TestApp::with_owner().await;
     let owner = app.owner().await;
-    let me = app.call(&owner, "signed_in_user", &[]).await;
+    let me = app.send(&owner, SignedInUser {}).await;
     let owner_id = me.body["id"].as_str().unwrap().to_string();
     let r = app
-        .call(
+        .send(
             &owner,
-            "change_role",
-            &[("user_id", &owner_id), ("role", "admin")],
+            ChangeRole {
+                user_id: owner_id.to_string(),
+                role: "admin".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -208,10 +226,12 @@ async fn the_last_owner_cannot_be_removed() {
     // With a second owner, stepping down works.
     let other = app.create_user(&owner, "second@example.com", "owner").await;
     let r = app
-        .call(
+        .send(
             &owner,
-            "change_role",
-            &[("user_id", &owner_id), ("role", "admin")],
+            ChangeRole {
+                user_id: owner_id.to_string(),
+                role: "admin".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -231,27 +251,28 @@ async fn admins_cannot_make_or_unmake_owners() {
     app.create_user(&owner, "adam@example.com", "admin").await;
     let adam = app.sign_in("adam@example.com", "password-123").await;
     let r = app
-        .call(
+        .send(
             &adam,
-            "create_user",
-            &[
-                ("name", "X"),
-                ("email", "x@example.com"),
-                ("password", "password-123"),
-                ("role", "owner"),
-            ],
+            CreateUser {
+                name: "X".into(),
+                email: "x@example.com".into(),
+                password: "password-123".into(),
+                role: "owner".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let owner_id = app.call(&owner, "signed_in_user", &[]).await.body["id"]
+    let owner_id = app.send(&owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
     let r = app
-        .call(
+        .send(
             &adam,
-            "change_role",
-            &[("user_id", &owner_id), ("role", "member")],
+            ChangeRole {
+                user_id: owner_id.to_string(),
+                role: "member".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

@@ -97,10 +97,12 @@ async fn the_model_escalates_with_a_streamed_tool_call_and_gets_the_guidance_bac
     let esc = card["id"].as_str().unwrap();
     let r = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", esc), ("guidance", "offer 10%")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "offer 10%".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -155,10 +157,12 @@ async fn the_guardrail_escalates_before_the_model_can_answer() {
     );
     let esc = card(&t).unwrap()["id"].as_str().unwrap().to_string();
     c.app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", &esc), ("guidance", "approve the refund")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approve the refund".into(),
+            },
         )
         .await;
     wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
@@ -218,14 +222,30 @@ async fn a_provider_that_never_answers_fails_the_run_visibly_and_retry_resumes_i
     assert_eq!(messages_of(&t, "user").len(), 1, "the message is kept");
     fake.push(Script::Text(vec!["Hello again."]));
     let run = t["last_run"]["id"].as_str().unwrap();
-    let r = c.app.call(&c.owner, "retry_run", &[("run_id", run)]).await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            RetryRun {
+                run_id: run.to_string(),
+            },
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
         run_status(t) == "completed"
     })
     .await;
     assert_eq!(messages_of(&t, "agent"), ["<p>Hello again.</p>\n"]);
-    let again = c.app.call(&c.owner, "retry_run", &[("run_id", run)]).await;
+    let again = c
+        .app
+        .send(
+            &c.owner,
+            RetryRun {
+                run_id: run.to_string(),
+            },
+        )
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     c.app.stop().await;
 }
@@ -354,10 +374,12 @@ async fn a_tool_worker_leaves_a_card_without_pausing_and_the_turn_ends() {
     let esc = card["id"].as_str().unwrap();
     let r = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "respond_escalation",
-            &[("escalation_id", esc), ("guidance", "approved")],
+            RespondEscalation {
+                escalation_id: esc.to_string(),
+                guidance: "approved".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);

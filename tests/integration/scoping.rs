@@ -14,17 +14,31 @@ async fn a_member_sees_only_their_own_teams() {
     app.add_member(&owner, &b, &bert).await;
 
     let alice_c = app.sign_in("alice@example.com", "password-123").await;
-    let own = app.call(&alice_c, "team_details", &[("team_id", &a)]).await;
+    let own = app
+        .send(
+            &alice_c,
+            TeamDetails {
+                team_id: a.to_string(),
+            },
+        )
+        .await;
     assert_eq!(own.status, StatusCode::OK);
     assert_eq!(own.body["members"][0]["email"], "alice@example.com");
-    let other = app.call(&alice_c, "team_details", &[("team_id", &b)]).await;
+    let other = app
+        .send(
+            &alice_c,
+            TeamDetails {
+                team_id: b.to_string(),
+            },
+        )
+        .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     assert_eq!(other.message(), "No such team.");
     assert!(
         !other.body.to_string().contains("bert"),
         "nothing of team B leaks"
     );
-    let mine = app.call(&alice_c, "my_teams", &[]).await;
+    let mine = app.send(&alice_c, MyTeams {}).await;
     let names: Vec<&str> = mine
         .body
         .as_array()
@@ -39,25 +53,37 @@ async fn a_member_sees_only_their_own_teams() {
     let _ = admin;
     let adm_c = app.sign_in("adm@example.com", "password-123").await;
     assert_eq!(
-        app.call(&adm_c, "team_details", &[("team_id", &a)])
-            .await
-            .status,
+        app.send(
+            &adm_c,
+            TeamDetails {
+                team_id: a.to_string()
+            }
+        )
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
 
     // Removal takes effect on the very next request.
     let r = app
-        .call(
+        .send(
             &owner,
-            "remove_member",
-            &[("team_id", &a), ("user_id", &alice)],
+            RemoveMember {
+                team_id: a.to_string(),
+                user_id: alice.to_string(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
-        app.call(&alice_c, "team_details", &[("team_id", &a)])
-            .await
-            .status,
+        app.send(
+            &alice_c,
+            TeamDetails {
+                team_id: a.to_string()
+            }
+        )
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
     app.stop().await;

@@ -9,10 +9,13 @@ use std::time::Duration;
 async fn token(c: &Chat, kind: &str, team: &str) -> (String, String) {
     let r = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "create_token",
-            &[("kind", kind), ("team_id", team), ("name", "Wallboard")],
+            CreateToken {
+                kind: kind.to_string(),
+                team_id: team.to_string(),
+                name: "Wallboard".into(),
+            },
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -62,7 +65,7 @@ async fn the_api_reads_one_teams_escalations_with_a_live_token_only() {
         0,
         "stored hashed"
     );
-    let listed = c.app.call(&c.owner, "list_tokens", &[]).await;
+    let listed = c.app.send(&c.owner, ListTokens {}).await;
     assert!(
         !listed.body.to_string().contains(&api_token),
         "the value is never listed"
@@ -110,7 +113,12 @@ async fn the_api_reads_one_teams_escalations_with_a_live_token_only() {
     }
     let r = c
         .app
-        .call(&c.owner, "revoke_token", &[("token_id", &api_id)])
+        .send(
+            &c.owner,
+            RevokeToken {
+                token_id: api_id.to_string(),
+            },
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
@@ -120,7 +128,12 @@ async fn the_api_reads_one_teams_escalations_with_a_live_token_only() {
     );
     assert_eq!(
         c.app
-            .call(&c.owner, "revoke_token", &[("token_id", &api_id)])
+            .send(
+                &c.owner,
+                RevokeToken {
+                    token_id: api_id.to_string()
+                }
+            )
             .await
             .status,
         StatusCode::CONFLICT
@@ -131,17 +144,19 @@ async fn the_api_reads_one_teams_escalations_with_a_live_token_only() {
 /// A second team with the owner, an agent and an escalation; returns the escalation id.
 async fn chat_on_team(c: &Chat, name: &str) -> String {
     let team = c.app.create_team(&c.owner, name).await;
-    let me = c.app.call(&c.owner, "signed_in_user", &[]).await.body["id"]
+    let me = c.app.send(&c.owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
     c.app.add_member(&c.owner, &team, &me).await;
     let agent = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "create_agent",
-            &[("name", "Other"), ("team_id", &team)],
+            CreateAgent {
+                name: "Other".into(),
+                team_id: team.to_string(),
+            },
         )
         .await
         .body["id"]
@@ -149,14 +164,13 @@ async fn chat_on_team(c: &Chat, name: &str) -> String {
         .unwrap()
         .to_string();
     c.app
-        .call(
+        .send(
             &c.owner,
-            "save_description",
-            &[
-                ("agent_id", &agent),
-                ("base_revision", "1"),
-                ("description", TUTORIAL_RULE),
-            ],
+            SaveDescription {
+                agent_id: agent.to_string(),
+                base_revision: 1,
+                description: TUTORIAL_RULE.to_string(),
+            },
         )
         .await;
     let thread = start(&c.app, &c.owner, &agent).await;
@@ -176,7 +190,12 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
     let anon = client();
     let counts = c
         .app
-        .call(&anon, "embed_counts", &[("token", &value)])
+        .send(
+            &anon,
+            EmbedCounts {
+                token: value.to_string(),
+            },
+        )
         .await;
     assert_eq!(counts.status, StatusCode::OK, "no session needed");
     assert_eq!(counts.body["total"], 0);
@@ -195,7 +214,12 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
     );
     let counts = c
         .app
-        .call(&anon, "embed_counts", &[("token", &value)])
+        .send(
+            &anon,
+            EmbedCounts {
+                token: value.to_string(),
+            },
+        )
         .await;
     assert_eq!(
         (counts.body["total"].clone(), counts.body["warning"].clone()),
@@ -215,7 +239,12 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
         .await
         .unwrap();
     c.app
-        .call(&c.owner, "revoke_token", &[("token_id", &id)])
+        .send(
+            &c.owner,
+            RevokeToken {
+                token_id: id.to_string(),
+            },
+        )
         .await;
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
         let mut text = String::new();
@@ -235,7 +264,12 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
     assert_eq!(last.unwrap()["type"], "token_revoked", "{text}");
     let refused = c
         .app
-        .call(&anon, "embed_counts", &[("token", &value)])
+        .send(
+            &anon,
+            EmbedCounts {
+                token: value.to_string(),
+            },
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.message().contains("revoked or mistyped"));
@@ -251,7 +285,12 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
     ] {
         assert_eq!(
             c.app
-                .call(&anon, "embed_counts", &[("token", forged)])
+                .send(
+                    &anon,
+                    EmbedCounts {
+                        token: forged.to_string()
+                    }
+                )
                 .await
                 .status,
             StatusCode::FORBIDDEN
@@ -281,10 +320,13 @@ async fn only_the_teams_managers_handle_its_tokens() {
     let mem = c.app.sign_in("mem@example.com", "password-123").await;
     assert_eq!(
         c.app
-            .call(
+            .send(
                 &mem,
-                "create_token",
-                &[("kind", "api"), ("team_id", &team), ("name", "x")]
+                CreateToken {
+                    kind: "api".into(),
+                    team_id: team.to_string(),
+                    name: "x".into()
+                }
             )
             .await
             .status,
@@ -292,13 +334,18 @@ async fn only_the_teams_managers_handle_its_tokens() {
     );
     assert_eq!(
         c.app
-            .call(&mem, "revoke_token", &[("token_id", &id)])
+            .send(
+                &mem,
+                RevokeToken {
+                    token_id: id.to_string()
+                }
+            )
             .await
             .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        c.app.call(&mem, "list_tokens", &[]).await.status,
+        c.app.send(&mem, ListTokens {}).await.status,
         StatusCode::FORBIDDEN
     );
     c.app
@@ -307,10 +354,13 @@ async fn only_the_teams_managers_handle_its_tokens() {
     let adm = c.app.sign_in("adm@example.com", "password-123").await;
     assert_eq!(
         c.app
-            .call(
+            .send(
                 &adm,
-                "create_token",
-                &[("kind", "api"), ("team_id", &team), ("name", "x")]
+                CreateToken {
+                    kind: "api".into(),
+                    team_id: team.to_string(),
+                    name: "x".into()
+                }
             )
             .await
             .status,
@@ -318,21 +368,29 @@ async fn only_the_teams_managers_handle_its_tokens() {
     );
     assert_eq!(
         c.app
-            .call(&adm, "revoke_token", &[("token_id", &id)])
+            .send(
+                &adm,
+                RevokeToken {
+                    token_id: id.to_string()
+                }
+            )
             .await
             .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        c.app.call(&adm, "list_tokens", &[]).await.body,
+        c.app.send(&adm, ListTokens {}).await.body,
         serde_json::json!([])
     );
     let bad = c
         .app
-        .call(
+        .send(
             &c.owner,
-            "create_token",
-            &[("kind", "root"), ("team_id", &team), ("name", "x")],
+            CreateToken {
+                kind: "root".into(),
+                team_id: team.to_string(),
+                name: "x".into(),
+            },
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);

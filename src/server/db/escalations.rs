@@ -11,12 +11,12 @@ pub struct EscalationRow {
     pub agent_name: String,
     pub thread_id: String,
     pub run_id: String,
-    pub trigger: String,
+    pub trigger: crate::chat::Trigger,
     pub reason: String,
-    pub severity: String,
+    pub severity: crate::rules::Severity,
     pub blocking: i64,
     pub tool_call_id: Option<String>,
-    pub status: String,
+    pub status: crate::escalations::EscalationStatus,
     pub guidance: Option<String>,
     pub responder: Option<String>,
     pub created_at: i64,
@@ -34,7 +34,7 @@ pub struct NewEscalation<'a> {
     pub agent_id: &'a str,
     pub thread_id: &'a str,
     pub run_id: &'a str,
-    pub trigger: &'a str,
+    pub trigger: crate::chat::Trigger,
     pub reason: &'a str,
     pub severity: crate::rules::Severity,
     pub blocking: bool,
@@ -53,7 +53,7 @@ pub async fn insert(conn: &mut AnyConnection, e: NewEscalation<'_>) -> Result<St
     .bind(e.agent_id)
     .bind(e.thread_id)
     .bind(e.run_id)
-    .bind(e.trigger)
+    .bind(e.trigger.as_str())
     .bind(e.reason)
     .bind(e.severity.as_str())
     .bind(e.severity.rank())
@@ -89,7 +89,7 @@ pub async fn for_thread(
 pub async fn answer<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
-    status: &str,
+    status: crate::escalations::EscalationStatus,
     guidance: Option<&str>,
     responder_id: &str,
     responder: &str,
@@ -100,7 +100,7 @@ pub async fn answer<'e, E: Executor<'e, Database = Any>>(
          RETURNING run_id, blocking, tool_call_id",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(guidance.map(str::to_string))
     .bind(responder_id)
     .bind(responder)
@@ -126,9 +126,9 @@ pub enum Order {
 pub struct Filter<'a> {
     pub team_ids: &'a [String],
     pub open: bool,
-    pub severity: Option<&'a str>,
+    pub severity: Option<crate::rules::Severity>,
     pub agent_id: Option<&'a str>,
-    pub trigger: Option<&'a str>,
+    pub trigger: Option<crate::chat::Trigger>,
     pub order: Order,
     pub after: Option<After>,
     pub limit: i64,
@@ -186,9 +186,9 @@ fn team_page(p: &mut Params, f: &Filter<'_>, team: &str) -> String {
         " AND e.status IN ('resolved', 'dismissed') AND e.answered_at IS NOT NULL"
     });
     for (column, value) in [
-        ("e.severity", f.severity),
+        ("e.severity", f.severity.map(|s| s.as_str())),
         ("e.agent_id", f.agent_id),
-        ("e.trigger", f.trigger),
+        ("e.trigger", f.trigger.map(|t| t.as_str())),
     ] {
         if let Some(v) = value {
             sql.push_str(&format!(" AND {column} = {}", p.text(v)));

@@ -11,22 +11,12 @@ pub struct RunRow {
     pub team_id: String,
     pub agent_id: String,
     pub message_seq: i64,
-    pub status: String,
+    /// A value outside the four fails the query that read it rather than being guessed.
+    pub status: crate::chat::RunStatus,
     pub description: String,
     pub steps: String,
     pub error: Option<String>,
     pub attempts: i64,
-}
-
-impl RunRow {
-    /// The stored status; a value outside the four fails loudly rather than guessing.
-    pub fn status(&self) -> Result<crate::chat::RunStatus, sqlx::Error> {
-        crate::chat::RunStatus::parse(&self.status).ok_or_else(|| {
-            sqlx::Error::Decode(
-                format!("run {} has an unknown status {:?}", self.id, self.status).into(),
-            )
-        })
-    }
 }
 
 const SELECT: &str = "SELECT id, thread_id, team_id, agent_id, message_seq, status, description, \

@@ -16,7 +16,7 @@ struct MembershipRow {
     id: String,
     name: String,
     email: String,
-    role: String,
+    role: crate::auth::Role,
     deactivated_at: Option<i64>,
 }
 
@@ -64,7 +64,7 @@ pub struct UserWithTeams {
     pub id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: crate::auth::Role,
     pub team_ids: Vec<String>,
 }
 
@@ -74,13 +74,13 @@ impl UserWithTeams {
             id: self.id.clone(),
             name: self.name.clone(),
             email: self.email.clone(),
-            role: super::users::stored_role(&self.role),
+            role: self.role,
         }
     }
 }
 
 pub async fn user_with_teams(db: &Db, user_id: &str) -> Result<Option<UserWithTeams>, sqlx::Error> {
-    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+    let rows: Vec<(String, String, String, crate::auth::Role, Option<String>)> = sqlx::query_as(
         "SELECT u.id, u.email, u.name, u.role, m.team_id FROM users u \
          LEFT JOIN team_members m ON m.user_id = u.id \
          WHERE u.id = $1 AND u.deactivated_at IS NULL ORDER BY m.team_id",
@@ -93,6 +93,7 @@ pub async fn user_with_teams(db: &Db, user_id: &str) -> Result<Option<UserWithTe
         return Ok(None);
     };
     let team_ids = first.into_iter().chain(rows.filter_map(|r| r.4)).collect();
+
     Ok(Some(UserWithTeams {
         id,
         email,
@@ -152,7 +153,7 @@ pub async fn with_members(db: &Db, teams: Vec<TeamRow>) -> Result<Vec<Team>, sql
                     id: r.id.clone(),
                     name: r.name.clone(),
                     email: r.email.clone(),
-                    role: crate::auth::Role::parse(&r.role).unwrap_or(crate::auth::Role::Member),
+                    role: r.role,
                     active: r.deactivated_at.is_none(),
                 })
                 .collect(),

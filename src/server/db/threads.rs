@@ -10,7 +10,7 @@ pub struct ThreadRow {
     pub agent_id: String,
     pub agent_name: String,
     pub team_name: String,
-    pub trigger: String,
+    pub trigger: crate::chat::Trigger,
     pub title: String,
     pub updated_at: i64,
 }
@@ -23,7 +23,7 @@ const SELECT: &str = "SELECT th.id, th.team_id, th.agent_id, a.name AS agent_nam
 pub struct MessageRow {
     pub seq: i64,
     pub run_id: Option<String>,
-    pub kind: String,
+    pub kind: crate::chat::MessageKind,
     pub author: String,
     pub body: String,
     pub escalation_id: Option<String>,
@@ -34,7 +34,7 @@ pub async fn insert(
     db: &Db,
     team_id: &str,
     agent_id: &str,
-    trigger: &str,
+    trigger: crate::chat::Trigger,
     title: &str,
     created_by: Option<&str>,
 ) -> Result<String, sqlx::Error> {
@@ -47,7 +47,7 @@ pub async fn insert(
     .bind(&id)
     .bind(team_id)
     .bind(agent_id)
-    .bind(trigger)
+    .bind(trigger.as_str())
     .bind(title)
     .bind(created_by.map(str::to_string))
     .bind(now)
@@ -87,7 +87,7 @@ pub async fn add_message(
     conn: &mut AnyConnection,
     thread_id: &str,
     run_id: Option<&str>,
-    kind: &str,
+    kind: crate::chat::MessageKind,
     author: &str,
     body: &str,
     escalation_id: Option<&str>,
@@ -109,7 +109,7 @@ pub async fn add_message(
     .bind(thread_id)
     .bind(seq)
     .bind(run_id.map(str::to_string))
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(author)
     .bind(body)
     .bind(escalation_id.map(str::to_string))

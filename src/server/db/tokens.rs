@@ -7,7 +7,7 @@ pub struct TokenRow {
     pub id: String,
     pub team_id: String,
     pub team_name: String,
-    pub kind: String,
+    pub kind: crate::tokens::TokenKind,
     pub name: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,

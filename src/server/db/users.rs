@@ -9,7 +9,7 @@ pub struct UserRow {
     pub id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub created_at: i64,
     /// When an owner or admin deactivated them; `None` while active.
@@ -21,16 +21,12 @@ impl UserRow {
         self.deactivated_at.is_none()
     }
 
-    pub fn role(&self) -> Role {
-        stored_role(&self.role)
-    }
-
     pub fn to_current(&self) -> CurrentUser {
         CurrentUser {
             id: self.id.clone(),
             name: self.name.clone(),
             email: self.email.clone(),
-            role: self.role(),
+            role: self.role,
         }
     }
 
@@ -39,15 +35,10 @@ impl UserRow {
             id: self.id.clone(),
             name: self.name.clone(),
             email: self.email.clone(),
-            role: self.role(),
+            role: self.role,
             active: self.active(),
         }
     }
-}
-
-/// A `role` column as read: the CHECK constraint keeps it to the three roles.
-pub(super) fn stored_role(column: &str) -> Role {
-    Role::parse(column).unwrap_or(Role::Member)
 }
 
 impl std::fmt::Debug for UserRow {
@@ -97,7 +88,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
         id: new_id(),
         email: email.into(),
         name: name.into(),
-        role: role.as_str().into(),
+        role,
         password_hash: password_hash.into(),
         created_at: now_ms(),
         deactivated_at: None,
@@ -109,7 +100,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(&row.id)
     .bind(&row.email)
     .bind(&row.name)
-    .bind(&row.role)
+    .bind(row.role.as_str())
     .bind(&row.password_hash)
     .bind(row.created_at)
     .execute(ex)

@@ -50,8 +50,9 @@ pub fn parse_escalate(arguments: &str) -> Result<Escalate, String> {
         .collect();
     let severity = match args.severity.as_deref().map(str::trim) {
         None | Some("") => Severity::DEFAULT,
-        Some(s) => Severity::parse(s)
-            .ok_or_else(|| format!("severity must be info, warning or critical, not {s:?}"))?,
+        Some(s) => s
+            .parse::<Severity>()
+            .map_err(|_| format!("severity must be info, warning or critical, not {s:?}"))?,
     };
     Ok(Escalate { reason, severity })
 }

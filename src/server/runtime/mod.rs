@@ -17,7 +17,7 @@ use super::db::runs::{self, RunRow};
 use super::db::threads::{self, ThreadRow};
 use super::db::{Db, now_ms};
 use super::state::AppState;
-use crate::chat::RunStatus;
+use crate::chat::{MessageKind, RunStatus};
 use crate::escalations::EscalationStatus;
 use crate::live::{Change, LiveEvent};
 
@@ -114,7 +114,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
         let Some(run) = runs::by_id(db, run_id).await? else {
             return Ok(());
         };
-        if run.status()? != RunStatus::Running {
+        if run.status != RunStatus::Running {
             return Ok(());
         }
         let Some(thread) = threads::by_id(db, &run.thread_id).await? else {
@@ -259,9 +259,9 @@ async fn history(db: &Db, run: &RunRow) -> Result<Vec<ChatMessage>, sqlx::Error>
         .await?
         .into_iter()
         .filter(|m| m.seq <= run.message_seq)
-        .filter_map(|m| match m.kind.as_str() {
-            "user" => Some(ChatMessage::User { text: m.body }),
-            "agent" => Some(ChatMessage::Assistant {
+        .filter_map(|m| match m.kind {
+            MessageKind::User => Some(ChatMessage::User { text: m.body }),
+            MessageKind::Agent => Some(ChatMessage::Assistant {
                 text: m.body,
                 tool_calls: Vec::new(),
             }),
@@ -292,7 +292,7 @@ async fn add_reply(
             conn,
             &run.thread_id,
             Some(&run.id),
-            "agent",
+            MessageKind::Agent,
             &thread.agent_name,
             text,
             None,
@@ -318,7 +318,7 @@ async fn raise(
             agent_id: &run.agent_id,
             thread_id: &run.thread_id,
             run_id: &run.id,
-            trigger: &thread.trigger,
+            trigger: thread.trigger,
             reason: &esc.reason,
             severity: esc.severity,
             blocking,
@@ -330,7 +330,7 @@ async fn raise(
         &mut *conn,
         &run.thread_id,
         Some(&run.id),
-        "escalation",
+        MessageKind::Escalation,
         &thread.agent_name,
         &esc.reason,
         Some(&id),
@@ -449,7 +449,7 @@ pub async fn fail(
         &mut tx,
         &run.thread_id,
         Some(&run.id),
-        "notice",
+        MessageKind::Notice,
         "Flare",
         message,
         None,

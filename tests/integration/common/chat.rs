@@ -33,7 +33,7 @@ pub async fn team_with_agent(
     description: &str,
 ) -> (String, String) {
     let team = app.create_team(owner, team).await;
-    let me = app.call(owner, "signed_in_user", &[]).await.body["id"]
+    let me = app.send(owner, SignedInUser {}).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -104,12 +104,25 @@ pub async fn start(app: &TestApp, c: &reqwest::Client, agent: &str) -> String {
 }
 
 pub async fn send(app: &TestApp, c: &reqwest::Client, thread: &str, body: &str) -> Reply {
-    app.call(c, "send_message", &[("thread_id", thread), ("body", body)])
-        .await
+    app.send(
+        c,
+        SendMessage {
+            thread_id: thread.to_string(),
+            body: body.to_string(),
+        },
+    )
+    .await
 }
 
 pub async fn load(app: &TestApp, c: &reqwest::Client, thread: &str) -> Value {
-    let r = app.call(c, "load_thread", &[("thread_id", thread)]).await;
+    let r = app
+        .send(
+            c,
+            LoadThread {
+                thread_id: thread.to_string(),
+            },
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body
 }

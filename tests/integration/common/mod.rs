@@ -4,7 +4,22 @@
 mod chat;
 pub use chat::*;
 
-use flare::members::{AddMember, CreateTeam, CreateUser};
+// Every server function's own argument type, for `send` and `call_fn`.
+pub use flare::agents::{
+    AgentRevisions, CreateAgent, DeleteAgent, ListAgents, LoadAgent, RenameAgent, RestoreRevision,
+    SaveDescription,
+};
+pub use flare::audit::ListAudit;
+pub use flare::auth::{ChangePassword, CreateFirstAdmin, Login, Logout, SignedInUser};
+pub use flare::chat::{ListThreads, LoadThread, RetryRun, SendMessage};
+pub use flare::escalations::{
+    DismissEscalation, ListEscalations, OpenEscalationCount, RespondEscalation,
+};
+pub use flare::members::{
+    AddMember, ChangeRole, CreateTeam, CreateUser, DeactivateUser, LoadDirectory, MyTeams,
+    ReactivateUser, RemoveMember, TeamDetails,
+};
+pub use flare::tokens::{CreateToken, EmbedCounts, ListTokens, RevokeToken};
 
 use flare::server::config::{Config, Secret};
 use flare::server::db::Db;
@@ -334,6 +349,25 @@ impl TestApp {
             Err(serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{}: not an AppError: {e}: {text}", F::PATH)))
         }
+    }
+
+    /// Calls a server function with its own argument type, at its own path, and returns the
+    /// raw answer (status and JSON), for tests about refusals as much as results. A renamed or
+    /// retyped argument breaks the build here, not a test at run time.
+    pub async fn send<F>(&self, client: &reqwest::Client, args: F) -> Reply
+    where
+        F: server_fn::ServerFn + serde::Serialize,
+    {
+        let res = client
+            .post(self.url(F::PATH))
+            .form(&args)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
     }
 
     /// Calls a server function by name with a raw form (for forged and malformed input).

@@ -1,0 +1,113 @@
+//! The Description editor: saves as you type (debounced), on blur and when the page is hidden
+//! or left; shows "Saving…", "Saved" or "Offline — will retry"; keeps a copy of unsaved text in
+//! the browser so a closed tab or a server restart loses nothing; and never overwrites someone
+//! else's newer revision (the server refuses stale saves, the editor shows both texts).
+
+mod leaving;
+mod revisions;
+mod save;
+mod storage;
+mod understood;
+
+use crate::agents::{AgentDetail, RevisionInfo};
+use crate::rules;
+use leptos::prelude::*;
+use revisions::RevisionList;
+use save::{Editor, SaveState};
+use understood::Understood;
+
+pub use save::{DEBOUNCE_MS, RETRY_MS};
+
+#[component]
+pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> impl IntoView {
+    let editor = Editor {
+        agent_id: StoredValue::new(detail.id.clone()),
+        text: RwSignal::new(detail.description.clone()),
+        base: RwSignal::new(detail.revision),
+        stored: RwSignal::new(detail.description.clone()),
+        state: RwSignal::new(SaveState::Saved),
+        in_flight: RwSignal::new(false),
+        timer: StoredValue::new(None),
+        history: RwSignal::new(history),
+    };
+    let can_edit = detail.can_edit;
+    leaving::install(editor);
+
+    let policy = Memo::new(move |_| editor.text.with(|t| rules::compile(t)));
+
+    let on_input = move |ev: leptos::ev::Event| {
+        editor.text.set(event_target_value(&ev));
+        editor.state.set(SaveState::Unsaved);
+        storage::store(
+            &editor.agent_id.get_value(),
+            editor.base.get_untracked(),
+            &editor.text.get_untracked(),
+        );
+        editor.schedule(DEBOUNCE_MS);
+    };
+    let status = move || match editor.state.get() {
+        SaveState::Saved => "Saved".to_string(),
+        SaveState::Unsaved => "Unsaved changes".to_string(),
+        SaveState::Saving => "Saving…".to_string(),
+        SaveState::Offline => "Offline — will retry".to_string(),
+        SaveState::Conflict { .. } => "Not saved: someone else changed it".to_string(),
+        SaveState::Failed(msg) => format!("Not saved: {msg}"),
+    };
+    view! {
+        <div class="editor-grid">
+            <section class="editor" aria-labelledby="description-label">
+                <div class="editor-head">
+                    <label id="description-label" for="description">"Description"</label>
+                    <span class="save-state" role="status" aria-live="polite" data-state=move || editor.state.with(SaveState::key)>
+                        {status}
+                    </span>
+                </div>
+                <p class="helper">
+                    "Tell the agent exactly when to stop and ask a person. Saved as you type; no Save button."
+                </p>
+                <textarea
+                    id="description"
+                    name="description"
+                    rows=14
+                    readonly=!can_edit
+                    prop:value=move || editor.text.get()
+                    on:input=on_input
+                    on:blur=move |_| editor.save_now()
+                ></textarea>
+                {move || match editor.state.get() {
+                    SaveState::Conflict { revision, description, author } => {
+                        let theirs = description.clone();
+                        Some(
+                            view! {
+                                <div class="conflict" role="alert">
+                                    <p>
+                                        {format!("{author} saved a newer version (revision {revision}) while you were typing. Their text:")}
+                                    </p>
+                                    <pre class="their-text">{description}</pre>
+                                    <button type="button" on:click=move |_| editor.keep_mine(revision)>
+                                        "Keep mine"
+                                    </button>
+                                    <button type="button" on:click=move |_| editor.take_theirs(revision, theirs.clone())>
+                                        "Take theirs"
+                                    </button>
+                                </div>
+                            },
+                        )
+                    }
+                    _ => None,
+                }}
+                <h2>"History"</h2>
+                {move || view! { <RevisionList list=editor.history.get() editor can_edit /> }}
+            </section>
+            <aside class="understood" aria-labelledby="understood-heading">
+                <h2 id="understood-heading">"What Flare understood"</h2>
+                {move || policy.with(|p| view! { <Understood policy=p.clone() /> })}
+            </aside>
+        </div>
+    }
+}
+
+/// Forgets the unsaved Description copies kept in this browser (on sign-out).
+pub fn forget_unsaved_drafts() {
+    storage::clear_all();
+}

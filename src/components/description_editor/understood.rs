@@ -1,0 +1,52 @@
+//! The "What Flare understood" panel: the compiled Description in words (the words come from
+//! the pure renderer in `rules::understood`), what the model judges, and rule warnings.
+
+use crate::rules::{self, understood::understood};
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn Understood(policy: rules::Policy) -> impl IntoView {
+    let said = understood(&policy);
+    let rule_items = said.rules;
+    view! {
+        {if rule_items.is_empty() {
+            view! { <p class="helper">"No rule Flare can enforce yet."</p> }.into_any()
+        } else {
+            view! {
+                <p>"Flare will escalate when:"</p>
+                <ul class="rules">{rule_items.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+            }
+                .into_any()
+        }}
+        {(!said.model_judged.is_empty())
+            .then(|| {
+                view! {
+                    <p>"Left to the model to judge:"</p>
+                    <ul class="rules judged">
+                        {said.model_judged.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}
+                    </ul>
+                }
+            })}
+        {(!policy.lints.is_empty())
+            .then(|| {
+                view! {
+                    <ul class="lints" aria-label="Rule warnings">
+                        {policy
+                            .lints
+                            .iter()
+                            .map(|l| {
+                                view! {
+                                    <li>
+                                        {(!l.sentence.is_empty()).then(|| view! { <q>{l.sentence.clone()}</q> " " })}
+                                        {l.why.clone()}
+                                        " "
+                                        <em>{format!("Try: {}", l.suggestion)}</em>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+            })}
+    }
+}
