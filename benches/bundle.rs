@@ -3,7 +3,11 @@
 //! and `.gz` files are the ones the release build wrote (`--precompress`); when absent, the
 //! Brotli figure is computed here at quality 11 and gzip is not shown.
 //!
-//! Rerun: `cargo leptos build --release --precompress && cargo bench --features ssr --bench bundle`
+//! With the bundle split by page (`--split`), it also prints what each page loads before it
+//! is live: the main module and the page's own pieces, as listed in the split manifest.
+//! Targets: the embed widget page at most 150 KB of Brotli wasm, any `/app` page at most 300 KB.
+//!
+//! Rerun: `bash -c 'source scripts/lib/tools.sh && build_release' && cargo bench --features ssr --bench bundle`
 //! (reads `target/site/pkg`, or the folder in FLARE_SITE_PKG).
 
 use std::io::Write;
@@ -36,9 +40,9 @@ fn main() {
         .collect();
     entries.sort();
     println!(
-        "bundle transfer sizes ({dir}; rerun: cargo leptos build --release --precompress && cargo bench --features ssr --bench bundle)"
+        "bundle transfer sizes ({dir}; rerun: bash -c 'source scripts/lib/tools.sh && build_release' && cargo bench --features ssr --bench bundle)"
     );
-    let (mut raw_total, mut br_total) = (0, 0);
+    let (mut raw_total, mut br_total, mut pieces) = (0, 0, 0);
     for path in entries {
         let raw = std::fs::read(&path).unwrap();
         let side = |ext: &str| std::fs::metadata(format!("{}.{ext}", path.display())).ok();
@@ -46,6 +50,12 @@ fn main() {
         let gz = side("gz").map(|m| kb(m.len() as usize));
         raw_total += raw.len();
         br_total += br;
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name.starts_with("chunk_") || name.starts_with("split___") {
+            // The pieces of a split build: counted in the totals, shown per page below.
+            pieces += 1;
+            continue;
+        }
         println!(
             "  {:<40} without compression {:>9}, Brotli {:>8}, gzip {:>8}",
             path.file_name().unwrap().to_string_lossy(),
@@ -55,8 +65,90 @@ fn main() {
         );
     }
     println!(
-        "  total: without compression {}, with Brotli {}",
+        "  total ({pieces} split pieces included): without compression {}, with Brotli {}",
         kb(raw_total),
         kb(br_total)
     );
+    per_page(std::path::Path::new(&dir));
+}
+
+/// (raw, Brotli) bytes of one file in the folder: the precompressed `.br` when there is one.
+fn sizes(dir: &std::path::Path, name: &str) -> (usize, usize) {
+    let path = dir.join(name);
+    let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let br = std::fs::metadata(format!("{}.br", path.display()))
+        .map_or_else(|_| brotli_len(&raw), |m| m.len() as usize);
+    (raw.len(), br)
+}
+
+/// What each page downloads before it is live: the main module, the split loader, and the
+/// page's pieces from the split manifest (`__<page>_view_<hash>` → its pieces).
+fn per_page(dir: &std::path::Path) {
+    let files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    // Kept beside the served folder by scripts/lib/fix-split-manifest.mjs.
+    let Ok(text) = std::fs::read_to_string(dir.join("../split-manifest.json")) else {
+        println!("  (not a split build: every page loads the whole bundle)");
+        return;
+    };
+    let manifest: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&text).expect("the split manifest");
+    let named = |prefix: &str, ext: &str| {
+        files
+            .iter()
+            .find(|f| f.starts_with(prefix) && f.ends_with(ext) && !f.contains("split"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {prefix}*{ext} in {}", dir.display()))
+    };
+    let main_wasm = sizes(dir, &named("flare", ".wasm"));
+    let main_js = sizes(dir, &named("flare", ".js"));
+    let loader = files
+        .iter()
+        .find(|f| f.starts_with("__wasm_split") && f.ends_with(".js"))
+        .map_or((0, 0), |f| sizes(dir, f));
+    println!(
+        "  per page, before it is live (main wasm {} raw / {} Brotli; JS {} Brotli with the split loader):",
+        kb(main_wasm.0),
+        kb(main_wasm.1),
+        kb(main_js.1 + loader.1)
+    );
+    let mut rows: Vec<(String, usize, usize)> = manifest
+        .iter()
+        .filter_map(|(key, chunks)| {
+            let page = key.strip_prefix("__")?.rsplit_once("_view_")?.0.to_string();
+            let (raw, br) = chunks
+                .iter()
+                .map(|c| sizes(dir, &format!("{c}.wasm")))
+                .fold(main_wasm, |(r, b), (r2, b2)| (r + r2, b + b2));
+            Some((page, raw, br))
+        })
+        .collect();
+    rows.sort_by_key(|r| r.2);
+    // The embed widget page is not hydrated: server-rendered HTML that a few lines of JS keep
+    // live, so it loads no wasm at all (its split piece exists but is never fetched).
+    let widget_js = include_str!("../src/server/http/embed-widget.js").as_bytes();
+    println!(
+        "    {:<14} wasm 0 KB (not hydrated; /embed-widget.js {} raw, {} Brotli) (target 150 KB: met)",
+        "embed_widget",
+        kb(widget_js.len()),
+        kb(brotli_len(widget_js))
+    );
+    for (page, raw, br) in rows {
+        if page == "embed_widget" {
+            continue;
+        }
+        let target = 300;
+        println!(
+            "    {page:<14} wasm {:>9} raw, {:>8} Brotli (target {target} KB: {})",
+            kb(raw),
+            kb(br),
+            if br <= target * 1024 {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    }
 }

@@ -1,27 +1,17 @@
 use crate::components::shell::AppShell;
-use crate::pages::{
-    account::AccountPage,
-    agent::AgentPage,
-    agents::AgentsPage,
-    audit::AuditPage,
-    chat::ChatPage,
-    dashboard::{DashboardPage, EmbedWidgetPage},
-    escalations::EscalationsPage,
-    login::LoginPage,
-    members::MembersPage,
-    not_found::NotFound,
-    setup::SetupPage,
-    thread::ThreadPage,
-    tokens::TokensPage,
-};
+use crate::pages::not_found::NotFound;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
+use routes::*;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_policy();
+    // The embed widget is server-rendered HTML kept live by a few lines of JS: another site's
+    // page should not download the app's wasm to show four numbers.
+    let hydrate = !is_embed_page();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,7 +20,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href=stylesheet_href() />
-                <HydrationScripts options />
+                {hydrate.then(|| view! { <HydrationScripts options /> })}
+                {(!hydrate).then(|| view! { <script src="/embed-widget.js" defer></script> })}
                 <MetaTags />
             </head>
             <body>
@@ -49,6 +40,15 @@ fn stylesheet_href() -> String {
     "/pkg/flare.css".into()
 }
 
+/// Whether this response is the embeddable widget page (`/embed/widget`).
+fn is_embed_page() -> bool {
+    #[cfg(feature = "ssr")]
+    return use_context::<axum::http::request::Parts>()
+        .is_some_and(|p| p.uri.path() == "/embed/widget");
+    #[cfg(not(feature = "ssr"))]
+    false
+}
+
 /// Sends this page's Content-Security-Policy, naming the nonce Leptos puts on its inline
 /// scripts for this response.
 #[cfg(feature = "ssr")]
@@ -59,9 +59,7 @@ fn set_page_policy() {
     ) else {
         return;
     };
-    let embeddable = use_context::<axum::http::request::Parts>()
-        .is_some_and(|p| p.uri.path() == "/embed/widget");
-    let policy = crate::server::http::page_policy(&nonce, embeddable);
+    let policy = crate::server::http::page_policy(&nonce, is_embed_page());
     if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
         res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
@@ -75,27 +73,179 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/app/escalations" /> } />
-                <Route path=path!("/login") view=LoginPage />
-                <Route path=path!("/setup") view=SetupPage />
-                <Route path=path!("/embed/widget") view=EmbedWidgetPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view={Lazy::<Login>::new()} />
+                <Route path=path!("/setup") view={Lazy::<Setup>::new()} />
+                <Route path=path!("/embed/widget") view={Lazy::<EmbedWidget>::new()} ssr=SsrMode::Async />
                 // Async: a page is rendered once its data has loaded and sent whole, so it reads
                 // fine with JavaScript off (out-of-order streaming needs JS to fill in suspended
                 // parts). Measured on the Escalations page: 1.5x the throughput of in-order
                 // streaming, which sent many small chunks.
                 <ParentRoute path=path!("/app") view=AppShell ssr=SsrMode::Async>
                     <Route path=path!("") view=|| view! { <Redirect path="/app/escalations" /> } />
-                    <Route path=path!("escalations") view=EscalationsPage ssr=SsrMode::Async />
-                    <Route path=path!("chat") view=ChatPage ssr=SsrMode::Async />
-                    <Route path=path!("chat/:id") view=ThreadPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/agents") view=AgentsPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/agents/:id") view=AgentPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/members") view=MembersPage ssr=SsrMode::Async />
-                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("dashboard") view=DashboardPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/tokens") view=TokensPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("escalations") view={Lazy::<Escalations>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("chat") view={Lazy::<Chat>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("chat/:id") view={Lazy::<Thread>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/agents") view={Lazy::<Agents>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/agents/:id") view={Lazy::<Agent>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/members") view={Lazy::<Members>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("audit") view={Lazy::<Audit>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("dashboard") view={Lazy::<Dashboard>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/tokens") view={Lazy::<Tokens>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>
+    }
+}
+
+/// Every page is its own lazily loaded piece of the browser bundle (`#[lazy_route]`, split by
+/// `cargo leptos build --split`): a browser downloads the shared core and the page it opens,
+/// and the rest only when it navigates there. The pages load their data themselves, so each
+/// route's `data` is empty and its `view` is the whole page.
+mod routes {
+    use leptos::prelude::*;
+    use leptos_router::{LazyRoute, lazy_route};
+
+    pub struct Login;
+    #[lazy_route]
+    impl LazyRoute for Login {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::login::LoginPage().into_any()
+        }
+    }
+
+    pub struct Setup;
+    #[lazy_route]
+    impl LazyRoute for Setup {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::setup::SetupPage().into_any()
+        }
+    }
+
+    pub struct EmbedWidget;
+    #[lazy_route]
+    impl LazyRoute for EmbedWidget {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::dashboard::EmbedWidgetPage().into_any()
+        }
+    }
+
+    pub struct Escalations;
+    #[lazy_route]
+    impl LazyRoute for Escalations {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::escalations::EscalationsPage().into_any()
+        }
+    }
+
+    pub struct Chat;
+    #[lazy_route]
+    impl LazyRoute for Chat {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::chat::ChatPage().into_any()
+        }
+    }
+
+    pub struct Thread;
+    #[lazy_route]
+    impl LazyRoute for Thread {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::thread::ThreadPage().into_any()
+        }
+    }
+
+    pub struct Agents;
+    #[lazy_route]
+    impl LazyRoute for Agents {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::agents::AgentsPage().into_any()
+        }
+    }
+
+    pub struct Agent;
+    #[lazy_route]
+    impl LazyRoute for Agent {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::agent::AgentPage().into_any()
+        }
+    }
+
+    pub struct Members;
+    #[lazy_route]
+    impl LazyRoute for Members {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::members::MembersPage().into_any()
+        }
+    }
+
+    pub struct Audit;
+    #[lazy_route]
+    impl LazyRoute for Audit {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::audit::AuditPage().into_any()
+        }
+    }
+
+    pub struct Dashboard;
+    #[lazy_route]
+    impl LazyRoute for Dashboard {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::dashboard::DashboardPage().into_any()
+        }
+    }
+
+    pub struct Tokens;
+    #[lazy_route]
+    impl LazyRoute for Tokens {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::tokens::TokensPage().into_any()
+        }
+    }
+
+    pub struct Account;
+    #[lazy_route]
+    impl LazyRoute for Account {
+        fn data() -> Self {
+            Self
+        }
+        fn view(_this: Self) -> AnyView {
+            crate::pages::account::AccountPage().into_any()
+        }
     }
 }

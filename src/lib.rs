@@ -26,9 +26,17 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // Event handlers exist from here on; browser tests wait for this mark before clicking.
-    if let Some(body) = leptos::prelude::document().body() {
+    // Pages are split into lazily loaded pieces (see `app::routes`): hydration waits for the
+    // open page's piece, so it is asynchronous.
+    _ = any_spawner::Executor::init_wasm_bindgen();
+    leptos::task::spawn_local(async {
+        let Some(body) = leptos::prelude::document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body.clone(), app::App)
+            .await
+            .forget();
+        // Event handlers exist from here on; browser tests wait for this mark before clicking.
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }

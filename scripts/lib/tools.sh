@@ -61,3 +61,11 @@ ensure_node_packages() {
     cp end2end/package-lock.json end2end/node_modules/.package-lock.json.flare
   fi
 }
+
+# The release build people run and the browser tests test: size-optimised wasm split by page
+# (each page downloads the shared core and its own pieces), content-hashed names, and .br/.gz
+# beside each file. The split manifest is then repaired (see fix-split-manifest.mjs).
+build_release() {
+  cargo leptos build --release --precompress --split || return 1
+  node scripts/lib/fix-split-manifest.mjs target/site/pkg
+}

@@ -1,5 +1,6 @@
 //! The "Open escalations" widget: the count, split by severity. Shown on the dashboard and,
-//! through an embed token, in other sites' pages.
+//! through an embed token, in other sites' pages, where `public/embed-widget.js` keeps the
+//! server-rendered markup live: it finds the count and the lines by these class names.
 
 use crate::escalations::severity_icon;
 use crate::rules::Severity;
@@ -15,7 +16,7 @@ pub fn OpenEscalationsWidget(counts: SeverityCounts) -> impl IntoView {
                 <span role="img" aria-label=label>
                     {icon}
                 </span>
-                {format!(" {}: {n}", s.label())}
+                <span class="widget-n">{format!(" {}: {n}", s.label())}</span>
             </li>
         }
     };

@@ -231,6 +231,23 @@ async fn the_embedded_widget_counts_live_and_stops_when_revoked() {
         .await;
     assert!(html.contains("Open escalations"), "{html}");
     assert!(html.contains("Warning: 1"), "{html}");
+    // Another site's page gets no app bundle: the server's HTML and a few lines of JS.
+    assert!(
+        html.contains(r#"<script src="/embed-widget.js" defer"#),
+        "{html}"
+    );
+    assert!(!html.contains("mod.hydrate()"), "{html}");
+    let dashboard = c.app.page(&c.owner, "/app/dashboard").await;
+    assert!(
+        dashboard.contains("mod.hydrate()"),
+        "the app's pages hydrate"
+    );
+    let script = anon
+        .get(c.app.url("/embed-widget.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
 
     // Revoking ends open streams and refuses the token everywhere.
     let mut live = anon

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route(crate::live::LIVE_PATH, get(live::live))
         .route("/embed/live", get(live::embed_live))
+        .route("/embed-widget.js", get(embed_widget_js))
         .route("/api/v1/escalations", get(api::api_escalations))
         .leptos_routes_with_context(
             &state,
@@ -98,6 +99,19 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /embed-widget.js`: what keeps the server-rendered embed widget live (no wasm on
+/// another site's page). Built into the binary, so it never depends on the site folder.
+async fn embed_widget_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("embed-widget.js"),
+    )
+        .into_response()
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.

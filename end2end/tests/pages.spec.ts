@@ -1,0 +1,43 @@
+import { test, expect } from '@playwright/test';
+import { OWNER } from '../playwright.config';
+import { hydrated, signIn, watchConsole } from './helpers';
+
+// The bundle is split by page: each full load fetches the shared core and that page's pieces,
+// and moving to another page inside the app fetches its pieces then. Every page must hydrate
+// with no error or warning either way.
+test('every page hydrates cleanly from a full load and from in-app navigation', async ({ page }) => {
+  const problems = watchConsole(page);
+  await page.goto('/login');
+  await signIn(page, OWNER.email, OWNER.password);
+  const pages = [
+    '/app/escalations',
+    '/app/chat',
+    '/app/dashboard',
+    '/app/settings/agents',
+    '/app/settings/members',
+    '/app/settings/tokens',
+    '/app/audit',
+    '/app/settings/account',
+  ];
+  for (const path of pages) {
+    await page.goto(path);
+    await hydrated(page);
+    await expect(page.locator('main h1').first()).toBeVisible();
+  }
+  await page.goto('/app/escalations');
+  await hydrated(page);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  const moves: [string, RegExp, string][] = [
+    ['Chat', /\/app\/chat$/, 'Chat'],
+    ['Dashboard', /\/app\/dashboard$/, 'Dashboard'],
+    ['Agents', /\/app\/settings\/agents$/, 'Agents'],
+    ['Audit', /\/app\/audit$/, 'Audit'],
+    ['Tokens', /\/app\/settings\/tokens$/, 'Tokens'],
+  ];
+  for (const [link, url, heading] of moves) {
+    await nav.getByRole('link', { name: link, exact: true }).click();
+    await expect(page).toHaveURL(url);
+    await expect(page.getByRole('heading', { name: heading, exact: true })).toBeVisible();
+  }
+  expect(problems).toEqual([]);
+});
