@@ -11,11 +11,41 @@ pub struct UnknownName {
     pub value: String,
 }
 
-/// Lets a row type hold the enum itself, so an unknown stored name fails the query that read
-/// it (sqlx decodes the column as text, then by name).
-macro_rules! stored_name {
-    ($ty:ty, $kind:literal) => {
-        impl $ty {
+/// Declares an enum stored and sent by its lowercase name, written once: the variants, and
+/// the name of what it is (for errors). It gets `as_str`, `from_stored` (an unknown name is an
+/// [`UnknownName`]), parsing (`FromStr`), serde under the same names, `VARIANTS`, and on the
+/// server sqlx decoding, so a row type holds the enum itself and an unknown stored name fails
+/// the query that read it.
+macro_rules! stored_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident as $kind:literal { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            serde::Serialize,
+            serde::Deserialize,
+            strum::EnumString,
+            strum::IntoStaticStr,
+            strum::VariantArray,
+        )]
+        #[serde(rename_all = "lowercase")]
+        #[strum(serialize_all = "lowercase")]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// The stored and wire name.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+
             /// The enum a stored name stands for.
             pub fn from_stored(value: &str) -> Result<Self, $crate::names::UnknownName> {
                 value.parse().map_err(|_| $crate::names::UnknownName {
@@ -26,7 +56,7 @@ macro_rules! stored_name {
         }
 
         #[cfg(feature = "ssr")]
-        impl sqlx::Type<sqlx::Any> for $ty {
+        impl sqlx::Type<sqlx::Any> for $name {
             fn type_info() -> sqlx::any::AnyTypeInfo {
                 <&str as sqlx::Type<sqlx::Any>>::type_info()
             }
@@ -36,15 +66,17 @@ macro_rules! stored_name {
         }
 
         #[cfg(feature = "ssr")]
-        impl<'r> sqlx::Decode<'r, sqlx::Any> for $ty {
-            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
+            fn decode(
+                value: sqlx::any::AnyValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
                 let name = <&str as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
                 Ok(Self::from_stored(name)?)
             }
         }
     };
 }
-pub(crate) use stored_name;
+pub(crate) use stored_enum;
 
 #[cfg(test)]
 mod tests {
@@ -69,27 +101,14 @@ mod tests {
 
     #[test]
     fn every_stored_name_reads_back_as_itself() {
-        round_trips(&Role::ALL);
-        round_trips(&[
-            RunStatus::Running,
-            RunStatus::Waiting,
-            RunStatus::Completed,
-            RunStatus::Failed,
-        ]);
-        round_trips(<Trigger as strum::VariantArray>::VARIANTS);
-        round_trips(&[
-            MessageKind::User,
-            MessageKind::Agent,
-            MessageKind::Escalation,
-            MessageKind::Notice,
-        ]);
-        round_trips(&[
-            EscalationStatus::Open,
-            EscalationStatus::Resolved,
-            EscalationStatus::Dismissed,
-        ]);
-        round_trips(&[Severity::Info, Severity::Warning, Severity::Critical]);
-        round_trips(&[TokenKind::Embed, TokenKind::Api]);
+        use strum::VariantArray;
+        round_trips(Role::VARIANTS);
+        round_trips(RunStatus::VARIANTS);
+        round_trips(Trigger::VARIANTS);
+        round_trips(MessageKind::VARIANTS);
+        round_trips(EscalationStatus::VARIANTS);
+        round_trips(Severity::VARIANTS);
+        round_trips(TokenKind::VARIANTS);
     }
 
     #[test]

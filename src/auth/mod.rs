@@ -4,31 +4,16 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
+crate::names::stored_enum! {
+    pub enum Role as "role" {
+        Owner,
+        Admin,
+        Member,
+    }
 }
 
 impl Role {
     pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 
     /// A role a person chose, with a message when it is none of the three.
     pub fn parse(s: &str) -> Result<Role, AppError> {
@@ -52,8 +37,6 @@ impl Role {
         matches!(self, Role::Owner | Role::Admin)
     }
 }
-
-crate::names::stored_name!(Role, "role");
 
 /// The signed-in user as the browser sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

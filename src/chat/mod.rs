@@ -20,33 +20,14 @@ pub struct ThreadSummary {
     pub updated_at_ms: i64,
 }
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum MessageKind {
-    User,
-    Agent,
-    Escalation,
-    Notice,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::names::stored_enum! {
+    pub enum MessageKind as "message kind" {
+        User,
+        Agent,
+        Escalation,
+        Notice,
     }
 }
-
-crate::names::stored_name!(MessageKind, "message kind");
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
@@ -61,63 +42,25 @@ pub struct MessageView {
     pub escalation: Option<EscalationView>,
 }
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum RunStatus {
-    Running,
-    Waiting,
-    Completed,
-    Failed,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::names::stored_enum! {
+    pub enum RunStatus as "run status" {
+        Running,
+        Waiting,
+        Completed,
+        Failed,
     }
 }
 
-crate::names::stored_name!(RunStatus, "run status");
-
-/// What started a thread (and so its runs and escalations).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    strum::VariantNames,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Trigger {
-    Chat,
-    Cron,
-    Email,
-    Webhook,
-    Slack,
-    Discord,
-    Event,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::names::stored_enum! {
+    /// What started a thread (and so its runs and escalations).
+    pub enum Trigger as "trigger" {
+        Chat,
+        Cron,
+        Email,
+        Webhook,
+        Slack,
+        Discord,
+        Event,
     }
 }
 
@@ -126,8 +69,6 @@ impl std::fmt::Display for Trigger {
         f.write_str(self.as_str())
     }
 }
-
-crate::names::stored_name!(Trigger, "trigger");
 
 /// The thread's latest run, so the page can show "working…", a failure and its retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

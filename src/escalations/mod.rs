@@ -14,32 +14,13 @@ pub const MAX_GUIDANCE_BYTES: usize = 8 * 1024;
 /// The error every answer after the first one gets (SPEC wording).
 pub const ALREADY_RESOLVED: &str = "This escalation is already resolved.";
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum EscalationStatus {
-    Open,
-    Resolved,
-    Dismissed,
-}
-
-impl EscalationStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::names::stored_enum! {
+    pub enum EscalationStatus as "escalation status" {
+        Open,
+        Resolved,
+        Dismissed,
     }
 }
-
-crate::names::stored_name!(EscalationStatus, "escalation status");
 
 /// The severity icon and its accessible name.
 pub fn severity_icon(s: Severity) -> (&'static str, &'static str) {
@@ -152,7 +133,11 @@ impl ListQuery {
             Some(t) => Some(t.parse::<Trigger>().map_err(|_| {
                 AppError::invalid(format!(
                     "Unknown trigger \u{201c}{t}\u{201d}: use one of {}.",
-                    <Trigger as strum::VariantNames>::VARIANTS.join(", ")
+                    <Trigger as strum::VariantArray>::VARIANTS
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?),
         };

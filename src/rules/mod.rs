@@ -9,35 +9,18 @@ pub mod understood;
 use serde::{Deserialize, Serialize};
 use text::{find_run, is_filler, sentences, stems, words};
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    PartialOrd,
-    Ord,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
+crate::names::stored_enum! {
+    #[derive(PartialOrd, Ord)]
+    pub enum Severity as "severity" {
+        Info,
+        Warning,
+        Critical,
+    }
 }
 
 impl Severity {
     /// The severity of a matching rule that no "Treat … as …" sentence maps.
     pub const DEFAULT: Severity = Severity::Warning;
-
-    /// The stored and wire name: `info`, `warning`, `critical`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 
     /// 0, 1, 2: the order "most severe first" sorts on.
     pub fn rank(self) -> i64 {
@@ -61,8 +44,6 @@ impl Severity {
         }
     }
 }
-
-crate::names::stored_name!(Severity, "severity");
 
 /// A phrase to look for, matched on stems ("refunds" matches "refunded").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,31 +6,12 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum TokenKind {
-    Embed,
-    Api,
-}
-
-impl TokenKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::names::stored_enum! {
+    pub enum TokenKind as "token kind" {
+        Embed,
+        Api,
     }
 }
-
-crate::names::stored_name!(TokenKind, "token kind");
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {

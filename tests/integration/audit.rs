@@ -25,19 +25,7 @@ async fn who_did_what_filtered_and_scoped() {
             },
         )
         .await;
-    let all = c
-        .app
-        .send(
-            &c.owner,
-            ListAudit {
-                actor: None,
-                action: None,
-                from: None,
-                to: None,
-                after: None,
-            },
-        )
-        .await;
+    let all = c.app.send(&c.owner, all_audit()).await;
     assert_eq!(all.status, StatusCode::OK, "{:?}", all.body);
     let a = actions(&all);
     assert_eq!(
@@ -55,11 +43,8 @@ async fn who_did_what_filtered_and_scoped() {
         .send(
             &c.owner,
             ListAudit {
-                actor: None,
                 action: Some("escalation.raised".into()),
-                from: None,
-                to: None,
-                after: None,
+                ..all_audit()
             },
         )
         .await;
@@ -74,10 +59,7 @@ async fn who_did_what_filtered_and_scoped() {
             &c.owner,
             ListAudit {
                 actor: Some("agent: Customer Support Agent".into()),
-                action: None,
-                from: None,
-                to: None,
-                after: None,
+                ..all_audit()
             },
         )
         .await;
@@ -96,11 +78,9 @@ async fn who_did_what_filtered_and_scoped() {
         .send(
             &c.owner,
             ListAudit {
-                actor: None,
-                action: None,
                 from: Some(today.to_string()),
                 to: Some(today.to_string()),
-                after: None,
+                ..all_audit()
             },
         )
         .await;
@@ -110,11 +90,8 @@ async fn who_did_what_filtered_and_scoped() {
         .send(
             &c.owner,
             ListAudit {
-                actor: None,
-                action: None,
                 from: Some("9999-12-31".into()),
-                to: None,
-                after: None,
+                ..all_audit()
             },
         )
         .await;
@@ -127,20 +104,7 @@ async fn who_did_what_filtered_and_scoped() {
         .await;
     let _ = adm;
     let adm = c.app.sign_in("adm@example.com", "password-123").await;
-    let theirs = actions(
-        &c.app
-            .send(
-                &adm,
-                ListAudit {
-                    actor: None,
-                    action: None,
-                    from: None,
-                    to: None,
-                    after: None,
-                },
-            )
-            .await,
-    );
+    let theirs = actions(&c.app.send(&adm, all_audit()).await);
     assert!(theirs.contains(&"user.created".to_string()), "{theirs:?}");
     assert!(
         !theirs
@@ -148,21 +112,7 @@ async fn who_did_what_filtered_and_scoped() {
             .any(|x| x.starts_with("escalation.") || x.starts_with("agent.")),
         "{theirs:?}"
     );
-    let theirs_actors = c
-        .app
-        .send(
-            &adm,
-            ListAudit {
-                actor: None,
-                action: None,
-                from: None,
-                to: None,
-                after: None,
-            },
-        )
-        .await
-        .body["actors"]
-        .clone();
+    let theirs_actors = c.app.send(&adm, all_audit()).await.body["actors"].clone();
     assert!(
         !theirs_actors
             .as_array()
@@ -175,35 +125,11 @@ async fn who_did_what_filtered_and_scoped() {
         .await;
     let mem = c.app.sign_in("mem@example.com", "password-123").await;
     assert_eq!(
-        c.app
-            .send(
-                &mem,
-                ListAudit {
-                    actor: None,
-                    action: None,
-                    from: None,
-                    to: None,
-                    after: None
-                }
-            )
-            .await
-            .status,
+        c.app.send(&mem, all_audit()).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        c.app
-            .send(
-                &client(),
-                ListAudit {
-                    actor: None,
-                    action: None,
-                    from: None,
-                    to: None,
-                    after: None
-                }
-            )
-            .await
-            .status,
+        c.app.send(&client(), all_audit()).await.status,
         StatusCode::UNAUTHORIZED
     );
     let html = c
@@ -261,11 +187,9 @@ async fn pages_cover_the_trail_once() {
             .send(
                 &owner,
                 ListAudit {
-                    actor: None,
                     action: Some("test.entry".into()),
-                    from: None,
-                    to: None,
                     after: Some(after.to_string()),
+                    ..all_audit()
                 },
             )
             .await;

@@ -244,20 +244,7 @@ async fn another_team_sees_no_escalation_and_no_count() {
         .await;
     c.app.add_member(&c.owner, &sales, &bob).await;
     let bob = c.app.sign_in("bob@example.com", "password-123").await;
-    let r = c
-        .app
-        .send(
-            &bob,
-            ListEscalations {
-                view: None,
-                severity: None,
-                agent: None,
-                trigger: None,
-                sort: None,
-                after: None,
-            },
-        )
-        .await;
+    let r = c.app.send(&bob, all_escalations()).await;
     assert_eq!(r.body["any_ever"], false);
     assert_eq!(r.body["rows"], Value::Array(vec![]));
     assert_eq!(r.body["agents"], Value::Array(vec![]));
@@ -266,12 +253,8 @@ async fn another_team_sees_no_escalation_and_no_count() {
         .send(
             &bob,
             ListEscalations {
-                view: None,
-                severity: None,
                 agent: Some(c.agent.to_string()),
-                trigger: None,
-                sort: None,
-                after: None,
+                ..all_escalations()
             },
         )
         .await;
@@ -280,20 +263,7 @@ async fn another_team_sees_no_escalation_and_no_count() {
     let html = c.app.page(&bob, "/app/escalations").await;
     assert!(html.contains("No escalations yet. All agents are running smoothly."));
     assert_eq!(
-        c.app
-            .send(
-                &client(),
-                ListEscalations {
-                    view: None,
-                    severity: None,
-                    agent: None,
-                    trigger: None,
-                    sort: None,
-                    after: None
-                }
-            )
-            .await
-            .status,
+        c.app.send(&client(), all_escalations()).await.status,
         StatusCode::UNAUTHORIZED
     );
     c.app.stop().await;

@@ -221,31 +221,17 @@ async fn a_provider_that_never_answers_fails_the_run_visibly_and_retry_resumes_i
     );
     assert_eq!(messages_of(&t, "user").len(), 1, "the message is kept");
     fake.push(Script::Text(vec!["Hello again."]));
-    let run = t["last_run"]["id"].as_str().unwrap();
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            RetryRun {
-                run_id: run.to_string(),
-            },
-        )
-        .await;
+    let retry = RetryRun {
+        run_id: t["last_run"]["id"].as_str().unwrap().to_string(),
+    };
+    let r = c.app.send(&c.owner, retry.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
         run_status(t) == "completed"
     })
     .await;
     assert_eq!(messages_of(&t, "agent"), ["<p>Hello again.</p>\n"]);
-    let again = c
-        .app
-        .send(
-            &c.owner,
-            RetryRun {
-                run_id: run.to_string(),
-            },
-        )
-        .await;
+    let again = c.app.send(&c.owner, retry).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     c.app.stop().await;
 }

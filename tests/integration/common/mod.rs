@@ -230,11 +230,44 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Sends the request and reads its answer: the status, and the body as JSON (or as text
+    /// when it is not JSON).
+    pub async fn read(request: reqwest::RequestBuilder) -> Self {
+        let res = request.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
     /// The message a user sees for an `AppError` body (as the browser decodes it).
     pub fn message(&self) -> String {
         serde_json::from_value::<flare::error::AppError>(self.body.clone())
             .map(|e| e.to_string())
             .unwrap_or_else(|_| format!("not an AppError: {}", self.body))
+    }
+}
+
+/// The audit list with no filter; set some with `ListAudit { action: …, ..all_audit() }`.
+pub fn all_audit() -> ListAudit {
+    ListAudit {
+        actor: None,
+        action: None,
+        from: None,
+        to: None,
+        after: None,
+    }
+}
+
+/// The Escalations page's list with its defaults; set some with `..all_escalations()`.
+pub fn all_escalations() -> ListEscalations {
+    ListEscalations {
+        view: None,
+        severity: None,
+        agent: None,
+        trigger: None,
+        sort: None,
+        after: None,
     }
 }
 
@@ -358,16 +391,7 @@ impl TestApp {
     where
         F: server_fn::ServerFn + serde::Serialize,
     {
-        let res = client
-            .post(self.url(F::PATH))
-            .form(&args)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status();
-        let text = res.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body }
+        Reply::read(client.post(self.url(F::PATH)).form(&args)).await
     }
 
     /// Calls a server function by name with a raw form (for forged and malformed input).
@@ -377,16 +401,12 @@ impl TestApp {
         endpoint: &str,
         form: &[(&str, &str)],
     ) -> Reply {
-        let res = client
-            .post(self.url(&format!("/api/{endpoint}")))
-            .form(form)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status();
-        let text = res.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, body }
+        Reply::read(
+            client
+                .post(self.url(&format!("/api/{endpoint}")))
+                .form(form),
+        )
+        .await
     }
 
     /// The HTML of a page, as `client` sees it.
