@@ -9,20 +9,22 @@ test('every page hydrates cleanly from a full load and from in-app navigation', 
   const problems = watchConsole(page);
   await page.goto('/login');
   await signIn(page, OWNER.email, OWNER.password);
-  const pages = [
-    '/app/escalations',
-    '/app/chat',
-    '/app/dashboard',
-    '/app/settings/agents',
-    '/app/settings/members',
-    '/app/settings/tokens',
-    '/app/audit',
-    '/app/settings/account',
+  await expect(page).toHaveURL(/\/app\/escalations$/);
+  const pages: [string, string][] = [
+    ['/app/escalations', 'Escalations'],
+    ['/app/chat', 'Chat'],
+    ['/app/dashboard', 'Dashboard'],
+    ['/app/settings/agents', 'Agents'],
+    ['/app/settings/members', 'Members & Teams'],
+    ['/app/settings/tokens', 'Tokens'],
+    ['/app/audit', 'Audit'],
+    ['/app/settings/account', 'Account'],
   ];
-  for (const path of pages) {
+  for (const [path, heading] of pages) {
     await page.goto(path);
+    await expect(page).toHaveURL(new RegExp(`${path}$`));
     await hydrated(page);
-    await expect(page.locator('main h1').first()).toBeVisible();
+    await expect(page.getByRole('heading', { level: 1, name: heading, exact: true })).toBeVisible();
   }
   await page.goto('/app/escalations');
   await hydrated(page);
