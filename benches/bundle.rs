@@ -44,13 +44,13 @@ fn main() {
     );
     let (mut raw_total, mut br_total, mut pieces) = (0, 0, 0);
     for path in entries {
-        let raw = std::fs::read(&path).unwrap();
-        let side = |ext: &str| std::fs::metadata(format!("{}.{ext}", path.display())).ok();
-        let br = side("br").map_or_else(|| brotli_len(&raw), |m| m.len() as usize);
-        let gz = side("gz").map(|m| kb(m.len() as usize));
-        raw_total += raw.len();
-        br_total += br;
         let name = path.file_name().unwrap().to_string_lossy();
+        let (raw, br) = sizes(path.parent().unwrap(), &name);
+        let gz = std::fs::metadata(format!("{}.gz", path.display()))
+            .ok()
+            .map(|m| kb(m.len() as usize));
+        raw_total += raw;
+        br_total += br;
         if name.starts_with("chunk_") || name.starts_with("split___") {
             // The pieces of a split build: counted in the totals, shown per page below.
             pieces += 1;
@@ -58,8 +58,8 @@ fn main() {
         }
         println!(
             "  {:<40} without compression {:>9}, Brotli {:>8}, gzip {:>8}",
-            path.file_name().unwrap().to_string_lossy(),
-            kb(raw.len()),
+            name,
+            kb(raw),
             kb(br),
             gz.unwrap_or_else(|| "-".into())
         );

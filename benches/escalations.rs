@@ -31,6 +31,14 @@ const RULE: &str = "Always escalate any request involving refunds.";
 
 const RATE: u64 = 200;
 
+/// One page view: it must answer 2xx and render `expect`.
+async fn view_page(c: &reqwest::Client, url: &str, expect: &str) {
+    let res = c.get(url).send().await.unwrap();
+    assert!(res.status().is_success(), "{url}: {}", res.status());
+    let body = res.text().await.unwrap();
+    assert!(body.contains(expect), "{url} did not render");
+}
+
 /// `RATE` requests per second to `url` for `LOAD_SECS`, each on schedule (open loop): the
 /// sorted latencies, each from when its request was due.
 async fn steady(c: &reqwest::Client, url: String, expect: &'static str) -> Vec<Duration> {
@@ -42,10 +50,7 @@ async fn steady(c: &reqwest::Client, url: String, expect: &'static str) -> Vec<D
         tokio::time::sleep_until(due).await;
         let (c, url) = (c.clone(), url.clone());
         requests.push(tokio::spawn(async move {
-            let res = c.get(&url).send().await.unwrap();
-            assert!(res.status().is_success(), "{url}: {}", res.status());
-            let body = res.text().await.unwrap();
-            assert!(body.contains(expect), "{url} did not render");
+            view_page(&c, &url, expect).await;
             due.elapsed()
         }));
     }
@@ -67,11 +72,8 @@ async fn load(c: &reqwest::Client, url: String, expect: &'static str) -> (f64, V
             let mut times = Vec::new();
             while Instant::now() < until {
                 let t0 = Instant::now();
-                let res = c.get(&url).send().await.unwrap();
-                assert!(res.status().is_success(), "{url}: {}", res.status());
-                let body = res.text().await.unwrap();
+                view_page(&c, &url, expect).await;
                 times.push(t0.elapsed());
-                assert!(body.contains(expect), "{url} did not render");
             }
             times
         }));

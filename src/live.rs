@@ -21,12 +21,15 @@ pub enum Change {
     Message,
     /// Part of a reply as the provider produces it.
     Delta { run_id: String, text: String },
-    /// A run changed state (running, waiting, completed, failed).
-    Run { run_id: String, status: String },
+    /// A run changed state.
+    Run {
+        run_id: String,
+        status: crate::chat::RunStatus,
+    },
     /// An escalation was raised or answered.
     Escalation {
         escalation_id: String,
-        status: String,
+        status: crate::escalations::EscalationStatus,
     },
     /// An embed token was revoked: widgets using it stop.
     TokenRevoked { token_id: String },

@@ -13,8 +13,6 @@ crate::names::stored_enum! {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
-
     /// A role a person chose, with a message when it is none of the three.
     pub fn parse(s: &str) -> Result<Role, AppError> {
         s.parse().map_err(|_| {

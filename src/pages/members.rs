@@ -178,9 +178,9 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
                                     <ActionForm action=actions.change_role attr:class="inline-form">
                                         <input type="hidden" name="user_id" value=u.id.clone() />
                                         <select name="role" aria-label=label>
-                                            {Role::ALL
-                                                .into_iter()
-                                                .map(|r| {
+                                            {<Role as strum::VariantArray>::VARIANTS
+                                                .iter()
+                                                .map(|&r| {
                                                     view! {
                                                         <option value=r.as_str() selected=r == u.role>
                                                             {r.label()}

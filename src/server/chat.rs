@@ -205,7 +205,7 @@ async fn started(
         Change::Message,
         Change::Run {
             run_id: run_id.clone(),
-            status: RunStatus::Running.as_str().into(),
+            status: RunStatus::Running,
         },
     ]
     .map(|change| LiveEvent::in_thread(&thread.team_id, &thread.id, change));

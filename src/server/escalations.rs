@@ -84,12 +84,12 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
     let ev = |change| LiveEvent::in_thread(&row.team_id, &row.thread_id, change);
     let mut events = vec![ev(Change::Escalation {
         escalation_id: row.id.clone(),
-        status: status.as_str().into(),
+        status,
     })];
     if resumed {
         events.push(ev(Change::Run {
             run_id: run_id.clone(),
-            status: crate::chat::RunStatus::Running.as_str().into(),
+            status: crate::chat::RunStatus::Running,
         }));
     }
     state

@@ -44,12 +44,14 @@
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token }),
+        // A stalled request must not hold the widget: after 10 s it counts as offline.
+        signal: AbortSignal.timeout(10000),
       });
       const body = await res.json();
       if (res.ok) render(body);
       else refuse(body.message || 'The widget could not be loaded.');
     } catch (_) {
-      // Offline: the stream reconnects by itself, and its next open recounts.
+      // Offline or timed out: the stream reconnects by itself, and its next open recounts.
     } finally {
       busy = false;
       if (again) {

@@ -130,7 +130,7 @@ pub async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuer
                 // "Escalations changed", with no ids or text: the widget only recounts.
                 Change::Escalation { status, .. } => widget_event(Change::Escalation {
                     escalation_id: String::new(),
-                    status: status.clone(),
+                    status: *status,
                 })
                 .map_or(Keep::Skip, Keep::Send),
                 _ => Keep::Skip,

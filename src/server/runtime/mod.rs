@@ -376,14 +376,14 @@ async fn pause(
                     run,
                     Change::Escalation {
                         escalation_id: id,
-                        status: EscalationStatus::Open.as_str().into(),
+                        status: EscalationStatus::Open,
                     },
                 ),
                 event(
                     run,
                     Change::Run {
                         run_id: run.id.clone(),
-                        status: RunStatus::Waiting.as_str().into(),
+                        status: RunStatus::Waiting,
                     },
                 ),
             ],
@@ -413,7 +413,7 @@ async fn finish(
             run,
             Change::Escalation {
                 escalation_id: id,
-                status: "open".into(),
+                status: EscalationStatus::Open,
             },
         ));
     }
@@ -422,7 +422,7 @@ async fn finish(
         run,
         Change::Run {
             run_id: run.id.clone(),
-            status: RunStatus::Completed.as_str().into(),
+            status: RunStatus::Completed,
         },
     ));
     state
@@ -467,7 +467,7 @@ pub async fn fail(
                     &run,
                     Change::Run {
                         run_id: run.id.clone(),
-                        status: RunStatus::Failed.as_str().into(),
+                        status: RunStatus::Failed,
                     },
                 ),
             ],
