@@ -65,6 +65,17 @@ fn set_page_policy() {
     }
 }
 
+/// The embed widget page is server-rendered HTML that `/embed-widget.js` keeps live: browsers
+/// never hydrate it, so the browser bundle carries no code for it (it used to be a split piece
+/// of its own, which also fragmented the pieces the other pages share).
+#[cfg(feature = "ssr")]
+fn embed_widget() -> impl IntoView {
+    crate::pages::dashboard::EmbedWidgetPage()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn embed_widget() -> impl IntoView {}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -75,7 +86,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/app/escalations" /> } />
                 <Route path=path!("/login") view={Lazy::<Login>::new()} />
                 <Route path=path!("/setup") view={Lazy::<Setup>::new()} />
-                <Route path=path!("/embed/widget") view={Lazy::<EmbedWidget>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/embed/widget") view=embed_widget ssr=SsrMode::Async />
                 // Async: a page is rendered once its data has loaded and sent whole, so it reads
                 // fine with JavaScript off (out-of-order streaming needs JS to fill in suspended
                 // parts). Measured on the Escalations page: 1.5x the throughput of in-order
@@ -103,6 +114,7 @@ pub fn App() -> impl IntoView {
 /// and the rest only when it navigates there. The pages load their data themselves, so each
 /// route's `data` is empty and its `view` is the whole page.
 mod routes {
+    use crate::components::in_step::InStep;
     use leptos::prelude::*;
     use leptos_router::{LazyRoute, lazy_route};
 
@@ -113,7 +125,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::login::LoginPage().into_any()
+            InStep(crate::pages::login::LoginPage()).into_any()
         }
     }
 
@@ -124,18 +136,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::setup::SetupPage().into_any()
-        }
-    }
-
-    pub struct EmbedWidget;
-    #[lazy_route]
-    impl LazyRoute for EmbedWidget {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            crate::pages::dashboard::EmbedWidgetPage().into_any()
+            InStep(crate::pages::setup::SetupPage()).into_any()
         }
     }
 
@@ -146,7 +147,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::escalations::EscalationsPage().into_any()
+            InStep(crate::pages::escalations::EscalationsPage()).into_any()
         }
     }
 
@@ -157,7 +158,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::chat::ChatPage().into_any()
+            InStep(crate::pages::chat::ChatPage()).into_any()
         }
     }
 
@@ -168,7 +169,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::thread::ThreadPage().into_any()
+            InStep(crate::pages::thread::ThreadPage()).into_any()
         }
     }
 
@@ -179,7 +180,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::agents::AgentsPage().into_any()
+            InStep(crate::pages::agents::AgentsPage()).into_any()
         }
     }
 
@@ -190,7 +191,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::agent::AgentPage().into_any()
+            InStep(crate::pages::agent::AgentPage()).into_any()
         }
     }
 
@@ -201,7 +202,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::members::MembersPage().into_any()
+            InStep(crate::pages::members::MembersPage()).into_any()
         }
     }
 
@@ -212,7 +213,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::audit::AuditPage().into_any()
+            InStep(crate::pages::audit::AuditPage()).into_any()
         }
     }
 
@@ -223,7 +224,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::dashboard::DashboardPage().into_any()
+            InStep(crate::pages::dashboard::DashboardPage()).into_any()
         }
     }
 
@@ -234,7 +235,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::tokens::TokensPage().into_any()
+            InStep(crate::pages::tokens::TokensPage()).into_any()
         }
     }
 
@@ -245,7 +246,7 @@ mod routes {
             Self
         }
         fn view(_this: Self) -> AnyView {
-            crate::pages::account::AccountPage().into_any()
+            InStep(crate::pages::account::AccountPage()).into_any()
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::form_error::{FormError, error_text};
 use super::time::format_time;
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::escalations::{
     DismissEscalation, EscalationStatus, EscalationView, MAX_GUIDANCE_BYTES, RespondEscalation,
     severity_icon,
@@ -83,31 +84,35 @@ pub fn EscalationCard(
                                 "Respond & Resume"
                             </button>
                             <ActionForm action=dismiss>
-                                <input type="hidden" name="escalation_id" value=id2 />
-                                <button type="submit" disabled=move || dismiss.pending().get()>
-                                    "Dismiss"
-                                </button>
+                                {InStep(view! {
+                                    <input type="hidden" name="escalation_id" value=id2 />
+                                    <button type="submit" disabled=move || dismiss.pending().get()>
+                                        "Dismiss"
+                                    </button>
+                                })}
                             </ActionForm>
                         </div>
                         <div id=box_id2 class="guidance-box" hidden=move || !open_box.get()>
                             <ActionForm action=respond>
-                                <input type="hidden" name="escalation_id" value=id />
-                                <label for=text_id.clone()>"Guidance for the agent"</label>
-                                <textarea
-                                    id=text_id
-                                    name="guidance"
-                                    required
-                                    maxlength=MAX_GUIDANCE_BYTES
-                                    rows=3
-                                    placeholder="approve the refund"
-                                ></textarea>
-                                <button type="submit" class="primary" disabled=move || respond.pending().get()>
-                                    "Send guidance"
-                                </button>
+                                {InStep(view! {
+                                    <input type="hidden" name="escalation_id" value=id />
+                                    <label for=text_id.clone()>"Guidance for the agent"</label>
+                                    <textarea
+                                        id=text_id
+                                        name="guidance"
+                                        required
+                                        maxlength=MAX_GUIDANCE_BYTES
+                                        rows=3
+                                        placeholder="approve the refund"
+                                    ></textarea>
+                                    <button type="submit" class="primary" disabled=move || respond.pending().get()>
+                                        "Send guidance"
+                                    </button>
+                                })}
                             </ActionForm>
                         </div>
                     }
-                        .into_any()
+                        .into_any_in_step()
                 }
                 Some((status, who, when, guidance)) => {
                     let verb = if status == EscalationStatus::Resolved {
@@ -123,7 +128,7 @@ pub fn EscalationCard(
                         {guidance
                             .map(|g| view! { <blockquote class="guidance">{g}</blockquote> })}
                     }
-                        .into_any()
+                        .into_any_in_step()
                 }
             }}
             <FormError message=error />

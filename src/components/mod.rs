@@ -1,6 +1,7 @@
 pub mod description_editor;
 pub mod escalation_card;
 pub mod form_error;
+pub mod in_step;
 pub mod live;
 pub mod shell;
 pub mod time;

@@ -2,6 +2,7 @@
 
 use super::live::{provide_live, use_live};
 use crate::auth::{CurrentUser, Logout, signed_in_user};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::escalations::open_escalation_count;
 use crate::live::Change;
 use leptos::prelude::*;
@@ -25,102 +26,107 @@ pub fn AppShell() -> impl IntoView {
     });
     view! {
         <div class="layout">
-            <nav class="sidebar" aria-label="Main">
-                <a class="brand" href="/app/escalations">
-                    "Flare"
-                </a>
-                <ul class="menu">
-                    <li>
-                        <A href="/app/escalations">
-                            "Escalations"
-                            <Transition>
-                                {move || Suspend::new(async move {
-                                    match open.await {
-                                        Ok(n) if n > 0 => {
-                                            Some(
-                                                view! {
-                                                    <span class="badge" title=format!("{n} open")>
-                                                        {format!(" {n} open")}
-                                                    </span>
-                                                },
-                                            )
-                                        }
-                                        _ => None,
-                                    }
-                                })}
-                            </Transition>
-                        </A>
-                    </li>
-                    <li>
-                        <A href="/app/chat">"Chat"</A>
-                    </li>
-                    <li>
-                        <A href="/app/dashboard">"Dashboard"</A>
-                    </li>
-                    <li class="menu-group">
-                        <span class="menu-heading">"Settings"</span>
-                        <ul>
-                            <li>
-                                <A href="/app/settings/agents">"Agents"</A>
-                            </li>
-                            <Suspense>
-                                {move || Suspend::new(async move {
-                                    let manager = matches!(
-                                        user.await,
-                                        Ok(Some(ref u)) if u.role.can_manage()
-                                    );
-                                    manager
-                                        .then(|| {
-                                            view! {
-                                                <li>
-                                                    <A href="/app/settings/members">"Members & Teams"</A>
-                                                </li>
-                                                <li>
-                                                    <A href="/app/settings/tokens">"Tokens"</A>
-                                                </li>
-                                                <li>
-                                                    <A href="/app/audit">"Audit"</A>
-                                                </li>
+            // The menu needs no asynchronous hydration; only the page in the outlet waits.
+            {InStep(view! {
+                <nav class="sidebar" aria-label="Main">
+                    <a class="brand" href="/app/escalations">
+                        "Flare"
+                    </a>
+                    <ul class="menu">
+                        <li>
+                            <A href="/app/escalations">
+                                "Escalations"
+                                <Transition>
+                                    {move || Suspend::new(async move {
+                                        match open.await {
+                                            Ok(n) if n > 0 => {
+                                                Some(
+                                                    view! {
+                                                        <span class="badge" title=format!("{n} open")>
+                                                            {format!(" {n} open")}
+                                                        </span>
+                                                    },
+                                                )
                                             }
-                                        })
-                                })}
-                            </Suspense>
-                        </ul>
-                    </li>
-                </ul>
-                <div class="who">
-                    <Suspense>
-                        {move || Suspend::new(async move {
-                            match user.await {
-                                Ok(Some(u)) => {
-                                    view! {
-                                        <p class="who-name" title=u.email.clone()>
-                                            {u.name.clone()}
-                                        </p>
-                                        <p class="who-role">{u.role.label()}</p>
+                                            _ => None,
+                                        }
+                                    })}
+                                </Transition>
+                            </A>
+                        </li>
+                        <li>
+                            <A href="/app/chat">"Chat"</A>
+                        </li>
+                        <li>
+                            <A href="/app/dashboard">"Dashboard"</A>
+                        </li>
+                        <li class="menu-group">
+                            <span class="menu-heading">"Settings"</span>
+                            <ul>
+                                <li>
+                                    <A href="/app/settings/agents">"Agents"</A>
+                                </li>
+                                <Suspense>
+                                    {move || Suspend::new(async move {
+                                        let manager = matches!(
+                                            user.await,
+                                            Ok(Some(ref u)) if u.role.can_manage()
+                                        );
+                                        manager
+                                            .then(|| {
+                                                view! {
+                                                    <li>
+                                                        <A href="/app/settings/members">"Members & Teams"</A>
+                                                    </li>
+                                                    <li>
+                                                        <A href="/app/settings/tokens">"Tokens"</A>
+                                                    </li>
+                                                    <li>
+                                                        <A href="/app/audit">"Audit"</A>
+                                                    </li>
+                                                }
+                                            })
+                                    })}
+                                </Suspense>
+                            </ul>
+                        </li>
+                    </ul>
+                    <div class="who">
+                        <Suspense>
+                            {move || Suspend::new(async move {
+                                match user.await {
+                                    Ok(Some(u)) => {
+                                        view! {
+                                            <p class="who-name" title=u.email.clone()>
+                                                {u.name.clone()}
+                                            </p>
+                                            <p class="who-role">{u.role.label()}</p>
+                                        }
+                                            .into_any_in_step()
                                     }
-                                        .into_any()
+                                    Ok(None) => view! { <Redirect path="/login" /> }.into_any_in_step(),
+                                    Err(e) => {
+                                        view! { <p class="form-error" role="alert">{e.to_string()}</p> }
+                                            .into_any_in_step()
+                                    }
                                 }
-                                Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
-                                Err(e) => {
-                                    view! { <p class="form-error" role="alert">{e.to_string()}</p> }
-                                        .into_any()
-                                }
-                            }
-                        })}
-                    </Suspense>
-                    <A href="/app/settings/account">"Account"</A>
-                    <ActionForm action=logout>
-                        <button
-                            type="submit"
-                            class="link-button"
-                            on:click=|_| super::description_editor::forget_unsaved_drafts()
-                        >
-                            "Sign out"
-                        </button>
-                    </ActionForm>
-                </div>
-            </nav>
+                            })}
+                        </Suspense>
+                        <A href="/app/settings/account">"Account"</A>
+                        <ActionForm action=logout>
+                            {InStep(view! {
+                                <button
+                                    type="submit"
+                                    class="link-button"
+                                    on:click=|_| super::description_editor::forget_unsaved_drafts()
+                                >
+                                    "Sign out"
+                                </button>
+                            })}
+                        </ActionForm>
+                    </div>
+                </nav>
+            })}
             <main class="content">
                 <Outlet />
             </main>

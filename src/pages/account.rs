@@ -2,6 +2,7 @@
 
 use crate::auth::ChangePassword;
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::InStep;
 use crate::validate::MIN_PASSWORD;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,24 +21,26 @@ pub fn AccountPage() -> impl IntoView {
                 "Your other browsers and devices are signed out; this one stays signed in."
             </p>
             <ActionForm action=change>
-                <label for="current">"Current password"</label>
-                <input id="current" name="current" type="password" autocomplete="current-password" required />
-                <label for="new">"New password"</label>
-                <input
-                    id="new"
-                    name="new"
-                    type="password"
-                    autocomplete="new-password"
-                    required
-                    minlength=MIN_PASSWORD
-                />
-                <FormError message=error />
-                <Show when=done>
-                    <p role="status">"Password changed. Other sessions were signed out."</p>
-                </Show>
-                <button type="submit" class="primary" disabled=move || change.pending().get()>
-                    "Change password"
-                </button>
+                {InStep(view! {
+                    <label for="current">"Current password"</label>
+                    <input id="current" name="current" type="password" autocomplete="current-password" required />
+                    <label for="new">"New password"</label>
+                    <input
+                        id="new"
+                        name="new"
+                        type="password"
+                        autocomplete="new-password"
+                        required
+                        minlength=MIN_PASSWORD
+                    />
+                    <FormError message=error />
+                    <Show when=done>
+                        <p role="status">"Password changed. Other sessions were signed out."</p>
+                    </Show>
+                    <button type="submit" class="primary" disabled=move || change.pending().get()>
+                        "Change password"
+                    </button>
+                })}
             </ActionForm>
         </section>
     }

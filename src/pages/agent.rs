@@ -2,6 +2,7 @@
 
 use crate::agents::{agent_revisions, load_agent};
 use crate::components::description_editor::DescriptionEditor;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -19,16 +20,15 @@ pub fn AgentPage() -> impl IntoView {
                 let history = history.await.unwrap_or_default();
                 match agent.await {
                     Err(e) => {
-                        view! {
+                        Either::Left(view! {
                             <Title text="Agent · Flare" />
                             <h1>"Agent"</h1>
                             <p class="form-error" role="alert">{e.to_string()}</p>
                             <a href="/app/settings/agents">"Back to Agents"</a>
-                        }
-                            .into_any()
+                        })
                     }
                     Ok(detail) => {
-                        view! {
+                        Either::Right(view! {
                             <Title text=format!("{} · Flare", detail.name) />
                             <p class="crumbs">
                                 <a href="/app/settings/agents">"Agents"</a>
@@ -42,8 +42,7 @@ pub fn AgentPage() -> impl IntoView {
                                 </a>
                             </p>
                             <DescriptionEditor detail history />
-                        }
-                            .into_any()
+                        })
                     }
                 }
             })}

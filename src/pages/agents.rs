@@ -3,6 +3,7 @@
 
 use crate::agents::{AgentSummary, CreateAgent, DeleteAgent, RenameAgent, list_agents};
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::shell::UserResource;
 use crate::members::my_teams;
 use leptos::prelude::*;
@@ -52,11 +53,11 @@ pub fn AgentsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let can_manage = manager.await;
                 match agents.await {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                     Ok(list) if list.is_empty() => {
-                        view! { <p class="empty-state">"No agents yet in your teams."</p> }.into_any()
+                        view! { <p class="empty-state">"No agents yet in your teams."</p> }.into_any_in_step()
                     }
-                    Ok(list) => view! { <AgentTable list can_manage rename delete /> }.into_any(),
+                    Ok(list) => view! { <AgentTable list can_manage rename delete /> }.into_any_in_step(),
                 }
             })}
         </Suspense>
@@ -70,17 +71,19 @@ pub fn AgentsPage() -> impl IntoView {
                             <section class="card narrow" aria-labelledby="new-agent-heading">
                                 <h2 id="new-agent-heading">"Create an agent"</h2>
                                 <ActionForm action=create>
-                                    <label for="new-agent-name">"Agent name"</label>
-                                    <input id="new-agent-name" name="name" required maxlength=100 />
-                                    <label for="new-agent-team">"Team"</label>
-                                    <select id="new-agent-team" name="team_id">
-                                        {teams
-                                            .into_iter()
-                                            .map(|t| view! { <option value=t.id>{t.name}</option> })
-                                            .collect_view()}
-                                    </select>
-                                    <FormError message=create_error />
-                                    <button type="submit" class="primary">"Create agent"</button>
+                                    {InStep(view! {
+                                        <label for="new-agent-name">"Agent name"</label>
+                                        <input id="new-agent-name" name="name" required maxlength=100 />
+                                        <label for="new-agent-team">"Team"</label>
+                                        <select id="new-agent-team" name="team_id">
+                                            {teams
+                                                .into_iter()
+                                                .map(|t| view! { <option value=t.id>{t.name}</option> })
+                                                .collect_view()}
+                                        </select>
+                                        <FormError message=create_error />
+                                        <button type="submit" class="primary">"Create agent"</button>
+                                    })}
                                 </ActionForm>
                             </section>
                         }
@@ -132,24 +135,28 @@ fn AgentTable(
                                         view! {
                                             <td class="manage">
                                                 <ActionForm action=rename attr:class="inline-form">
-                                                    <input type="hidden" name="agent_id" value=rename_id />
-                                                    <input
-                                                        name="name"
-                                                        aria-label=rename_label
-                                                        value=a.name.clone()
-                                                        required
-                                                        maxlength=100
-                                                    />
-                                                    <button type="submit">"Rename"</button>
+                                                    {InStep(view! {
+                                                        <input type="hidden" name="agent_id" value=rename_id />
+                                                        <input
+                                                            name="name"
+                                                            aria-label=rename_label
+                                                            value=a.name.clone()
+                                                            required
+                                                            maxlength=100
+                                                        />
+                                                        <button type="submit">"Rename"</button>
+                                                    })}
                                                 </ActionForm>
                                                 <details class="confirm">
                                                     <summary>{delete_label.clone()}</summary>
                                                     <p>{confirm}</p>
                                                     <ActionForm action=delete>
-                                                        <input type="hidden" name="agent_id" value=delete_id />
-                                                        <button type="submit" class="danger">
-                                                            "Yes, delete"
-                                                        </button>
+                                                        {InStep(view! {
+                                                            <input type="hidden" name="agent_id" value=delete_id />
+                                                            <button type="submit" class="danger">
+                                                                "Yes, delete"
+                                                            </button>
+                                                        })}
                                                     </ActionForm>
                                                 </details>
                                             </td>

@@ -2,6 +2,7 @@
 //! date, in pages. The filters live in the URL.
 
 use crate::audit::list_audit;
+use crate::components::in_step::IntoAnyInStep;
 use crate::components::time::format_time;
 use crate::components::url::encode_component;
 use leptos::prelude::*;
@@ -38,7 +39,7 @@ pub fn AuditPage() -> impl IntoView {
                             <p class="form-error" role="alert">{e.to_string()}</p>
                             <a href="/app/audit">"Back to the latest entries"</a>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                     Ok(p) => {
                         let opt = |v: &String, current: &str| {
@@ -80,7 +81,7 @@ pub fn AuditPage() -> impl IntoView {
                                 <button type="submit">"Apply"</button>
                             </Form>
                             {if p.rows.is_empty() {
-                                view! { <p class="empty-state">"No entries match."</p> }.into_any()
+                                view! { <p class="empty-state">"No entries match."</p> }.into_any_in_step()
                             } else {
                                 view! {
                                     <table class="data-table" aria-label="Audit entries">
@@ -114,13 +115,13 @@ pub fn AuditPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 }
-                                    .into_any()
+                                    .into_any_in_step()
                             }}
                             <nav class="pager" aria-label="Pages">
                                 {next.map(|href| view! { <a href=href>"Older entries"</a> })}
                             </nav>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                 }
             })}

@@ -3,6 +3,7 @@
 use crate::agents::list_agents;
 use crate::chat::{StartThread, list_threads};
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::use_live;
 use crate::components::time::format_time;
 use leptos::prelude::*;
@@ -35,34 +36,36 @@ pub fn ChatPage() -> impl IntoView {
                     match agents.await {
                         Ok(list) if list.is_empty() => {
                             view! { <p class="empty-state">"No agents in your teams yet."</p> }
-                                .into_any()
+                                .into_any_in_step()
                         }
                         Ok(list) => {
                             let chosen = chosen();
                             view! {
                                 <ActionForm action=start>
-                                    <label for="chat-agent">"Agent"</label>
-                                    <select id="chat-agent" name="agent_id">
-                                        {list
-                                            .into_iter()
-                                            .map(|a| {
-                                                let selected = a.id == chosen;
-                                                view! {
-                                                    <option value=a.id selected=selected>
-                                                        {format!("{} ({})", a.name, a.team_name)}
-                                                    </option>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </select>
-                                    <button type="submit" class="primary">
-                                        "Start chat"
-                                    </button>
+                                    {InStep(view! {
+                                        <label for="chat-agent">"Agent"</label>
+                                        <select id="chat-agent" name="agent_id">
+                                            {list
+                                                .into_iter()
+                                                .map(|a| {
+                                                    let selected = a.id == chosen;
+                                                    view! {
+                                                        <option value=a.id selected=selected>
+                                                            {format!("{} ({})", a.name, a.team_name)}
+                                                        </option>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </select>
+                                        <button type="submit" class="primary">
+                                            "Start chat"
+                                        </button>
+                                    })}
                                 </ActionForm>
                             }
-                                .into_any()
+                                .into_any_in_step()
                         }
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                     }
                 })}
             </Suspense>
@@ -74,7 +77,7 @@ pub fn ChatPage() -> impl IntoView {
                 match threads.await {
                     Ok(list) if list.is_empty() => {
                         view! { <p class="empty-state">"No threads yet. Start a chat above."</p> }
-                            .into_any()
+                            .into_any_in_step()
                     }
                     Ok(list) => {
                         view! {
@@ -99,9 +102,9 @@ pub fn ChatPage() -> impl IntoView {
                                     .collect_view()}
                             </ul>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                 }
             })}
         </Transition>

@@ -1,5 +1,6 @@
 //! `/app/dashboard`: the "Open escalations" widget for the user's teams, live.
 
+use crate::components::in_step::IntoAnyInStep;
 use crate::components::live::use_live;
 use crate::components::widget::OpenEscalationsWidget;
 use crate::live::Change;
@@ -21,8 +22,8 @@ pub fn DashboardPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match counts.await {
-                    Ok(c) => view! { <OpenEscalationsWidget counts=c /> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(c) => view! { <OpenEscalationsWidget counts=c /> }.into_any_in_step(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                 }
             })}
         </Transition>
@@ -52,8 +53,8 @@ pub fn EmbedWidgetPage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match counts.await {
-                        Ok(c) => view! { <OpenEscalationsWidget counts=c /> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(c) => view! { <OpenEscalationsWidget counts=c /> }.into_any_in_step(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                     }
                 })}
             </Transition>

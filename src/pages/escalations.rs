@@ -4,6 +4,7 @@
 
 use crate::chat::Trigger;
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::{coalesced, use_live};
 use crate::components::time::format_time;
 use crate::escalations::{
@@ -62,7 +63,7 @@ pub fn EscalationsPage() -> impl IntoView {
                             <p class="form-error" role="alert">{e.to_string()}</p>
                             <a href="/app/escalations">"Back to open escalations"</a>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                     Ok(l) if !l.any_ever => {
                         view! {
@@ -73,9 +74,9 @@ pub fn EscalationsPage() -> impl IntoView {
                                 <p>"Escalations appear here when an agent needs human help."</p>
                             </section>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
-                    Ok(l) => view! { <Listing l q dismiss /> }.into_any(),
+                    Ok(l) => view! { <Listing l q dismiss /> }.into_any_in_step(),
                 }
             })}
         </Transition>
@@ -118,14 +119,14 @@ fn Listing(
                 <p>"No escalation is open right now."</p>
             </section>
         }
-        .into_any()
+        .into_any_in_step()
     } else if l.rows.is_empty() {
         view! {
             <p class="empty-state">
                 {if filtered { "No escalations match these filters." } else { "Nothing here yet." }}
             </p>
         }
-        .into_any()
+        .into_any_in_step()
     } else {
         let (now, overdue) = (l.now_ms, l.critical_overdue_ms);
         let rows = l
@@ -142,13 +143,13 @@ fn Listing(
                         <th scope="col">"Reason"</th>
                         <th scope="col">"Trigger"</th>
                         {if open_view {
-                            view! { <th scope="col">"Age"</th> }.into_any()
+                            view! { <th scope="col">"Age"</th> }.into_any_in_step()
                         } else {
                             view! {
                                 <th scope="col">"Outcome"</th>
                                 <th scope="col">"Guidance"</th>
                             }
-                                .into_any()
+                                .into_any_in_step()
                         }}
                         <th scope="col">
                             <span class="visually-hidden">"Actions"</span>
@@ -158,7 +159,7 @@ fn Listing(
                 <tbody>{rows}</tbody>
             </table>
         }
-        .into_any()
+        .into_any_in_step()
     };
     view! {
         <nav class="tabs" aria-label="Escalation lists">
@@ -271,7 +272,7 @@ fn Row(
                         {is_overdue.then(|| view! { <strong class="overdue-badge">" Overdue"</strong> })}
                     </td>
                 }
-                    .into_any()
+                    .into_any_in_step()
             } else {
                 let verb = if e.status == EscalationStatus::Resolved { "Resolved" } else { "Dismissed" };
                 view! {
@@ -284,7 +285,7 @@ fn Row(
                     </td>
                     <td>{e.guidance.clone().unwrap_or_default()}</td>
                 }
-                    .into_any()
+                    .into_any_in_step()
             }}
             <td class="row-actions">
                 <a href=thread>"Open thread"</a>
@@ -292,8 +293,10 @@ fn Row(
                     .then(|| {
                         view! {
                             <ActionForm action=dismiss>
-                                <input type="hidden" name="escalation_id" value=id />
-                                <button type="submit">"Dismiss"</button>
+                                {InStep(view! {
+                                    <input type="hidden" name="escalation_id" value=id />
+                                    <button type="submit">"Dismiss"</button>
+                                })}
                             </ActionForm>
                         }
                     })}

@@ -1,5 +1,6 @@
 use crate::auth::Login;
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::InStep;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -17,21 +18,23 @@ pub fn LoginPage() -> impl IntoView {
             <section class="card auth-card">
                 <h1>"Sign in to Flare"</h1>
                 <ActionForm action=login>
-                    <input type="hidden" name="next" value=next />
-                    <label for="email">"Email"</label>
-                    <input id="email" name="email" type="email" autocomplete="username" required />
-                    <label for="password">"Password"</label>
-                    <input
-                        id="password"
-                        name="password"
-                        type="password"
-                        autocomplete="current-password"
-                        required
-                    />
-                    <FormError message=error />
-                    <button type="submit" class="primary" disabled=move || login.pending().get()>
-                        "Sign in"
-                    </button>
+                    {InStep(view! {
+                        <input type="hidden" name="next" value=next />
+                        <label for="email">"Email"</label>
+                        <input id="email" name="email" type="email" autocomplete="username" required />
+                        <label for="password">"Password"</label>
+                        <input
+                            id="password"
+                            name="password"
+                            type="password"
+                            autocomplete="current-password"
+                            required
+                        />
+                        <FormError message=error />
+                        <button type="submit" class="primary" disabled=move || login.pending().get()>
+                            "Sign in"
+                        </button>
+                    })}
                 </ActionForm>
             </section>
         </main>

@@ -3,6 +3,7 @@
 
 use crate::auth::Role;
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::members::{
     AddMember, ChangeRole, CreateTeam, CreateUser, DeactivateUser, Directory, Member,
     ReactivateUser, RemoveMember, Team, load_directory,
@@ -69,7 +70,7 @@ pub fn MembersPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                     Ok(dir) => {
                         view! {
                             <section aria-labelledby="people-heading">
@@ -83,7 +84,7 @@ pub fn MembersPage() -> impl IntoView {
                                 <TeamList dir actions />
                             </section>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                 }
             })}
@@ -92,36 +93,40 @@ pub fn MembersPage() -> impl IntoView {
             <section class="card" aria-labelledby="new-user-heading">
                 <h2 id="new-user-heading">"Add a person"</h2>
                 <ActionForm action=create_user>
-                    <label for="new-user-name">"Name"</label>
-                    <input id="new-user-name" name="name" required maxlength=MAX_NAME />
-                    <label for="new-user-email">"Email"</label>
-                    <input id="new-user-email" name="email" type="email" required />
-                    <label for="new-user-password">"Initial password"</label>
-                    <input
-                        id="new-user-password"
-                        name="password"
-                        type="password"
-                        autocomplete="new-password"
-                        required
-                        minlength=MIN_PASSWORD
-                    />
-                    <label for="new-user-role">"Role"</label>
-                    <select id="new-user-role" name="role">
-                        <option value="member" selected>"Member"</option>
-                        <option value="admin">"Admin"</option>
-                        <option value="owner">"Owner"</option>
-                    </select>
-                    <FormError message=user_error />
-                    <button type="submit" class="primary">"Create user"</button>
+                    {InStep(view! {
+                        <label for="new-user-name">"Name"</label>
+                        <input id="new-user-name" name="name" required maxlength=MAX_NAME />
+                        <label for="new-user-email">"Email"</label>
+                        <input id="new-user-email" name="email" type="email" required />
+                        <label for="new-user-password">"Initial password"</label>
+                        <input
+                            id="new-user-password"
+                            name="password"
+                            type="password"
+                            autocomplete="new-password"
+                            required
+                            minlength=MIN_PASSWORD
+                        />
+                        <label for="new-user-role">"Role"</label>
+                        <select id="new-user-role" name="role">
+                            <option value="member" selected>"Member"</option>
+                            <option value="admin">"Admin"</option>
+                            <option value="owner">"Owner"</option>
+                        </select>
+                        <FormError message=user_error />
+                        <button type="submit" class="primary">"Create user"</button>
+                    })}
                 </ActionForm>
             </section>
             <section class="card" aria-labelledby="new-team-heading">
                 <h2 id="new-team-heading">"Create a team"</h2>
                 <ActionForm action=create_team>
-                    <label for="new-team-name">"Team name"</label>
-                    <input id="new-team-name" name="name" required maxlength=MAX_TEAM_NAME />
-                    <FormError message=team_error />
-                    <button type="submit" class="primary">"Create team"</button>
+                    {InStep(view! {
+                        <label for="new-team-name">"Team name"</label>
+                        <input id="new-team-name" name="name" required maxlength=MAX_TEAM_NAME />
+                        <FormError message=team_error />
+                        <button type="submit" class="primary">"Create team"</button>
+                    })}
                 </ActionForm>
             </section>
         </div>
@@ -154,21 +159,25 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
                         let status = if u.active {
                             view! {
                                 <ActionForm action=actions.deactivate attr:class="inline-form">
-                                    <input type="hidden" name="user_id" value=uid />
-                                    "Active "
-                                    <button type="submit" aria-label=status_label>"Deactivate"</button>
+                                    {InStep(view! {
+                                        <input type="hidden" name="user_id" value=uid />
+                                        "Active "
+                                        <button type="submit" aria-label=status_label>"Deactivate"</button>
+                                    })}
                                 </ActionForm>
                             }
-                                .into_any()
+                                .into_any_in_step()
                         } else {
                             view! {
                                 <ActionForm action=actions.reactivate attr:class="inline-form">
-                                    <input type="hidden" name="user_id" value=uid />
-                                    "Deactivated "
-                                    <button type="submit" aria-label=status_label>"Reactivate"</button>
+                                    {InStep(view! {
+                                        <input type="hidden" name="user_id" value=uid />
+                                        "Deactivated "
+                                        <button type="submit" aria-label=status_label>"Reactivate"</button>
+                                    })}
                                 </ActionForm>
                             }
-                                .into_any()
+                                .into_any_in_step()
                         };
                         view! {
                             <tr>
@@ -176,20 +185,22 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
                                 <td>{u.email.clone()}</td>
                                 <td>
                                     <ActionForm action=actions.change_role attr:class="inline-form">
-                                        <input type="hidden" name="user_id" value=u.id.clone() />
-                                        <select name="role" aria-label=label>
-                                            {<Role as strum::VariantArray>::VARIANTS
-                                                .iter()
-                                                .map(|&r| {
-                                                    view! {
-                                                        <option value=r.as_str() selected=r == u.role>
-                                                            {r.label()}
-                                                        </option>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </select>
-                                        <button type="submit">"Change role"</button>
+                                        {InStep(view! {
+                                            <input type="hidden" name="user_id" value=u.id.clone() />
+                                            <select name="role" aria-label=label>
+                                                {<Role as strum::VariantArray>::VARIANTS
+                                                    .iter()
+                                                    .map(|&r| {
+                                                        view! {
+                                                            <option value=r.as_str() selected=r == u.role>
+                                                                {r.label()}
+                                                            </option>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </select>
+                                            <button type="submit">"Change role"</button>
+                                        })}
                                     </ActionForm>
                                 </td>
                                 <td>{status}</td>
@@ -205,13 +216,14 @@ fn PeopleTable(users: Vec<Member>, actions: Actions) -> impl IntoView {
 #[component]
 fn TeamList(dir: Directory, actions: Actions) -> impl IntoView {
     if dir.teams.is_empty() {
-        return view! { <p class="helper">"No teams yet. Create one below."</p> }.into_any();
+        return view! { <p class="helper">"No teams yet. Create one below."</p> }
+            .into_any_in_step();
     }
     dir.teams
         .into_iter()
         .map(|team| view! { <TeamCard team=team.clone() users=dir.users.clone() actions /> })
         .collect_view()
-        .into_any()
+        .into_any_in_step()
 }
 
 #[component]
@@ -237,9 +249,11 @@ fn TeamCard(team: Team, users: Vec<Member>, actions: Actions) -> impl IntoView {
                 <li>
                     <span>{m.name} " · " {m.email}</span>
                     <ActionForm action=actions.remove_member attr:class="inline-form">
-                        <input type="hidden" name="team_id" value=team_id />
-                        <input type="hidden" name="user_id" value=m.id />
-                        <button type="submit" aria-label=remove_label>"Remove"</button>
+                        {InStep(view! {
+                            <input type="hidden" name="team_id" value=team_id />
+                            <input type="hidden" name="user_id" value=m.id />
+                            <button type="submit" aria-label=remove_label>"Remove"</button>
+                        })}
                     </ActionForm>
                 </li>
             }
@@ -253,14 +267,16 @@ fn TeamCard(team: Team, users: Vec<Member>, actions: Actions) -> impl IntoView {
                 .then(|| {
                     view! {
                         <ActionForm action=actions.add_member attr:class="inline-form">
-                            <input type="hidden" name="team_id" value=team_id.clone() />
-                            <select name="user_id" aria-label=add_label.clone()>
-                                {outsiders
-                                    .iter()
-                                    .map(|u| view! { <option value=u.id.clone()>{u.name.clone()}</option> })
-                                    .collect_view()}
-                            </select>
-                            <button type="submit">"Add member"</button>
+                            {InStep(view! {
+                                <input type="hidden" name="team_id" value=team_id.clone() />
+                                <select name="user_id" aria-label=add_label.clone()>
+                                    {outsiders
+                                        .iter()
+                                        .map(|u| view! { <option value=u.id.clone()>{u.name.clone()}</option> })
+                                        .collect_view()}
+                                </select>
+                                <button type="submit">"Add member"</button>
+                            })}
                         </ActionForm>
                     }
                 })}

@@ -6,6 +6,7 @@ use crate::chat::{
 };
 use crate::components::escalation_card::EscalationCard;
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::{coalesced, use_live};
 use crate::live::Change;
 use leptos::html::Textarea;
@@ -68,7 +69,7 @@ pub fn ThreadPage() -> impl IntoView {
                             <p class="form-error" role="alert">{e.to_string()}</p>
                             <a href="/app/chat">"Back to Chat"</a>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                     Ok(t) => {
                         let agent = t.agent_name.clone();
@@ -104,31 +105,35 @@ pub fn ThreadPage() -> impl IntoView {
                                 .map(|run_id| {
                                     view! {
                                         <ActionForm action=retry>
-                                            <input type="hidden" name="run_id" value=run_id />
-                                            <button type="submit">"Retry"</button>
+                                            {InStep(view! {
+                                                <input type="hidden" name="run_id" value=run_id />
+                                                <button type="submit">"Retry"</button>
+                                            })}
                                         </ActionForm>
                                     }
                                 })}
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                 }
             })}
         </Transition>
         <ActionForm action=send attr:class="composer">
-            <input type="hidden" name="thread_id" value=id />
-            <label for="composer-text">"Message"</label>
-            <textarea
-                id="composer-text"
-                name="body"
-                node_ref=composer
-                required
-                rows=3
-                maxlength=MAX_MESSAGE_BYTES
-            ></textarea>
-            <button type="submit" class="primary" disabled=move || send.pending().get()>
-                "Send"
-            </button>
+            {InStep(view! {
+                <input type="hidden" name="thread_id" value=id />
+                <label for="composer-text">"Message"</label>
+                <textarea
+                    id="composer-text"
+                    name="body"
+                    node_ref=composer
+                    required
+                    rows=3
+                    maxlength=MAX_MESSAGE_BYTES
+                ></textarea>
+                <button type="submit" class="primary" disabled=move || send.pending().get()>
+                    "Send"
+                </button>
+            })}
         </ActionForm>
         <FormError message=send_error />
     }
@@ -142,7 +147,7 @@ fn Message(m: MessageView, on_answered: Callback<()>) -> impl IntoView {
                 <EscalationCard escalation=e on_answered />
             </li>
         }
-        .into_any(),
+        .into_any_in_step(),
         (kind, _) => {
             let class = match kind {
                 MessageKind::User => "msg user",
@@ -157,7 +162,7 @@ fn Message(m: MessageView, on_answered: Callback<()>) -> impl IntoView {
                     </article>
                 </li>
             }
-            .into_any()
+            .into_any_in_step()
         }
     }
 }

@@ -3,6 +3,7 @@
 //! create and revoke them; a token's value is shown once.
 
 use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::time::format_time;
 use crate::members::my_teams;
 use crate::tokens::{CreateToken, RevokeToken, TokenKind, list_tokens};
@@ -60,8 +61,8 @@ pub fn TokensPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match tokens.await {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p class="empty-state">"No tokens yet."</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty-state">"No tokens yet."</p> }.into_any_in_step(),
                     Ok(list) => {
                         view! {
                             <table class="data-table" aria-label="Tokens">
@@ -91,17 +92,19 @@ pub fn TokensPage() -> impl IntoView {
                                                     <td>{format_time(t.created_at_ms)}</td>
                                                     <td>
                                                         {match t.revoked_at_ms {
-                                                            Some(at) => format!("Revoked {}", format_time(at)).into_any(),
+                                                            Some(at) => format!("Revoked {}", format_time(at)).into_any_in_step(),
                                                             None => {
                                                                 view! {
                                                                     <ActionForm action=revoke>
-                                                                        <input type="hidden" name="token_id" value=t.id.clone() />
-                                                                        <button type="submit" aria-label=label>
-                                                                            "Revoke"
-                                                                        </button>
+                                                                        {InStep(view! {
+                                                                            <input type="hidden" name="token_id" value=t.id.clone() />
+                                                                            <button type="submit" aria-label=label>
+                                                                                "Revoke"
+                                                                            </button>
+                                                                        })}
                                                                     </ActionForm>
                                                                 }
-                                                                    .into_any()
+                                                                    .into_any_in_step()
                                                             }
                                                         }}
                                                     </td>
@@ -112,7 +115,7 @@ pub fn TokensPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         }
-                            .into_any()
+                            .into_any_in_step()
                     }
                 }
             })}
@@ -120,29 +123,31 @@ pub fn TokensPage() -> impl IntoView {
         <section class="card narrow" aria-labelledby="new-token-heading">
             <h2 id="new-token-heading">"Create a token"</h2>
             <ActionForm action=create>
-                <label for="token-name">"Token name"</label>
-                <input id="token-name" name="name" required maxlength=80 />
-                <label for="token-kind">"Kind"</label>
-                <select id="token-kind" name="kind">
-                    <option value="embed">"Embed widget"</option>
-                    <option value="api">"API"</option>
-                </select>
-                <label for="token-team">"Team"</label>
-                <Suspense>
-                    {move || Suspend::new(async move {
-                        let teams = teams.await.unwrap_or_default();
-                        view! {
-                            <select id="token-team" name="team_id">
-                                {teams
-                                    .into_iter()
-                                    .map(|t| view! { <option value=t.id>{t.name}</option> })
-                                    .collect_view()}
-                            </select>
-                        }
-                    })}
-                </Suspense>
-                <FormError message=create_error />
-                <button type="submit" class="primary">"Create token"</button>
+                {InStep(view! {
+                    <label for="token-name">"Token name"</label>
+                    <input id="token-name" name="name" required maxlength=80 />
+                    <label for="token-kind">"Kind"</label>
+                    <select id="token-kind" name="kind">
+                        <option value="embed">"Embed widget"</option>
+                        <option value="api">"API"</option>
+                    </select>
+                    <label for="token-team">"Team"</label>
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            let teams = teams.await.unwrap_or_default();
+                            view! {
+                                <select id="token-team" name="team_id">
+                                    {teams
+                                        .into_iter()
+                                        .map(|t| view! { <option value=t.id>{t.name}</option> })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    <FormError message=create_error />
+                    <button type="submit" class="primary">"Create token"</button>
+                })}
             </ActionForm>
         </section>
     }

@@ -2,6 +2,7 @@
 //! the pure renderer in `rules::understood`), what the model judges, and rule warnings.
 
 use crate::rules::{self, understood::understood};
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
@@ -10,13 +11,12 @@ pub(super) fn Understood(policy: rules::Policy) -> impl IntoView {
     let rule_items = said.rules;
     view! {
         {if rule_items.is_empty() {
-            view! { <p class="helper">"No rule Flare can enforce yet."</p> }.into_any()
+            Either::Left(view! { <p class="helper">"No rule Flare can enforce yet."</p> })
         } else {
-            view! {
+            Either::Right(view! {
                 <p>"Flare will escalate when:"</p>
                 <ul class="rules">{rule_items.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
-            }
-                .into_any()
+            })
         }}
         {(!said.model_judged.is_empty())
             .then(|| {
