@@ -118,135 +118,35 @@ mod routes {
     use leptos::prelude::*;
     use leptos_router::{LazyRoute, lazy_route};
 
-    pub struct Login;
-    #[lazy_route]
-    impl LazyRoute for Login {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::login::LoginPage()).into_any()
-        }
+    /// Declares one lazy route per page: `Name => path::to::Page`. Each page hydrates in one
+    /// step once its piece has loaded (see `components::in_step`).
+    macro_rules! lazy_pages {
+        ($($name:ident => $page:path),* $(,)?) => {$(
+            pub struct $name;
+            #[lazy_route]
+            impl LazyRoute for $name {
+                fn data() -> Self {
+                    Self
+                }
+                fn view(_this: Self) -> AnyView {
+                    InStep($page()).into_any()
+                }
+            }
+        )*};
     }
 
-    pub struct Setup;
-    #[lazy_route]
-    impl LazyRoute for Setup {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::setup::SetupPage()).into_any()
-        }
-    }
-
-    pub struct Escalations;
-    #[lazy_route]
-    impl LazyRoute for Escalations {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::escalations::EscalationsPage()).into_any()
-        }
-    }
-
-    pub struct Chat;
-    #[lazy_route]
-    impl LazyRoute for Chat {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::chat::ChatPage()).into_any()
-        }
-    }
-
-    pub struct Thread;
-    #[lazy_route]
-    impl LazyRoute for Thread {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::thread::ThreadPage()).into_any()
-        }
-    }
-
-    pub struct Agents;
-    #[lazy_route]
-    impl LazyRoute for Agents {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::agents::AgentsPage()).into_any()
-        }
-    }
-
-    pub struct Agent;
-    #[lazy_route]
-    impl LazyRoute for Agent {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::agent::AgentPage()).into_any()
-        }
-    }
-
-    pub struct Members;
-    #[lazy_route]
-    impl LazyRoute for Members {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::members::MembersPage()).into_any()
-        }
-    }
-
-    pub struct Audit;
-    #[lazy_route]
-    impl LazyRoute for Audit {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::audit::AuditPage()).into_any()
-        }
-    }
-
-    pub struct Dashboard;
-    #[lazy_route]
-    impl LazyRoute for Dashboard {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::dashboard::DashboardPage()).into_any()
-        }
-    }
-
-    pub struct Tokens;
-    #[lazy_route]
-    impl LazyRoute for Tokens {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::tokens::TokensPage()).into_any()
-        }
-    }
-
-    pub struct Account;
-    #[lazy_route]
-    impl LazyRoute for Account {
-        fn data() -> Self {
-            Self
-        }
-        fn view(_this: Self) -> AnyView {
-            InStep(crate::pages::account::AccountPage()).into_any()
-        }
+    lazy_pages! {
+        Login => crate::pages::login::LoginPage,
+        Setup => crate::pages::setup::SetupPage,
+        Escalations => crate::pages::escalations::EscalationsPage,
+        Chat => crate::pages::chat::ChatPage,
+        Thread => crate::pages::thread::ThreadPage,
+        Agents => crate::pages::agents::AgentsPage,
+        Agent => crate::pages::agent::AgentPage,
+        Members => crate::pages::members::MembersPage,
+        Audit => crate::pages::audit::AuditPage,
+        Dashboard => crate::pages::dashboard::DashboardPage,
+        Tokens => crate::pages::tokens::TokensPage,
+        Account => crate::pages::account::AccountPage,
     }
 }
