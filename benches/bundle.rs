@@ -129,21 +129,32 @@ fn per_page(dir: &std::path::Path) {
                 .flat_map(|c| std::fs::read(dir.join(format!("{c}.wasm"))).unwrap())
                 .collect();
             let apart = br - main_wasm.1;
-            Some((page, raw, br, chunks.len(), apart - brotli_len(&joined)))
+            Some((
+                page,
+                raw,
+                br,
+                chunks.len(),
+                apart.saturating_sub(brotli_len(&joined)),
+            ))
         })
         .collect();
     rows.sort_by_key(|r| r.2);
     // The embed widget page is not hydrated: server-rendered HTML that a few lines of JS keep
-    // live, so it loads no wasm at all (and the browser bundle has no code for it).
-    let widget_js = include_str!("../src/server/http/embed-widget.js").as_bytes();
-    println!(
-        "    {:<14} wasm 0 KB (not hydrated; /embed-widget.js {} raw, {} Brotli) (target 150 KB: met)",
-        "embed_widget",
-        kb(widget_js.len()),
-        kb(brotli_len(widget_js))
-    );
+    // live (the browser test widget.spec.ts checks it requests no wasm). Should it become a
+    // split page again, its row below counts its wasm against the 150 KB target instead.
+    if !rows.iter().any(|r| r.0 == "embed_widget") {
+        let widget_js = include_str!("../src/server/http/embed-widget.js").as_bytes();
+        let br = brotli_len(widget_js);
+        println!(
+            "    {:<14} wasm 0 KB (not hydrated; /embed-widget.js {} raw, {} Brotli) (target 150 KB: {})",
+            "embed_widget",
+            kb(widget_js.len()),
+            kb(br),
+            if br <= 150 * 1024 { "met" } else { "NOT met" }
+        );
+    }
     for (page, raw, br, pieces, split_cost) in rows {
-        let target = 300;
+        let target = if page == "embed_widget" { 150 } else { 300 };
         println!(
             "    {page:<14} wasm {:>9} raw, {:>8} Brotli (target {target} KB: {}); {pieces} pieces, {} more than as one file",
             kb(raw),
