@@ -108,3 +108,22 @@ test('two editors: the conflict is shown and nothing is silently overwritten', a
   await expect(page.getByRole('button', { name: 'Restore revision 2' })).toBeVisible();
   await ctx.close();
 });
+
+test('Try a message says whether it would escalate, by meaning, without sending it', async ({ page }) => {
+  const problems = watchConsole(page);
+  await page.goto('/login?next=/app/settings/agents');
+  await signIn(page, OWNER.email, OWNER.password);
+  await page.getByRole('link', { name: 'Customer Support Agent' }).click();
+  await expect(page.getByRole('heading', { name: 'Try a message' })).toBeVisible();
+  await hydrated(page);
+  const box = page.getByRole('region', { name: 'Try a message' });
+  await box.getByRole('textbox', { name: 'Message' }).fill('I want my money back');
+  await box.getByRole('button', { name: 'Try it' }).click();
+  await expect(box.getByText('Would escalate (Critical)')).toBeVisible();
+  await expect(box).toContainText('By meaning: “I want my money back” is close to');
+  await box.getByRole('textbox', { name: 'Message' }).fill('How do I delete a draft?');
+  await box.getByRole('button', { name: 'Try it' }).click();
+  await expect(box.getByText('Would not escalate')).toBeVisible();
+  await expect(box).toContainText('Closest, not enough');
+  expect(problems).toEqual([]);
+});

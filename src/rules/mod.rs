@@ -59,7 +59,15 @@ impl Term {
         let start = words
             .iter()
             .position(|w| !matches!(w.as_str(), "a" | "an" | "the" | "any" | "all" | "some"))?;
-        let words = &words[start..];
+        // ...and so do trailing links: "terms by" (more than 10%) is "terms".
+        let end = words.len()
+            - words.iter().rev().position(|w| {
+                !matches!(
+                    w.as_str(),
+                    "by" | "of" | "for" | "to" | "from" | "with" | "on" | "in" | "than" | "at"
+                )
+            })?;
+        let words = &words[start..end.max(start + 1)];
         let text = words.join(" ");
         // Matched on the words that carry meaning: "refund requests" is about refunds, and
         // "threats of legal action" matches "threats of legal action" however it is joined.
@@ -84,7 +92,10 @@ pub enum Condition {
     AnyOf(Vec<Term>),
     /// Escalate when the message is about `subject` and names an amount above `amount`.
     Over {
+        /// Meaningful stems, any of which the message must mention.
         subject: Vec<String>,
+        /// The subject as written, for people ("refund requests").
+        subject_text: String,
         amount: f64,
         unit: Unit,
         /// "at least" rather than "over".
@@ -138,6 +149,13 @@ pub struct Policy {
     /// Examples of what is fine to answer alone.
     pub fine_alone: Vec<String>,
     pub lints: Vec<Lint>,
+}
+
+/// How the lexical match compares words: as written (lower-cased), or by their stems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lexical {
+    Words,
+    Stems,
 }
 
 /// Why a message escalates: the rule, what in the message triggered it, and the severity.
@@ -447,15 +465,10 @@ fn threshold(clause: &str) -> Option<Condition> {
         .filter_map(|&(c, inc)| clause.find(c).map(|i| (i, c.len(), inc)))
         .min_by_key(|&(i, _, _)| i)?;
     let (amount, unit) = amount_at(&clause[at + len..])?;
-    let subject: Vec<String> = stems(&clause[..at])
-        .into_iter()
-        .filter(|s| !is_filler(s))
-        .collect();
-    if subject.is_empty() {
-        return None;
-    }
+    let term = Term::new(&clause[..at])?;
     Some(Condition::Over {
-        subject,
+        subject: term.stems,
+        subject_text: term.text,
         amount,
         unit,
         inclusive,
@@ -529,21 +542,42 @@ fn amounts(message: &str) -> Vec<(f64, Unit)> {
 impl Policy {
     /// The rules a message triggers, in the order written. Linear in the message for each rule.
     pub fn evaluate(&self, message: &str) -> Vec<RuleMatch> {
-        let msg: Vec<String> = stems(message)
-            .into_iter()
-            .filter(|s| !is_filler(s))
-            .collect();
+        self.evaluate_lexical(message, Lexical::Stems)
+    }
+
+    /// [`Policy::evaluate`] with a choice of how words are compared; the guardrail evaluation
+    /// prints both, to show what stemming adds.
+    pub fn evaluate_lexical(&self, message: &str, mode: Lexical) -> Vec<RuleMatch> {
+        let key = |w: &str| match mode {
+            Lexical::Words => w.to_string(),
+            Lexical::Stems => text::stem(w),
+        };
+        // The meaningful words of a phrase and the keys they are compared by.
+        let keyed = |phrase: &str| -> (Vec<String>, Vec<String>) {
+            words(phrase)
+                .into_iter()
+                .filter(|w| !is_filler(&text::stem(w)))
+                .map(|w| {
+                    let k = key(&w);
+                    (w, k)
+                })
+                .unzip()
+        };
+        let (msg_words, msg) = keyed(message);
         let lower = message.to_lowercase();
         let mut nums: Option<Vec<(f64, Unit)>> = None;
         let mut out = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
-            // What in the message triggered the rule, and the words its severity is read from:
+            // What in the message triggered the rule, and the stems its severity is read from:
             // every term of the rule the message mentions, not only the first.
             let hit: Option<(String, Vec<String>)> = match &rule.condition {
                 Condition::AnyOf(terms) => {
                     let found: Vec<&Term> = terms
                         .iter()
-                        .filter(|t| find_run(&msg, &t.stems).is_some())
+                        .filter(|t| match mode {
+                            Lexical::Stems => find_run(&msg, &t.stems).is_some(),
+                            Lexical::Words => find_run(&msg, &keyed(&t.text).1).is_some(),
+                        })
                         .collect();
                     found.first().map(|first| {
                         let about = found.iter().flat_map(|t| t.stems.clone()).collect();
@@ -552,22 +586,33 @@ impl Policy {
                 }
                 Condition::Over {
                     subject,
+                    subject_text,
                     amount,
                     unit,
                     inclusive,
                 } => {
-                    let about: Vec<String> = subject
+                    let keys = match mode {
+                        Lexical::Stems => subject.clone(),
+                        Lexical::Words => keyed(subject_text).1,
+                    };
+                    // The first word of the message that names the subject, as written.
+                    let word = msg
                         .iter()
-                        .filter(|s| msg.contains(s))
-                        .cloned()
-                        .collect();
+                        .position(|m| keys.contains(m))
+                        .map(|i| msg_words[i].as_str());
                     let nums = nums.get_or_insert_with(|| amounts(&lower));
                     let over = nums.iter().find(|(v, u)| {
                         u == unit && if *inclusive { v >= amount } else { v > amount }
                     });
-                    match (about.first(), over) {
-                        (Some(s), Some((v, u))) => {
-                            Some((format!("{s} {}", show_amount(*v, *u)), about.clone()))
+                    match (word, over) {
+                        // Shown as the message wrote it: "refund $250", "deviates 25%".
+                        (Some(w), Some((v, u))) => {
+                            let about = subject
+                                .iter()
+                                .filter(|s| msg.contains(s) || mode == Lexical::Words)
+                                .cloned()
+                                .collect();
+                            Some((format!("{w} {}", show_amount(*v, *u)), about))
                         }
                         _ => None,
                     }
@@ -596,13 +641,32 @@ impl Policy {
 
     /// The "Treat … as …" mapping whose subject is among `about` (meaningful stems); the
     /// highest if several apply, else the default.
-    fn severity_of(&self, about: &[String]) -> Severity {
+    pub fn severity_of(&self, about: &[String]) -> Severity {
         self.severities
             .iter()
             .filter(|m| m.subject.stems.iter().any(|s| about.contains(s)))
             .map(|m| m.severity)
             .max()
             .unwrap_or(Severity::DEFAULT)
+    }
+}
+
+impl Condition {
+    /// For a threshold rule, the first amount in `message` past it ("$250" for "over $100").
+    pub fn amount_past(&self, message: &str) -> Option<String> {
+        let Condition::Over {
+            amount,
+            unit,
+            inclusive,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        amounts(&message.to_lowercase())
+            .into_iter()
+            .find(|(v, u)| u == unit && if *inclusive { v >= amount } else { v > amount })
+            .map(|(v, u)| show_amount(v, u))
     }
 }
 

@@ -91,11 +91,13 @@ fn money_threshold_with_steps_before_escalating() {
     match &p.rules[0].condition {
         Condition::Over {
             subject,
+            subject_text,
             amount,
             unit,
             inclusive,
         } => {
             assert_eq!(subject, &["refund"]);
+            assert_eq!(subject_text, "refund requests");
             assert_eq!(*amount, 100.0);
             assert_eq!(*unit, Unit::Money);
             assert!(!inclusive);
@@ -141,8 +143,17 @@ fn percent_threshold_with_reason_requirement() {
     );
     assert_eq!(p.rules.len(), 1);
     match &p.rules[0].condition {
-        Condition::Over { amount, unit, .. } => {
+        Condition::Over {
+            amount,
+            unit,
+            subject_text,
+            ..
+        } => {
             assert_eq!((*amount, *unit), (10.0, Unit::Percent));
+            assert_eq!(
+                subject_text,
+                "contract clause that deviates from our standard terms"
+            );
         }
         other => panic!("expected a threshold, got {other:?}"),
     }
@@ -364,4 +375,30 @@ fn severity_reads_every_term_the_message_mentions() {
     );
     // The editor shows the highest severity the rule can have: the same mapping.
     assert_eq!(p.rule_severity(&p.rules[0]), Severity::Critical);
+}
+
+#[test]
+fn every_form_of_a_rule_word_matches() {
+    let p = compile("Always escalate any request involving deletions, refunds or lawsuits.");
+    for m in [
+        "Please delete this.",
+        "It was deleted yesterday.",
+        "Deleting it now",
+        "I was refunded twice",
+        "refunding is slow",
+        "a lawsuit is coming",
+    ] {
+        assert_eq!(p.evaluate(m).len(), 1, "{m}");
+    }
+    // As written, without stems, the same messages mostly do not match.
+    assert!(
+        p.evaluate_lexical("It was deleted yesterday.", Lexical::Words)
+            .is_empty()
+    );
+    assert_eq!(
+        p.evaluate_lexical("Please process my refunds", Lexical::Words)
+            .len(),
+        1
+    );
+    assert!(p.evaluate("The deli is open").is_empty());
 }

@@ -68,32 +68,14 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// A tolerant stem: "refunds", "refunded" and "refunding" all become "refund";
-/// "deletions" becomes "deletion"; "companies" becomes "company".
+/// A word's Snowball (Porter 2) English stem: "refunds", "refunded" and "refunding" all become
+/// "refund"; "delete", "deleted" and "deletions" all become "delet". The same stemmer runs on the
+/// server and in the browser's preview, so both read a Description alike.
 pub fn stem(word: &str) -> String {
-    let w = word.strip_suffix("'s").unwrap_or(word);
-    let n = w.chars().count();
-    let cut = |suffix: &str, add: &str| format!("{}{}", &w[..w.len() - suffix.len()], add);
-    if n > 4 && w.ends_with("ies") {
-        cut("ies", "y")
-    } else if n > 5 && w.ends_with("ing") {
-        cut("ing", "")
-    } else if n > 4 && w.ends_with("ed") && !w.ends_with("eed") {
-        cut("ed", "")
-    } else if n > 3
-        && (w.ends_with("sses") || w.ends_with("xes") || w.ends_with("ches") || w.ends_with("shes"))
-    {
-        cut("es", "")
-    } else if n > 3
-        && w.ends_with('s')
-        && !w.ends_with("ss")
-        && !w.ends_with("us")
-        && !w.ends_with("is")
-    {
-        cut("s", "")
-    } else {
-        w.to_string()
-    }
+    // Building a stemmer only picks the algorithm's function: nothing to cache.
+    rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English)
+        .stem(word)
+        .into_owned()
 }
 
 pub fn stems(text: &str) -> Vec<String> {
@@ -101,68 +83,74 @@ pub fn stems(text: &str) -> Vec<String> {
 }
 
 /// Words that say nothing about *what* a rule is about.
+const FILLER_WORDS: [&str; 58] = [
+    "a",
+    "an",
+    "the",
+    "any",
+    "all",
+    "every",
+    "some",
+    "that",
+    "which",
+    "who",
+    "is",
+    "are",
+    "be",
+    "of",
+    "for",
+    "to",
+    "from",
+    "by",
+    "with",
+    "on",
+    "in",
+    "our",
+    "your",
+    "their",
+    "this",
+    "these",
+    "those",
+    "and",
+    "or",
+    "request",
+    "ask",
+    "message",
+    "reply",
+    "customer",
+    "someone",
+    "anyone",
+    "thing",
+    "anything",
+    "something",
+    "one",
+    "case",
+    "situation",
+    "about",
+    "there",
+    "has",
+    "have",
+    "had",
+    "than",
+    "more",
+    "over",
+    "above",
+    "always",
+    "escalate",
+    "just",
+    "when",
+    "if",
+    "where",
+    "whose",
+];
+
+/// Whether a stem is one of the filler words' stems (so "requests" and "customers" are filler too).
 pub fn is_filler(stem: &str) -> bool {
-    matches!(
-        stem,
-        "a" | "an"
-            | "the"
-            | "any"
-            | "all"
-            | "every"
-            | "some"
-            | "that"
-            | "which"
-            | "who"
-            | "is"
-            | "are"
-            | "be"
-            | "of"
-            | "for"
-            | "to"
-            | "from"
-            | "by"
-            | "with"
-            | "on"
-            | "in"
-            | "our"
-            | "your"
-            | "their"
-            | "this"
-            | "these"
-            | "those"
-            | "and"
-            | "or"
-            | "request"
-            | "ask"
-            | "message"
-            | "reply"
-            | "customer"
-            | "someone"
-            | "anyone"
-            | "thing"
-            | "anything"
-            | "something"
-            | "one"
-            | "case"
-            | "situation"
-            | "about"
-            | "there"
-            | "has"
-            | "have"
-            | "had"
-            | "than"
-            | "more"
-            | "over"
-            | "above"
-            | "always"
-            | "escalate"
-            | "just"
-            | "when"
-            | "if"
-            | "where"
-            | "whose"
-            | "'s"
-    )
+    static FILLER: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FILLER
+        .get_or_init(|| FILLER_WORDS.iter().map(|w| self::stem(w)).collect())
+        .iter()
+        .any(|f| f == stem)
 }
 
 /// Finds `needle` (a run of stems) in `hay`; returns the index of its first stem.
@@ -198,16 +186,37 @@ mod tests {
     }
 
     #[test]
-    fn stems_are_tolerant() {
-        for w in ["refund", "refunds", "refunded", "refunding", "Refunds"] {
-            assert_eq!(stem(&w.to_lowercase()), "refund", "{w}");
+    fn stems_join_the_forms_of_a_word() {
+        let same = |forms: &[&str]| {
+            let first = stem(forms[0]);
+            for w in forms {
+                assert_eq!(stem(&w.to_lowercase()), first, "{w} and {}", forms[0]);
+            }
+        };
+        same(&["refund", "refunds", "refunded", "refunding", "Refunds"]);
+        same(&["delete", "deleted", "deletes", "deletion", "deletions"]);
+        same(&["attorney", "attorneys"]);
+        same(&["company", "companies"]);
+        same(&["threat", "threats"]);
+        assert_ne!(stem("legal"), stem("legally-binding"));
+        assert_eq!(stem("customer's"), stem("customer"));
+    }
+
+    #[test]
+    fn filler_covers_every_form_of_its_words() {
+        for w in [
+            "requests",
+            "customers",
+            "replies",
+            "messages",
+            "things",
+            "the",
+        ] {
+            assert!(is_filler(&stem(w)), "{w}");
         }
-        assert_eq!(stem("deletions"), "deletion");
-        assert_eq!(stem("attorneys"), "attorney");
-        assert_eq!(stem("companies"), "company");
-        assert_eq!(stem("process"), "process");
-        assert_eq!(stem("status"), "status");
-        assert_eq!(stem("customer's"), "customer");
+        for w in ["refunds", "lawyer", "account", "deletion"] {
+            assert!(!is_filler(&stem(w)), "{w}");
+        }
     }
 
     #[test]

@@ -25,13 +25,14 @@ pub fn condition(c: &Condition) -> String {
                 .join(", ")
         ),
         Condition::Over {
-            subject,
+            subject_text,
             amount,
             unit,
             inclusive,
+            ..
         } => format!(
             "it is about {} {} {}",
-            subject.join(" "),
+            subject_text,
             if *inclusive { "at least" } else { "over" },
             show_amount(*amount, *unit)
         ),
@@ -68,13 +69,13 @@ pub fn summary(policy: &Policy) -> String {
         match &rule.condition {
             Condition::AnyOf(terms) => on.extend(terms.iter().map(|t| t.text.clone())),
             Condition::Over {
-                subject,
+                subject_text,
                 amount,
                 unit,
                 ..
             } => on.push(format!(
                 "{} over {}",
-                subject.join(" "),
+                subject_text,
                 show_amount(*amount, *unit)
             )),
         }

@@ -5,7 +5,8 @@ use super::db::agents::{self, AgentRow, Author};
 use super::db::audit;
 use super::state::app_state;
 use crate::agents::{
-    AgentDetail, AgentSummary, RevisionInfo, SaveOutcome, rule_summary, validate_description,
+    AgentDetail, AgentSummary, MatchedBy, RevisionInfo, SaveOutcome, Trial, TrialMatch,
+    rule_summary, validate_description,
 };
 use crate::error::AppError;
 use crate::validate;
@@ -134,6 +135,7 @@ pub async fn detail(agent_id: String) -> Result<AgentDetail, AppError> {
         description: row.description,
         revision: row.revision,
         can_edit: v.user.role.can_manage(),
+        reads_meaning: state.runtime.meaning.missing().is_none(),
     })
 }
 
@@ -163,7 +165,87 @@ pub async fn save_description(
     let row = visible(&v, &state.db, &agent_id).await?;
     v.require_manager()?;
     validate_description(&description)?;
-    save(&v, &state.db, row, base_revision, &description).await
+    let outcome = save(&v, &state.db, row, base_revision, &description).await?;
+    prepare_meaning(&state, description);
+    Ok(outcome)
+}
+
+/// Embeds a saved Description's topics in the background, so its next message does not wait.
+fn prepare_meaning(state: &super::state::AppState, description: String) {
+    let meaning = state.runtime.meaning.clone();
+    if meaning.missing().is_none() {
+        tokio::spawn(async move {
+            if let Err(why) = meaning.prepare(&description).await {
+                tracing::warn!(%why, "cannot prepare a Description's topics");
+            }
+        });
+    }
+}
+
+pub async fn try_message(
+    agent_id: String,
+    description: String,
+    message: String,
+) -> Result<Trial, AppError> {
+    use super::runtime::{guardrail, rules_text, semantic};
+    let v = viewer().await?;
+    let state = app_state()?;
+    visible(&v, &state.db, &agent_id).await?;
+    v.require_manager()?;
+    validate_description(&description)?;
+    let message = validate::long_text(&message, "message", crate::chat::MAX_MESSAGE_BYTES)?;
+    let policy = crate::rules::compile(&description);
+    let rule_text = |i: usize| policy.rules[i].sentence.clone();
+    let mut matches: Vec<TrialMatch> = policy
+        .evaluate(&rules_text(&message))
+        .into_iter()
+        .map(|m| TrialMatch {
+            rule: rule_text(m.rule),
+            by: MatchedBy::Words,
+            topic: m.matched.clone(),
+            found: m.matched,
+            closeness: None,
+            escalates: true,
+            severity: m.severity,
+        })
+        .collect();
+    let mut verdict = guardrail(&policy, &message);
+    let meaning = state.runtime.meaning.evaluate(&description, &message).await;
+    let read_meaning = meaning.is_ok();
+    if let Ok(found) = &meaning {
+        if verdict.is_none() {
+            verdict = guardrail::semantic_escalation(&policy, found);
+        }
+        // Rules that matched by words already say why; meaning adds the others.
+        for m in found {
+            let rule = rule_text(m.rule);
+            if matches.iter().any(|t| t.rule == rule) {
+                continue;
+            }
+            matches.push(TrialMatch {
+                rule,
+                by: MatchedBy::Meaning,
+                topic: m.topic.clone(),
+                found: m.sentence.clone(),
+                closeness: Some(m.closeness),
+                escalates: m.escalates,
+                severity: m.severity,
+            });
+        }
+    } else if let Err(why) = &meaning
+        && state.runtime.meaning.missing().is_none()
+    {
+        tracing::warn!(%why, "Try a message read words only");
+    }
+    matches.sort_by_key(|m| !m.escalates);
+    Ok(Trial {
+        escalates: verdict.is_some(),
+        severity: verdict.as_ref().map(|e| e.severity),
+        reason: verdict.map(|e| e.reason),
+        matches,
+        threshold: semantic::THRESHOLD,
+        read_meaning,
+    })
 }
 
 async fn save(
@@ -215,5 +297,7 @@ pub async fn restore(
     let old = agents::revision(&state.db, &row.id, revision)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("Revision {revision} does not exist.")))?;
-    save(&v, &state.db, row, base_revision, &old.description).await
+    let outcome = save(&v, &state.db, row, base_revision, &old.description).await?;
+    prepare_meaning(&state, old.description);
+    Ok(outcome)
 }

@@ -60,6 +60,9 @@ pub struct Config {
     /// Open live streams one user may keep (FLARE_LIVE_STREAMS_PER_USER, default 16); past it,
     /// the oldest is closed. Browsers share one stream per tab group, so 16 is plenty.
     pub live_streams_per_user: usize,
+    /// The sentence-embedding model's folder (FLARE_EMBEDDING_MODEL); `None` reads the pinned
+    /// model the run and test scripts install into Flare's cache.
+    pub embedding_model: Option<String>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -152,6 +155,7 @@ impl Config {
             log_json: var("FLARE_LOG_FORMAT").is_some_and(|v| v == "json"),
             run_lease_ms: millis("FLARE_RUN_LEASE_MS", DEFAULT_RUN_LEASE_MS)?,
             provider_timeout_ms: millis("FLARE_PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS)?,
+            embedding_model: var("FLARE_EMBEDDING_MODEL"),
         })
     }
 
@@ -173,6 +177,7 @@ impl Config {
             provider: ProviderConfig::Rules,
             critical_overdue_minutes: DEFAULT_CRITICAL_OVERDUE_MINUTES,
             live_streams_per_user: super::streams::MAX_PER_USER,
+            embedding_model: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod embedding;
 pub mod escalations;
 pub mod events;
 pub mod http;
@@ -38,6 +39,27 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 pub async fn prepare_with_tools(
     config: Config,
     tools: runtime::tools::Registry,
+) -> anyhow::Result<AppState> {
+    let meaning = load_meaning(&config).await?;
+    prepare_with_parts(config, tools, meaning).await
+}
+
+/// Loads the embedding model `config` names (or the pinned one), off the async threads:
+/// reading 90 MB takes a moment. Without a model the guardrail matches words only.
+pub async fn load_meaning(config: &Config) -> anyhow::Result<Arc<runtime::semantic::Meaning>> {
+    use anyhow::Context;
+    let dir = embedding::model_dir(config.embedding_model.as_deref());
+    let meaning = tokio::task::spawn_blocking(move || runtime::semantic::Meaning::load(&dir))
+        .await
+        .context("the embedding model's loader stopped")?;
+    Ok(Arc::new(meaning))
+}
+
+/// `prepare_with_tools` with a model already loaded (tests share one across their apps).
+pub async fn prepare_with_parts(
+    config: Config,
+    tools: runtime::tools::Registry,
+    meaning: Arc<runtime::semantic::Meaning>,
 ) -> anyhow::Result<AppState> {
     use anyhow::Context;
     let db = db::connect(&config.database_url).await?;
@@ -89,6 +111,7 @@ pub async fn prepare_with_tools(
         )?),
     };
     let runtime = runtime::Runtime {
+        meaning,
         provider,
         tools,
         lease: std::time::Duration::from_millis(config.run_lease_ms),

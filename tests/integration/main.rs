@@ -12,6 +12,7 @@ mod data_layer;
 mod durability;
 mod escalations;
 mod fake_openai;
+mod guardrail;
 mod live;
 mod load;
 mod matrix;

@@ -7,6 +7,7 @@ mod leaving;
 mod revisions;
 mod save;
 mod storage;
+mod try_message;
 mod understood;
 
 use crate::agents::{AgentDetail, RevisionInfo};
@@ -14,6 +15,7 @@ use crate::rules;
 use leptos::prelude::*;
 use revisions::RevisionList;
 use save::{Editor, SaveState};
+use try_message::TryMessageBox;
 use understood::Understood;
 
 pub use save::{DEBOUNCE_MS, RETRY_MS};
@@ -31,6 +33,7 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
         history: RwSignal::new(history),
     };
     let can_edit = detail.can_edit;
+    let reads_meaning = detail.reads_meaning;
     leaving::install(editor);
 
     let policy = Memo::new(move |_| editor.text.with(|t| rules::compile(t)));
@@ -101,7 +104,8 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
             </section>
             <aside class="understood" aria-labelledby="understood-heading">
                 <h2 id="understood-heading">"What Flare understood"</h2>
-                {move || policy.with(|p| view! { <Understood policy=p.clone() /> })}
+                {move || policy.with(|p| view! { <Understood policy=p.clone() reads_meaning /> })}
+                {can_edit.then(|| view! { <TryMessageBox editor /> })}
             </aside>
         </div>
     }

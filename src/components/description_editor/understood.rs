@@ -6,9 +6,14 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
-pub(super) fn Understood(policy: rules::Policy) -> impl IntoView {
+pub(super) fn Understood(policy: rules::Policy, reads_meaning: bool) -> impl IntoView {
     let said = understood(&policy);
     let rule_items = said.rules;
+    let how = if reads_meaning {
+        "Flare matches the words of these rules in any of their forms, and their meaning: \u{201c}I want my money back\u{201d} is about refunds."
+    } else {
+        "Flare matches the words of these rules in any of their forms, not their meaning: no embedding model is loaded on this server (see its log)."
+    };
     view! {
         {if rule_items.is_empty() {
             Either::Left(view! { <p class="helper">"No rule Flare can enforce yet."</p> })
@@ -16,6 +21,7 @@ pub(super) fn Understood(policy: rules::Policy) -> impl IntoView {
             Either::Right(view! {
                 <p>"Flare will escalate when:"</p>
                 <ul class="rules">{rule_items.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+                <p class="helper matching">{how}</p>
             })
         }}
         {(!said.model_judged.is_empty())

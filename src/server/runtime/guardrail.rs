@@ -91,6 +91,39 @@ pub fn guardrail(policy: &Policy, message: &str) -> Option<Escalate> {
         "This message matches \u{201c}{}\u{201d} in my rule \u{201c}{}.\u{201d} The rule says to escalate, so a person decides.",
         top.matched, rule.sentence
     );
+    append_rule_asks(&mut reason, rule);
+    Some(Escalate {
+        reason,
+        severity: top.severity,
+    })
+}
+
+/// The guardrail's verdict on meaning: the closest escalating match (most severe first), with
+/// a reason that names the sentence, the topic and the rule.
+pub fn semantic_escalation(
+    policy: &Policy,
+    matches: &[super::semantic::SemanticMatch],
+) -> Option<Escalate> {
+    let top = matches.iter().filter(|m| m.escalates).max_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.closeness.total_cmp(&b.closeness))
+    })?;
+    let rule = &policy.rules[top.rule];
+    let mut reason = format!(
+        "\u{201c}{}\u{201d} is close to \u{201c}{}\u{201d} (closeness {:.2}) in my rule \u{201c}{}.\u{201d} The rule says to escalate, so a person decides.",
+        top.sentence, top.topic, top.closeness, rule.sentence
+    );
+    append_rule_asks(&mut reason, rule);
+    Some(Escalate {
+        reason,
+        severity: top.severity,
+    })
+}
+
+/// What the rule asks for around an escalation: steps first, what the reason includes, and
+/// "just flag it".
+fn append_rule_asks(reason: &mut String, rule: &crate::rules::Rule) {
     if !rule.before_escalating.is_empty() {
         reason.push_str(&format!(
             " Before escalating, my Description asks to {}: I cannot do that offline, so please check it.",
@@ -106,10 +139,6 @@ pub fn guardrail(policy: &Policy, message: &str) -> Option<Escalate> {
     if rule.flag_only {
         reason.push_str(" As asked, I have not drafted a reply.");
     }
-    Some(Escalate {
-        reason,
-        severity: top.severity,
-    })
 }
 
 /// The system prompt models get.

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod openai;
 pub mod provider;
 pub mod rules_provider;
+pub mod semantic;
 pub mod tools;
 
 use super::db::audit::{self, Actor};
@@ -39,6 +40,8 @@ pub const MAX_ATTEMPTS: i64 = 3;
 /// The runtime's settings and parts, shared through `AppState`.
 pub struct Runtime {
     pub provider: Arc<dyn provider::Provider>,
+    /// The embedding model the guardrail reads meaning with (or why it cannot).
+    pub meaning: Arc<semantic::Meaning>,
     pub tools: tools::Registry,
     /// How long a driver's claim on a running run lasts without renewal.
     pub lease: Duration,
@@ -131,9 +134,11 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
                 _ => None,
             })
             .unwrap_or_default();
-        if steps.is_empty()
-            && let Some(esc) = guardrail(&policy, &asked)
-        {
+        let floor = match steps.is_empty() {
+            true => guard(state, &policy, &run.description, &asked).await,
+            false => None,
+        };
+        if let Some(esc) = floor {
             let call = ToolCall {
                 id: format!("guardrail-{}", super::db::new_id()),
                 name: ESCALATE_TOOL.into(),
@@ -165,6 +170,35 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
             tool_calls: reply.tool_calls.clone(),
         });
         if reply.tool_calls.is_empty() {
+            // An outcome rule holds a draft that is out of bounds: a person sees it first
+            // (once per run: after a person has answered, the agent goes on as they said).
+            let answered = steps.iter().any(|s| {
+                matches!(
+                    s,
+                    ChatMessage::Tool {
+                        answer: Some(_),
+                        ..
+                    }
+                )
+            });
+            let held = match answered {
+                true => None,
+                false => held_draft(state, &policy, &run.description, &reply.text).await,
+            };
+            if let Some(esc) = held {
+                let call = ToolCall {
+                    id: format!("outcome-{}", super::db::new_id()),
+                    name: ESCALATE_TOOL.into(),
+                    arguments: serde_json::json!({
+                        "reason": esc.reason, "severity": esc.severity.as_str()
+                    })
+                    .to_string(),
+                };
+                if let Some(ChatMessage::Assistant { tool_calls, .. }) = steps.last_mut() {
+                    tool_calls.push(call.clone());
+                }
+                return pause(state, &run, &thread, steps, "", &call, &esc).await;
+            }
             return finish(state, &run, &thread, &steps, &reply.text, None).await;
         }
         // Tools first (each call needs its result), then at most one escalation.
@@ -206,6 +240,61 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
         runs::save_steps(db, &run.id, &serde_json::to_string(&steps)?).await?;
     }
     Err(RunError::TooManySteps)
+}
+
+/// The guardrail on a run's first step: words first, then meaning when the model is there.
+/// When meaning cannot be read (no model, the deadline) the words' verdict stands.
+async fn guard(
+    state: &AppState,
+    policy: &crate::rules::Policy,
+    description: &str,
+    asked: &str,
+) -> Option<Escalate> {
+    if let Some(esc) = guardrail(policy, asked) {
+        return Some(esc);
+    }
+    match state.runtime.meaning.evaluate(description, asked).await {
+        Ok(matches) => guardrail::semantic_escalation(policy, &matches),
+        Err(why) => {
+            if state.runtime.meaning.missing().is_none() {
+                tracing::warn!(%why, "the guardrail read words only for this message");
+            }
+            None
+        }
+    }
+}
+
+/// The outcome check on a final draft (see `semantic::check_draft`): the escalation that holds
+/// it, with the draft in the reason so the person answering reads what would have been sent.
+async fn held_draft(
+    state: &AppState,
+    policy: &crate::rules::Policy,
+    description: &str,
+    draft: &str,
+) -> Option<Escalate> {
+    if policy.model_judged.is_empty() || draft.trim().is_empty() {
+        return None;
+    }
+    match state.runtime.meaning.check_draft(description, draft).await {
+        Ok(Some(h)) => {
+            let judged = policy.model_judged.join(" ");
+            let shown: String = draft.chars().take(1500).collect();
+            Some(Escalate {
+                reason: format!(
+                    "I held my draft reply for you to check: \u{201c}{}\u{201d} is close to \u{201c}{}\u{201d} (closeness {:.2}) and far from what my Description says is fine to answer alone, and my Description says: \u{201c}{judged}\u{201d} My draft: {shown}",
+                    h.sentence, h.topic, h.closeness
+                ),
+                severity: h.severity,
+            })
+        }
+        Ok(None) => None,
+        Err(why) => {
+            if state.runtime.meaning.missing().is_none() {
+                tracing::warn!(%why, "the outcome check could not read the draft");
+            }
+            None
+        }
+    }
 }
 
 fn tool_result(call: &ToolCall, content: String) -> ChatMessage {

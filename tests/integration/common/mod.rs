@@ -279,6 +279,20 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// The pinned embedding model (installed by `scripts/test`), loaded once per test process.
+pub async fn shared_meaning() -> std::sync::Arc<flare::server::runtime::semantic::Meaning> {
+    static MEANING: tokio::sync::OnceCell<
+        std::sync::Arc<flare::server::runtime::semantic::Meaning>,
+    > = tokio::sync::OnceCell::const_new();
+    MEANING
+        .get_or_init(|| async {
+            let config = Config::for_database("sqlite::memory:");
+            flare::server::load_meaning(&config).await.expect("model")
+        })
+        .await
+        .clone()
+}
+
 impl TestApp {
     /// Flare with an owner (OWNER_EMAIL) created from the environment settings.
     pub async fn with_owner() -> Self {
@@ -309,7 +323,13 @@ impl TestApp {
     ) -> Self {
         watch_this_test();
         let database_url = config.database_url.clone();
-        let state = flare::server::prepare_with_tools(config, tools)
+        // One model for the whole test process (loading it per app would cost each test a
+        // moment); an app configured with its own model folder loads that one.
+        let meaning = match &config.embedding_model {
+            Some(_) => flare::server::load_meaning(&config).await.expect("model"),
+            None => shared_meaning().await,
+        };
+        let state = flare::server::prepare_with_parts(config, tools, meaning)
             .await
             .expect("prepare");
         let db = state.db.clone();

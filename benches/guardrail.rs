@@ -1,0 +1,245 @@
+//! The guardrail's evaluation (issue 14): recall on messages that must escalate and false alarms
+//! on messages that must not, for words as written, for stems, and for stems with meaning (the
+//! embedding model), on the tuning part and the held-out part of the labelled set; the curve
+//! the threshold was chosen from; the time per message; the model's load time and memory.
+//!
+//! Rerun: `cargo bench --features ssr --bench guardrail` (the model comes from
+//! FLARE_EMBEDDING_MODEL or the pinned copy `scripts/test` installs).
+
+use flare::rules::{Lexical, Policy, compile};
+use flare::server::demo::{
+    CONTRACT_REVIEWER_DESCRIPTION, CUSTOMER_SUPPORT_DESCRIPTION, SALES_OUTREACH_DESCRIPTION,
+};
+use flare::server::embedding::{Embedder, model_dir};
+use flare::server::runtime::rules_text;
+use flare::server::runtime::semantic::{self, Prepared, SemanticMatch, THRESHOLD};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+struct Case {
+    agent: String,
+    escalate: bool,
+    message: String,
+    held_out: bool,
+}
+
+/// The labelled set. Held out: the 3rd, 6th, 9th... message of each agent and label, so the
+/// held-out third has its share of both labels.
+fn cases() -> Vec<Case> {
+    let text = include_str!("../tests/data/guardrail-eval.tsv");
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let (agent, expect, message) = (
+                f.next().unwrap().to_string(),
+                f.next().unwrap().to_string(),
+                f.next().expect("three columns").to_string(),
+            );
+            assert!(matches!(expect.as_str(), "escalate" | "fine"), "{l}");
+            let n = seen.entry((agent.clone(), expect.clone())).or_default();
+            *n += 1;
+            Case {
+                held_out: n.is_multiple_of(3),
+                escalate: expect == "escalate",
+                agent,
+                message,
+            }
+        })
+        .collect()
+}
+
+fn vm_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Recall and false-alarm rate of `verdicts` (one per case) over the cases `part` selects.
+fn rates(
+    cases: &[Case],
+    verdicts: &[bool],
+    part: impl Fn(&Case) -> bool,
+) -> (f64, f64, usize, usize) {
+    let (mut hit, mut must, mut alarm, mut fine) = (0, 0, 0, 0);
+    for (c, v) in cases.iter().zip(verdicts) {
+        if !part(c) {
+            continue;
+        }
+        if c.escalate {
+            must += 1;
+            hit += *v as usize;
+        } else {
+            fine += 1;
+            alarm += *v as usize;
+        }
+    }
+    (
+        hit as f64 / must.max(1) as f64,
+        alarm as f64 / fine.max(1) as f64,
+        must,
+        fine,
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn main() {
+    println!("guardrail evaluation (rerun: cargo bench --features ssr --bench guardrail)");
+    let cases = cases();
+    let policies: HashMap<&str, Policy> = [
+        ("support", CUSTOMER_SUPPORT_DESCRIPTION),
+        ("contract", CONTRACT_REVIEWER_DESCRIPTION),
+        ("sales", SALES_OUTREACH_DESCRIPTION),
+    ]
+    .into_iter()
+    .map(|(a, d)| (a, compile(d)))
+    .collect();
+    let policy = |c: &Case| &policies[c.agent.as_str()];
+    let lexical = |mode: Lexical| -> Vec<bool> {
+        cases
+            .iter()
+            .map(|c| {
+                !policy(c)
+                    .evaluate_lexical(&rules_text(&c.message), mode)
+                    .is_empty()
+            })
+            .collect()
+    };
+    let words = lexical(Lexical::Words);
+    let stems = lexical(Lexical::Stems);
+
+    let dir = model_dir(std::env::var("FLARE_EMBEDDING_MODEL").ok().as_deref());
+    let rss_before = vm_rss_kb();
+    let started = Instant::now();
+    let embedder = match Embedder::load(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("{e}: only the lexical columns can be computed");
+            print_table(&cases, &[("words", &words), ("stems", &stems)]);
+            std::process::exit(1);
+        }
+    };
+    let load = started.elapsed();
+    let rss_model = vm_rss_kb().saturating_sub(rss_before);
+    let prepared: HashMap<&str, Prepared> = policies
+        .iter()
+        .map(|(a, p)| (*a, semantic::prepare(&embedder, p).expect("prepare")))
+        .collect();
+    let prepare_time = started.elapsed() - load;
+
+    // The semantic matches of every case, timed together with the lexical pass as the runtime
+    // runs them.
+    let mut times = Vec::new();
+    let matches: Vec<Vec<SemanticMatch>> = cases
+        .iter()
+        .map(|c| {
+            let t = Instant::now();
+            let text = rules_text(&c.message);
+            let lexical = policy(c).evaluate(&text);
+            let m = semantic::evaluate(&embedder, policy(c), &prepared[c.agent.as_str()], &text)
+                .expect("evaluate");
+            times.push(t.elapsed());
+            std::hint::black_box(lexical);
+            m
+        })
+        .collect();
+    let with_meaning = |threshold: f32| -> Vec<bool> {
+        stems
+            .iter()
+            .zip(&matches)
+            .map(|(s, m)| *s || m.iter().any(|m| m.escalates_at(threshold)))
+            .collect()
+    };
+    let meaning = with_meaning(THRESHOLD);
+    print_table(
+        &cases,
+        &[
+            ("words", &words),
+            ("stems", &stems),
+            ("stems + meaning", &meaning),
+        ],
+    );
+
+    println!("\nthe threshold's curve (stems + meaning; chosen on the tuning part only):");
+    println!(
+        "{:>10} {:>14} {:>14}",
+        "threshold", "tune recall", "tune alarms"
+    );
+    for i in 0..=8 {
+        let th = 0.30 + 0.05 * i as f32;
+        let (r, a, _, _) = rates(&cases, &with_meaning(th), |c| !c.held_out);
+        let mark = if (th - THRESHOLD).abs() < 1e-4 {
+            "  <- THRESHOLD"
+        } else {
+            ""
+        };
+        println!("{th:>10.2} {:>13.1}% {:>13.1}%{mark}", r * 100.0, a * 100.0);
+    }
+
+    let mut sorted = times.clone();
+    sorted.sort();
+    println!(
+        "\ntime per message (words + meaning, {} messages up to {} bytes): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        sorted.len(),
+        cases.iter().map(|c| c.message.len()).max().unwrap_or(0),
+        percentile(&sorted, 0.5).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        sorted.last().unwrap().as_secs_f64() * 1e3,
+    );
+    // Longer messages: the eval's sentences joined, read in pieces of at most 40 words.
+    let all: String = cases
+        .iter()
+        .map(|c| c.message.trim_end_matches(['.', '!', '?']).to_string() + ". ")
+        .collect();
+    let support = &policies["support"];
+    for kb in [2usize, 8, 32] {
+        let mut text = String::new();
+        while text.len() < kb * 1024 {
+            text.push_str(&all);
+        }
+        let mut cut = kb * 1024;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &text[..cut];
+        let t = Instant::now();
+        let m = semantic::evaluate(&embedder, support, &prepared["support"], &rules_text(text))
+            .expect("evaluate");
+        let took = t.elapsed();
+        std::hint::black_box(m);
+        println!(
+            "{kb:>3} KB message: {:.0} ms ({:.1} ms per KB)",
+            took.as_secs_f64() * 1e3,
+            took.as_secs_f64() * 1e3 / kb as f64
+        );
+    }
+    println!(
+        "\nmodel: {} loaded in {} ms, {} MB resident; the three Descriptions prepared in {} ms",
+        dir.display(),
+        load.as_millis(),
+        rss_model / 1024,
+        prepare_time.as_millis()
+    );
+}
+
+fn print_table(cases: &[Case], columns: &[(&str, &Vec<bool>)]) {
+    for (name, held_out) in [("tuning part", false), ("held-out part", true)] {
+        let part = |c: &Case| c.held_out == held_out;
+        let (_, _, must, fine) = rates(cases, columns[0].1, part);
+        println!("\n{name} ({must} must escalate, {fine} fine):");
+        println!("{:>18} {:>10} {:>14}", "", "recall", "false alarms");
+        for (col, verdicts) in columns {
+            let (r, a, _, _) = rates(cases, verdicts, part);
+            println!("{col:>18} {:>9.1}% {:>13.1}%", r * 100.0, a * 100.0);
+        }
+    }
+}

@@ -1,0 +1,527 @@
+//! The guardrail's second sense: meaning. A Description's topics ("refunds", "account
+//! deletions", "threats of legal action") are compared with each sentence of a message by the
+//! embedding model, so "I want my money back" escalates under "refunds" although no word matches.
+//!
+//! A topic alone is a weak anchor for a small model ("refunds" is as close to "refund policy
+//! page" as to "give me my money back"). So Flare ships example sentences for the situations
+//! Descriptions most often name; a topic borrows the examples of every situation it is close
+//! to. It also ships everyday questions, and reads the Description's own "fine to answer on your
+//! own" examples: a sentence closer to those than to a topic does not escalate on meaning (words
+//! still escalate it, as before: meaning only adds).
+//!
+//! The thresholds are chosen from the labelled evaluation in `tests/data/guardrail-eval.tsv`
+//! (`cargo bench --features ssr --bench guardrail`; the README has the curve).
+
+use crate::rules::{Condition, Policy, Severity, text::sentences};
+use crate::server::embedding::{Embedder, ModelError, pieces, similarity};
+use std::sync::Arc;
+
+/// How close (cosine) a sentence must be to a topic or one of its examples to escalate.
+pub const THRESHOLD: f32 = 0.45;
+/// How much closer to the topic than to every everyday or "fine" example it must also be.
+pub const MARGIN: f32 = 0.0;
+/// How close a topic must be to a situation's name to borrow its examples.
+pub const SITUATION_CLOSENESS: f32 = 0.5;
+
+/// Situations Descriptions often name, each with sentences that mean it.
+const SITUATIONS: &[(&str, &[&str])] = &[
+    (
+        "refunds and money back",
+        &[
+            "I want a refund",
+            "give me my money back",
+            "please reverse this charge",
+            "I was charged and want the payment returned",
+            "reimburse me for the purchase",
+            "I am disputing the payment with my bank",
+            "compensate me for the damaged order",
+            "pay me back what I paid",
+        ],
+    ),
+    (
+        "account deletion and data erasure",
+        &[
+            "delete my account",
+            "close my account permanently",
+            "remove all my personal data",
+            "erase my information from your systems",
+            "deactivate my account and forget me",
+            "cancel my account and wipe my data",
+        ],
+    ),
+    (
+        "legal threats",
+        &[
+            "I will sue you",
+            "my lawyer will contact you",
+            "I am taking legal action against you",
+            "see you in court",
+            "I am filing a lawsuit",
+            "I will report you to the regulator",
+            "my attorney is involved now",
+            "this is a formal legal notice",
+        ],
+    ),
+    (
+        "liability",
+        &[
+            "we would be liable for all damages",
+            "liability is unlimited",
+            "damages are capped at a small amount",
+            "we must indemnify them for any claim",
+            "they exclude responsibility for losses",
+        ],
+    ),
+    (
+        "termination",
+        &[
+            "they can end the contract at any time",
+            "terminate the agreement early",
+            "cancel the contract without notice",
+            "exit the deal without penalty",
+        ],
+    ),
+    (
+        "procurement",
+        &[
+            "our purchasing team must approve this",
+            "we will send a purchase order",
+            "procurement needs to review the vendor",
+            "we need a formal quote for our sourcing team",
+        ],
+    ),
+    (
+        "IT and security review",
+        &[
+            "our IT team must review the software",
+            "please fill in our security questionnaire",
+            "send us your SOC 2 report",
+            "our security team will assess your product",
+        ],
+    ),
+    (
+        "legal review",
+        &[
+            "our legal team must review the contract",
+            "our counsel will redline the agreement",
+            "lawyers need to approve the terms",
+        ],
+    ),
+    (
+        "enterprise customers",
+        &[
+            "we are a large enterprise with thousands of employees",
+            "a global rollout across many offices",
+            "an enterprise plan for the whole company",
+        ],
+    ),
+];
+
+/// Everyday requests an agent answers alone, whatever its Description.
+const EVERYDAY: &[&str] = &[
+    "how do I change my settings",
+    "how do I use this feature",
+    "how do I change my password or username",
+    "where is my order",
+    "when will my package arrive",
+    "what are your opening hours",
+    "can you help me set this up",
+    "thanks for your help",
+    "what payment methods do you accept",
+    "how do I update my details",
+    "let's schedule a meeting",
+    "please fix the formatting",
+];
+
+/// A draft reply closer than this to one of the Description's "fine" examples is in bounds.
+pub const DRAFT_IN_BOUNDS: f32 = 0.4;
+
+/// One topic of one rule, with the sentences that stand for it.
+struct Topic {
+    rule: usize,
+    text: String,
+    anchors: Vec<Arc<[f32]>>,
+}
+
+/// A Description's topics and "fine" examples as vectors: built when it is saved (and again
+/// after a restart, on its first run); the model's cache makes a rebuild cheap.
+pub struct Prepared {
+    topics: Vec<Topic>,
+    everyday: Vec<Arc<[f32]>>,
+    /// The Description's own "fine to answer on your own" examples (for drafts).
+    fine: Vec<Arc<[f32]>>,
+}
+
+/// A draft reply held back by an outcome rule: far from every "fine" example, close to a topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldDraft {
+    pub rule: usize,
+    pub topic: String,
+    pub sentence: String,
+    pub closeness: f32,
+    /// How close the draft came to the nearest "fine" example.
+    pub in_bounds: f32,
+    pub severity: Severity,
+}
+
+/// A sentence of the message close enough to a rule's topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SemanticMatch {
+    pub rule: usize,
+    pub topic: String,
+    pub sentence: String,
+    pub closeness: f32,
+    /// How close the same sentence is to the nearest everyday or "fine" example.
+    pub everyday: f32,
+    pub severity: Severity,
+    /// Whether it is close enough to escalate (the closest topic is reported either way).
+    pub escalates: bool,
+}
+
+/// The topics of a policy's rules: each term of a list rule, the subject of a threshold rule.
+fn topic_texts(policy: &Policy) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, rule) in policy.rules.iter().enumerate() {
+        match &rule.condition {
+            Condition::AnyOf(terms) => out.extend(terms.iter().map(|t| (i, t.text.clone()))),
+            Condition::Over { subject_text, .. } => out.push((i, subject_text.clone())),
+        }
+    }
+    out
+}
+
+/// The Description's "fine to answer on your own" sentences, whole and item by item
+/// ("shipping times", "order status"...).
+fn fine_texts(policy: &Policy) -> Vec<String> {
+    let mut out = Vec::new();
+    for sentence in &policy.fine_alone {
+        out.push(sentence.clone());
+        let lower = sentence.to_lowercase();
+        let list = lower
+            .split(" are fine")
+            .next()
+            .and_then(|l| l.split(" is fine").next())
+            .unwrap_or(&lower);
+        let list = list.strip_prefix("questions about ").unwrap_or(list);
+        out.extend(
+            list.split([',', ';'])
+                .flat_map(|p| p.split(" and "))
+                .map(|p| p.trim().to_string())
+                .filter(|p| p.len() > 2),
+        );
+    }
+    out
+}
+
+impl SemanticMatch {
+    /// Whether this match escalates at closeness `threshold` (the evaluation draws the curve).
+    pub fn escalates_at(&self, threshold: f32) -> bool {
+        self.closeness >= threshold && self.closeness >= self.everyday + MARGIN
+    }
+}
+
+/// The model and what it has prepared, shared by the runtime and the agent page.
+pub struct Meaning {
+    model: Result<Arc<Embedder>, String>,
+    /// Prepared Descriptions by their text's hash; a few hundred agents at most.
+    prepared: std::sync::Mutex<std::collections::HashMap<u64, Arc<Prepared>>>,
+}
+
+/// How long reading one message's meaning may take before the guardrail goes on with words
+/// only (a 32 KB message takes about a second).
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Meaning {
+    /// Loads the model from `dir`; without one (or with a broken one) logs why, once, and
+    /// leaves the guardrail to words.
+    pub fn load(dir: &std::path::Path) -> Self {
+        let started = std::time::Instant::now();
+        let model = Embedder::load(dir).map(Arc::new).map_err(|e| e.to_string());
+        match &model {
+            Ok(m) => tracing::info!(
+                path = %m.path.display(),
+                millis = started.elapsed().as_millis() as u64,
+                "loaded the embedding model: the guardrail reads meaning"
+            ),
+            Err(why) => {
+                tracing::warn!("{why}. The guardrail matches words only (the agent page says so).")
+            }
+        }
+        Self::with(model)
+    }
+
+    pub fn unavailable(why: impl Into<String>) -> Self {
+        Self::with(Err(why.into()))
+    }
+
+    fn with(model: Result<Arc<Embedder>, String>) -> Self {
+        Self {
+            model,
+            prepared: Default::default(),
+        }
+    }
+
+    /// Why meaning is not read, if it is not.
+    pub fn missing(&self) -> Option<&str> {
+        self.model.as_ref().err().map(String::as_str)
+    }
+
+    fn key(description: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        description.hash(&mut h);
+        h.finish()
+    }
+
+    /// Prepares a Description (on save, so its first message does not wait for it).
+    pub async fn prepare(&self, description: &str) -> Result<Arc<Prepared>, String> {
+        let model = self.model.clone()?;
+        let key = Self::key(description);
+        if let Some(p) = self.prepared.lock().expect("prepared").get(&key) {
+            return Ok(p.clone());
+        }
+        let policy = crate::rules::compile(description);
+        let prepared = blocking(move || prepare(&model, &policy)).await?;
+        let prepared = Arc::new(prepared);
+        let mut cache = self.prepared.lock().expect("prepared");
+        if cache.len() >= 512 {
+            cache.clear();
+        }
+        cache.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// What a message means for a Description's rules: the closest topic of each rule.
+    /// `Err` says why meaning could not be read (no model, the deadline); words still apply.
+    pub async fn evaluate(
+        &self,
+        description: &str,
+        message: &str,
+    ) -> Result<Vec<SemanticMatch>, String> {
+        let model = self.model.clone()?;
+        let prepared = self.prepare(description).await?;
+        let policy = crate::rules::compile(description);
+        let message = super::rules_text(message);
+        blocking(move || evaluate(&model, &policy, &prepared, &message)).await
+    }
+}
+
+impl Meaning {
+    /// [`check_draft`] for a Description, off the async threads.
+    pub async fn check_draft(
+        &self,
+        description: &str,
+        draft: &str,
+    ) -> Result<Option<HeldDraft>, String> {
+        let policy = crate::rules::compile(description);
+        if policy.model_judged.is_empty() {
+            return Ok(None);
+        }
+        let model = self.model.clone()?;
+        let prepared = self.prepare(description).await?;
+        let draft = super::rules_text(draft);
+        blocking(move || check_draft(&model, &policy, &prepared, &draft)).await
+    }
+}
+
+/// Runs model work off the async threads, with [`DEADLINE`].
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ModelError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::time::timeout(DEADLINE, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(Ok(v))) => Ok(v),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Err(e)) => Err(format!("the embedding model stopped: {e}")),
+        Err(_) => Err(format!(
+            "reading the message's meaning took longer than {} s",
+            DEADLINE.as_secs()
+        )),
+    }
+}
+
+/// Embeds a policy's topics, the examples they borrow and its "fine" examples.
+pub fn prepare(embedder: &Embedder, policy: &Policy) -> Result<Prepared, ModelError> {
+    let names: Vec<&str> = SITUATIONS.iter().map(|(name, _)| *name).collect();
+    let situations = embedder.topics(&names)?;
+    let topic_texts = topic_texts(policy);
+    let texts: Vec<&str> = topic_texts.iter().map(|(_, t)| t.as_str()).collect();
+    let own = embedder.topics(&texts)?;
+    let mut topics = Vec::new();
+    for ((rule, text), own) in topic_texts.iter().zip(own) {
+        let mut borrowed: Vec<&str> = Vec::new();
+        for (name, (_, examples)) in situations.iter().zip(SITUATIONS) {
+            if similarity(&own, name) >= SITUATION_CLOSENESS {
+                borrowed.extend(examples.iter());
+            }
+        }
+        let mut anchors = vec![own];
+        anchors.extend(embedder.topics(&borrowed)?);
+        topics.push(Topic {
+            rule: *rule,
+            text: text.clone(),
+            anchors,
+        });
+    }
+    let fine_texts = fine_texts(policy);
+    let fine_refs: Vec<&str> = fine_texts.iter().map(String::as_str).collect();
+    let fine = embedder.topics(&fine_refs)?;
+    let mut everyday = fine.clone();
+    everyday.extend(embedder.topics(EVERYDAY)?);
+    Ok(Prepared {
+        topics,
+        everyday,
+        fine,
+    })
+}
+
+/// The pieces of a text the model reads: its sentences, long ones cut, with a letter in them
+/// (nothing to read in emoji, numbers or punctuation alone).
+fn readable_pieces(text: &str) -> Vec<String> {
+    sentences(text)
+        .into_iter()
+        .flat_map(pieces)
+        .filter(|p| p.chars().any(char::is_alphabetic))
+        .collect()
+}
+
+/// The pieces of a text with their vectors.
+fn read(embedder: &Embedder, text: &str) -> Result<Vec<(String, Vec<f32>)>, ModelError> {
+    let pieces = readable_pieces(text);
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let vectors = embedder.embed_all(&refs)?;
+    Ok(pieces.into_iter().zip(vectors).collect())
+}
+
+/// The closest topic of each rule for `message` (already normalised by `rules_text`), most
+/// close first. Threshold rules count only when the message names an amount past them.
+pub fn evaluate(
+    embedder: &Embedder,
+    policy: &Policy,
+    prepared: &Prepared,
+    message: &str,
+) -> Result<Vec<SemanticMatch>, ModelError> {
+    let mut best: Vec<Option<SemanticMatch>> = vec![None; policy.rules.len()];
+    let allowed: Vec<bool> = policy
+        .rules
+        .iter()
+        .map(|r| match &r.condition {
+            Condition::AnyOf(_) => true,
+            over @ Condition::Over { .. } => over.amount_past(message).is_some(),
+        })
+        .collect();
+    for (piece, v) in read(embedder, message)? {
+        let everyday = prepared
+            .everyday
+            .iter()
+            .map(|e| similarity(&v, e))
+            .fold(f32::MIN, f32::max);
+        for topic in prepared.topics.iter().filter(|t| allowed[t.rule]) {
+            let closeness = topic
+                .anchors
+                .iter()
+                .map(|a| similarity(&v, a))
+                .fold(f32::MIN, f32::max);
+            let slot = &mut best[topic.rule];
+            if slot.as_ref().is_some_and(|m| m.closeness >= closeness) {
+                continue;
+            }
+            *slot = Some(SemanticMatch {
+                rule: topic.rule,
+                topic: topic.text.clone(),
+                sentence: piece.clone(),
+                closeness,
+                everyday,
+                severity: policy.severity_of(&crate::rules::text::stems(&topic.text)),
+                escalates: false,
+            });
+        }
+    }
+    let mut out: Vec<SemanticMatch> = best
+        .into_iter()
+        .flatten()
+        .map(|mut m| {
+            m.escalates = m.escalates_at(THRESHOLD);
+            m
+        })
+        .collect();
+    out.sort_by(|a, b| b.closeness.total_cmp(&a.closeness));
+    Ok(out)
+}
+
+/// The outcome check: an agent's draft reply, under a Description with outcome rules ("any
+/// reply you'd be uncomfortable sending", "when in doubt"), is held for a person when it is far
+/// from every example the Description calls fine and close to one of its topics. It reads what
+/// the draft is *about*, not whether it is right: a draft that promises a refund is held; a
+/// wrong shipping date is not.
+pub fn check_draft(
+    embedder: &Embedder,
+    policy: &Policy,
+    prepared: &Prepared,
+    draft: &str,
+) -> Result<Option<HeldDraft>, ModelError> {
+    if policy.model_judged.is_empty() {
+        return Ok(None);
+    }
+    let mut held: Option<HeldDraft> = None;
+    for (piece, v) in read(embedder, draft)? {
+        let in_bounds = prepared
+            .fine
+            .iter()
+            .map(|e| similarity(&v, e))
+            .fold(0.0, f32::max);
+        if in_bounds >= DRAFT_IN_BOUNDS {
+            continue;
+        }
+        for topic in &prepared.topics {
+            let closeness = topic
+                .anchors
+                .iter()
+                .map(|a| similarity(&v, a))
+                .fold(f32::MIN, f32::max);
+            if closeness < THRESHOLD || held.as_ref().is_some_and(|h| h.closeness >= closeness) {
+                continue;
+            }
+            held = Some(HeldDraft {
+                rule: topic.rule,
+                topic: topic.text.clone(),
+                sentence: piece.clone(),
+                closeness,
+                in_bounds,
+                severity: policy.severity_of(&crate::rules::text::stems(&topic.text)),
+            });
+        }
+    }
+    Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fine_examples_are_read_whole_and_item_by_item() {
+        let p = crate::rules::compile(crate::server::demo::CUSTOMER_SUPPORT_DESCRIPTION);
+        let fine = fine_texts(&p);
+        assert!(fine.contains(&"shipping times".to_string()), "{fine:?}");
+        assert!(fine.contains(&"order status".to_string()), "{fine:?}");
+        assert!(
+            fine.contains(&"how to use the product".to_string()),
+            "{fine:?}"
+        );
+    }
+
+    #[test]
+    fn every_rule_term_is_a_topic() {
+        let p = crate::rules::compile(crate::server::demo::CUSTOMER_SUPPORT_DESCRIPTION);
+        let topics: Vec<String> = topic_texts(&p).into_iter().map(|(_, t)| t).collect();
+        for t in [
+            "refunds",
+            "account deletions",
+            "threats of legal action",
+            "lawyer",
+            "refund requests",
+        ] {
+            assert!(topics.contains(&t.to_string()), "{t} in {topics:?}");
+        }
+    }
+}
