@@ -317,3 +317,57 @@ async fn a_corrupt_model_falls_back_to_words() {
     words_only_app(&dir).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The outcome check: under an outcome rule, a model's draft about a topic the Description
+/// escalates, and far from its "fine" examples, is held for a person; an in-bounds one is sent.
+#[tokio::test]
+async fn an_out_of_bounds_draft_is_held_for_a_person_under_an_outcome_rule() {
+    use crate::fake_openai::{Fake, Script};
+    use flare::server::config::{ProviderConfig, Secret};
+    let (fake, url) = Fake::start(vec![
+        Script::Text(vec![
+            "I have issued a full refund to your card; ",
+            "you will get your money back in 3 days.",
+        ]),
+        Script::Text(vec![
+            "Your order shipped yesterday and should arrive on Friday.",
+        ]),
+    ])
+    .await;
+    let mut config = TestApp::owner_config().await;
+    config.provider = ProviderConfig::OpenAi {
+        base_url: url,
+        api_key: Secret::new("sk-test"),
+        model: "test-model".into(),
+    };
+    let description = format!(
+        "{CUSTOMER_SUPPORT_DESCRIPTION} Escalate any reply you'd be uncomfortable sending without a human checking it first."
+    );
+    let c = chat_on(TestApp::start(config).await, &description).await;
+    let (app, owner) = (&c.app, &c.owner);
+    let done = |t: &serde_json::Value| matches!(run_status(t), "waiting" | "completed" | "failed");
+
+    send(app, owner, &c.thread, "Can you help me with my order?").await;
+    let t = wait_for(app, owner, &c.thread, "the held draft", done).await;
+    assert_eq!(run_status(&t), "waiting", "{t}");
+    let reason = card(&t).expect("a card")["reason"].as_str().unwrap();
+    assert!(reason.starts_with("I held my draft reply"), "{reason}");
+    assert!(
+        reason.contains("money back"),
+        "the draft is in the card: {reason}"
+    );
+    assert!(
+        messages_of(&t, "agent")
+            .iter()
+            .all(|m| !m.contains("refund")),
+        "the draft was not sent: {t}"
+    );
+
+    let thread = start(app, owner, &c.agent).await;
+    send(app, owner, &thread, "Where is my parcel?").await;
+    let t = wait_for(app, owner, &thread, "the reply", done).await;
+    assert_eq!(run_status(&t), "completed", "{t}");
+    assert!(card(&t).is_none(), "{t}");
+    assert_eq!(fake.requests().len(), 2);
+    c.app.stop().await;
+}
