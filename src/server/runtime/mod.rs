@@ -139,14 +139,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
             false => None,
         };
         if let Some(esc) = floor {
-            let call = ToolCall {
-                id: format!("guardrail-{}", super::db::new_id()),
-                name: ESCALATE_TOOL.into(),
-                arguments: serde_json::json!({
-                    "reason": esc.reason, "severity": esc.severity.as_str()
-                })
-                .to_string(),
-            };
+            let call = flare_escalation("guardrail", &esc);
             steps.push(ChatMessage::Assistant {
                 text: String::new(),
                 tool_calls: vec![call.clone()],
@@ -186,14 +179,7 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
                 false => held_draft(state, &policy, &run.description, &reply.text).await,
             };
             if let Some(esc) = held {
-                let call = ToolCall {
-                    id: format!("outcome-{}", super::db::new_id()),
-                    name: ESCALATE_TOOL.into(),
-                    arguments: serde_json::json!({
-                        "reason": esc.reason, "severity": esc.severity.as_str()
-                    })
-                    .to_string(),
-                };
+                let call = flare_escalation("outcome", &esc);
                 if let Some(ChatMessage::Assistant { tool_calls, .. }) = steps.last_mut() {
                     tool_calls.push(call.clone());
                 }
@@ -240,6 +226,19 @@ async fn step_until_paused(state: &AppState, run_id: &str) -> Result<(), RunErro
         runs::save_steps(db, &run.id, &serde_json::to_string(&steps)?).await?;
     }
     Err(RunError::TooManySteps)
+}
+
+/// An `escalate_to_human` call Flare makes itself (the guardrail, the outcome check), stored
+/// in the run's steps like the model's own so the answer comes back as its result.
+fn flare_escalation(by: &str, esc: &Escalate) -> ToolCall {
+    ToolCall {
+        id: format!("{by}-{}", super::db::new_id()),
+        name: ESCALATE_TOOL.into(),
+        arguments: serde_json::json!({
+            "reason": esc.reason, "severity": esc.severity.as_str()
+        })
+        .to_string(),
+    }
 }
 
 /// The guardrail on a run's first step: words first, then meaning when the model is there.
