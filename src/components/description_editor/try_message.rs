@@ -29,7 +29,7 @@ pub(super) fn TryMessageBox(editor: Editor) -> impl IntoView {
                 })}
             </ActionForm>
             <FormError message=error />
-            <div role="status" aria-live="polite">
+            <div class="trial" aria-live="polite">
                 {move || trial.value().get().and_then(Result::ok).map(|t| view! { <Verdict trial=t /> })}
             </div>
         </section>
