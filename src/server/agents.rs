@@ -174,10 +174,10 @@ pub async fn save_description(
 fn prepare_meaning(state: &super::state::AppState, description: String) {
     let meaning = state.runtime.meaning.clone();
     if meaning.missing().is_none() {
+        // A failure is logged where it happens (`semantic::blocking`).
         tokio::spawn(async move {
-            if let Err(why) = meaning.prepare(&description).await {
-                tracing::warn!(%why, "cannot prepare a Description's topics");
-            }
+            let policy = crate::rules::compile(&description);
+            let _ = meaning.prepare(&description, &policy).await;
         });
     }
 }
@@ -210,7 +210,11 @@ pub async fn try_message(
         })
         .collect();
     let mut verdict = guardrail(&policy, &message);
-    let meaning = state.runtime.meaning.evaluate(&description, &message).await;
+    let meaning = state
+        .runtime
+        .meaning
+        .evaluate(&description, &policy, &message)
+        .await;
     let read_meaning = meaning.is_ok();
     if let Ok(found) = &meaning {
         if verdict.is_none() {
@@ -232,10 +236,6 @@ pub async fn try_message(
                 severity: m.severity,
             });
         }
-    } else if let Err(why) = &meaning
-        && state.runtime.meaning.missing().is_none()
-    {
-        tracing::warn!(%why, "Try a message read words only");
     }
     matches.sort_by_key(|m| !m.escalates);
     Ok(Trial {

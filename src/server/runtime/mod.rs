@@ -252,15 +252,12 @@ async fn guard(
     if let Some(esc) = guardrail(policy, asked) {
         return Some(esc);
     }
-    match state.runtime.meaning.evaluate(description, asked).await {
-        Ok(matches) => guardrail::semantic_escalation(policy, &matches),
-        Err(why) => {
-            if state.runtime.meaning.missing().is_none() {
-                tracing::warn!(%why, "the guardrail read words only for this message");
-            }
-            None
-        }
-    }
+    let matches = state
+        .runtime
+        .meaning
+        .evaluate(description, policy, asked)
+        .await;
+    guardrail::semantic_escalation(policy, &matches.ok()?)
 }
 
 /// The outcome check on a final draft (see `semantic::check_draft`): the escalation that holds
@@ -274,26 +271,21 @@ async fn held_draft(
     if policy.model_judged.is_empty() || draft.trim().is_empty() {
         return None;
     }
-    match state.runtime.meaning.check_draft(description, draft).await {
-        Ok(Some(h)) => {
-            let judged = policy.model_judged.join(" ");
-            let shown: String = draft.chars().take(1500).collect();
-            Some(Escalate {
-                reason: format!(
-                    "I held my draft reply for you to check: \u{201c}{}\u{201d} is close to \u{201c}{}\u{201d} (closeness {:.2}) and far from what my Description says is fine to answer alone, and my Description says: \u{201c}{judged}\u{201d} My draft: {shown}",
-                    h.sentence, h.topic, h.closeness
-                ),
-                severity: h.severity,
-            })
-        }
-        Ok(None) => None,
-        Err(why) => {
-            if state.runtime.meaning.missing().is_none() {
-                tracing::warn!(%why, "the outcome check could not read the draft");
-            }
-            None
-        }
-    }
+    let h = state
+        .runtime
+        .meaning
+        .check_draft(description, policy, draft)
+        .await
+        .ok()??;
+    let judged = policy.model_judged.join(" ");
+    let shown: String = draft.chars().take(1500).collect();
+    Some(Escalate {
+        reason: format!(
+            "I held my draft reply for you to check: \u{201c}{}\u{201d} is close to \u{201c}{}\u{201d} (closeness {:.2}) and far from what my Description says is fine to answer alone, and my Description says: \u{201c}{judged}\u{201d} My draft: {shown}",
+            h.sentence, h.topic, h.closeness
+        ),
+        severity: h.severity,
+    })
 }
 
 fn tool_result(call: &ToolCall, content: String) -> ChatMessage {

@@ -141,6 +141,8 @@ struct Topic {
     rule: usize,
     text: String,
     anchors: Vec<Arc<[f32]>>,
+    /// The severity the Description's "Treat … as …" sentences give this topic.
+    severity: Severity,
 }
 
 /// A Description's topics and "fine" examples as vectors: built when it is saved (and again
@@ -273,14 +275,19 @@ impl Meaning {
         h.finish()
     }
 
-    /// Prepares a Description (on save, so its first message does not wait for it).
-    pub async fn prepare(&self, description: &str) -> Result<Arc<Prepared>, String> {
+    /// Prepares a Description, compiled as `policy` (on save, so its first message does not
+    /// wait for it).
+    pub async fn prepare(
+        &self,
+        description: &str,
+        policy: &Policy,
+    ) -> Result<Arc<Prepared>, String> {
         let model = self.model.clone()?;
         let key = Self::key(description);
         if let Some(p) = self.prepared.lock().expect("prepared").get(&key) {
             return Ok(p.clone());
         }
-        let policy = crate::rules::compile(description);
+        let policy = policy.clone();
         let prepared = blocking(move || prepare(&model, &policy)).await?;
         let prepared = Arc::new(prepared);
         let mut cache = self.prepared.lock().expect("prepared");
@@ -296,11 +303,12 @@ impl Meaning {
     pub async fn evaluate(
         &self,
         description: &str,
+        policy: &Policy,
         message: &str,
     ) -> Result<Vec<SemanticMatch>, String> {
         let model = self.model.clone()?;
-        let prepared = self.prepare(description).await?;
-        let policy = crate::rules::compile(description);
+        let prepared = self.prepare(description, policy).await?;
+        let policy = policy.clone();
         let message = super::rules_text(message);
         blocking(move || evaluate(&model, &policy, &prepared, &message)).await
     }
@@ -311,24 +319,26 @@ impl Meaning {
     pub async fn check_draft(
         &self,
         description: &str,
+        policy: &Policy,
         draft: &str,
     ) -> Result<Option<HeldDraft>, String> {
-        let policy = crate::rules::compile(description);
         if policy.model_judged.is_empty() {
             return Ok(None);
         }
         let model = self.model.clone()?;
-        let prepared = self.prepare(description).await?;
+        let prepared = self.prepare(description, policy).await?;
+        let policy = policy.clone();
         let draft = super::rules_text(draft);
         blocking(move || check_draft(&model, &policy, &prepared, &draft)).await
     }
 }
 
-/// Runs model work off the async threads, with [`DEADLINE`].
+/// Runs model work off the async threads, with [`DEADLINE`]. Only a loaded model gets here,
+/// so a failure is news: it is logged once, here, and callers go on with words.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ModelError> + Send + 'static,
 ) -> Result<T, String> {
-    match tokio::time::timeout(DEADLINE, tokio::task::spawn_blocking(work)).await {
+    let result = match tokio::time::timeout(DEADLINE, tokio::task::spawn_blocking(work)).await {
         Ok(Ok(Ok(v))) => Ok(v),
         Ok(Ok(Err(e))) => Err(e.to_string()),
         Ok(Err(e)) => Err(format!("the embedding model stopped: {e}")),
@@ -336,7 +346,11 @@ async fn blocking<T: Send + 'static>(
             "reading the message's meaning took longer than {} s",
             DEADLINE.as_secs()
         )),
+    };
+    if let Err(why) = &result {
+        tracing::warn!(%why, "meaning was not read: the guardrail goes on with words");
     }
+    result
 }
 
 /// Embeds a policy's topics, the examples they borrow and its "fine" examples.
@@ -360,6 +374,7 @@ pub fn prepare(embedder: &Embedder, policy: &Policy) -> Result<Prepared, ModelEr
             rule: *rule,
             text: text.clone(),
             anchors,
+            severity: policy.severity_of(&crate::rules::text::stems(text)),
         });
     }
     let fine_texts = fine_texts(policy);
@@ -431,7 +446,7 @@ pub fn evaluate(
                 sentence: piece.clone(),
                 closeness,
                 everyday,
-                severity: policy.severity_of(&crate::rules::text::stems(&topic.text)),
+                severity: topic.severity,
                 escalates: false,
             });
         }
@@ -487,7 +502,7 @@ pub fn check_draft(
                 sentence: piece.clone(),
                 closeness,
                 in_bounds,
-                severity: policy.severity_of(&crate::rules::text::stems(&topic.text)),
+                severity: topic.severity,
             });
         }
     }
