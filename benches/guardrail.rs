@@ -1,6 +1,6 @@
 //! The guardrail's evaluation (issue 14): recall on messages that must escalate and false alarms
 //! on messages that must not, for words as written, for stems, and for stems with meaning (the
-//! embedding model), on the tuning part and the held-out part of the labelled set; the curve
+//! embedding model), on the tuning part and the held-out parts of the labelled sets; the curve
 //! the threshold was chosen from; the time per message; the model's load time and memory.
 //!
 //! Rerun: `cargo bench --features ssr --bench guardrail` (the model comes from
@@ -20,13 +20,45 @@ struct Case {
     agent: String,
     escalate: bool,
     message: String,
-    held_out: bool,
+    part: Part,
 }
 
-/// The labelled set. Held out: the 3rd, 6th, 9th... message of each agent and label, so the
-/// held-out third has its share of both labels.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Part {
+    /// `guardrail-eval.tsv` but its every third message: tuned on from the start.
+    Tuning,
+    /// `guardrail-eval.tsv`'s every third message: held out until it was measured once
+    /// (7.7 % false alarms) and its errors read; tuned on since.
+    FirstHeldOut,
+    /// `guardrail-eval-fresh.tsv`, written after that: held out, never tuned on.
+    Fresh,
+}
+
+impl Part {
+    /// What the threshold and the examples may be chosen from.
+    fn tunable(self) -> bool {
+        self != Part::Fresh
+    }
+}
+
+/// The labelled sets. The first held-out part was the 3rd, 6th, 9th... message of each agent
+/// and label, so it had its share of both labels.
 fn cases() -> Vec<Case> {
-    let text = include_str!("../tests/data/guardrail-eval.tsv");
+    let mut out = parse(include_str!("../tests/data/guardrail-eval.tsv"), |n| {
+        if n.is_multiple_of(3) {
+            Part::FirstHeldOut
+        } else {
+            Part::Tuning
+        }
+    });
+    out.extend(parse(
+        include_str!("../tests/data/guardrail-eval-fresh.tsv"),
+        |_| Part::Fresh,
+    ));
+    out
+}
+
+fn parse(text: &str, part: impl Fn(usize) -> Part) -> Vec<Case> {
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -41,7 +73,7 @@ fn cases() -> Vec<Case> {
             let n = seen.entry((agent.clone(), expect.clone())).or_default();
             *n += 1;
             Case {
-                held_out: n.is_multiple_of(3),
+                part: part(*n),
                 escalate: expect == "escalate",
                 agent,
                 message,
@@ -93,6 +125,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
+    // SAFETY: first thing in main, before any other thread.
+    unsafe { flare::server::embedding::one_core_per_message() };
     println!("guardrail evaluation (rerun: cargo bench --features ssr --bench guardrail)");
     let cases = cases();
     let policies: HashMap<&str, Policy> = [
@@ -145,8 +179,14 @@ fn main() {
             let t = Instant::now();
             let text = rules_text(&c.message);
             let lexical = policy(c).evaluate(&text);
-            let m = semantic::evaluate(&embedder, policy(c), &prepared[c.agent.as_str()], &text)
-                .expect("evaluate");
+            let m = semantic::evaluate(
+                &embedder,
+                policy(c),
+                &prepared[c.agent.as_str()],
+                &text,
+                None,
+            )
+            .expect("evaluate");
             times.push(t.elapsed());
             std::hint::black_box(lexical);
             m
@@ -169,20 +209,68 @@ fn main() {
         ],
     );
 
-    println!("\nthe threshold's curve (stems + meaning; chosen on the tuning part only):");
+    // What it gets wrong, so a reader can judge the misses (the held-out ones are listed to be
+    // read, never to tune on).
+    for (name, part) in PARTS {
+        println!("\nwrong on the {name} (stems + meaning):");
+        for ((c, v), m) in cases.iter().zip(&meaning).zip(&matches) {
+            if c.part != *part || *v == c.escalate {
+                continue;
+            }
+            let why = m
+                .first()
+                .map(|m| {
+                    format!(
+                        "closest: {:?} {:.2} (everyday {:.2})",
+                        m.topic, m.closeness, m.everyday
+                    )
+                })
+                .unwrap_or_default();
+            let kind = if c.escalate { "missed" } else { "false alarm" };
+            println!("  {kind:>11} [{}] {:?}  {why}", c.agent, c.message);
+        }
+    }
+
+    println!(
+        "\nthe threshold's curve (stems + meaning; chosen on guardrail-eval.tsv, never the fresh set):"
+    );
     println!(
         "{:>10} {:>14} {:>14}",
         "threshold", "tune recall", "tune alarms"
     );
     for i in 0..=8 {
         let th = 0.30 + 0.05 * i as f32;
-        let (r, a, _, _) = rates(&cases, &with_meaning(th), |c| !c.held_out);
+        let (r, a, _, _) = rates(&cases, &with_meaning(th), |c| c.part.tunable());
         let mark = if (th - THRESHOLD).abs() < 1e-4 {
             "  <- THRESHOLD"
         } else {
             ""
         };
         println!("{th:>10.2} {:>13.1}% {:>13.1}%{mark}", r * 100.0, a * 100.0);
+    }
+
+    println!(
+        "\nthreshold x margin over the everyday examples (tunable parts: recall / false alarms):"
+    );
+    let margins = [0.0f32, 0.02, 0.04, 0.06, 0.08, 0.10];
+    print!("{:>10}", "");
+    for m in margins {
+        print!(" {:>14}", format!("margin {m:.2}"));
+    }
+    println!();
+    for i in 0..=6 {
+        let th = 0.35 + 0.025 * i as f32;
+        print!("{th:>10.3}");
+        for margin in margins {
+            let v: Vec<bool> = stems
+                .iter()
+                .zip(&matches)
+                .map(|(s, m)| *s || m.iter().any(|m| m.escalates_with(th, margin)))
+                .collect();
+            let (r, a, _, _) = rates(&cases, &v, |c| c.part.tunable());
+            print!(" {:>14}", format!("{:.1} / {:.1}", r * 100.0, a * 100.0));
+        }
+        println!();
     }
 
     let mut sorted = times.clone();
@@ -212,8 +300,14 @@ fn main() {
         }
         let text = &text[..cut];
         let t = Instant::now();
-        let m = semantic::evaluate(&embedder, support, &prepared["support"], &rules_text(text))
-            .expect("evaluate");
+        let m = semantic::evaluate(
+            &embedder,
+            support,
+            &prepared["support"],
+            &rules_text(text),
+            None,
+        )
+        .expect("evaluate");
         let took = t.elapsed();
         std::hint::black_box(m);
         println!(
@@ -231,9 +325,18 @@ fn main() {
     );
 }
 
+const PARTS: &[(&str, Part)] = &[
+    ("tuning part", Part::Tuning),
+    (
+        "first held-out third (tuned on since it was measured)",
+        Part::FirstHeldOut,
+    ),
+    ("fresh held-out set (never tuned on)", Part::Fresh),
+];
+
 fn print_table(cases: &[Case], columns: &[(&str, &Vec<bool>)]) {
-    for (name, held_out) in [("tuning part", false), ("held-out part", true)] {
-        let part = |c: &Case| c.held_out == held_out;
+    for (name, which) in PARTS {
+        let part = |c: &Case| c.part == *which;
         let (_, _, must, fine) = rates(cases, columns[0].1, part);
         println!("\n{name} ({must} must escalate, {fine} fine):");
         println!("{:>18} {:>10} {:>14}", "", "recall", "false alarms");

@@ -5,8 +5,23 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[cfg(feature = "ssr")]
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // SAFETY: first thing in main, before the runtime starts any thread.
+    unsafe { flare::server::embedding::one_core_per_message() };
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("flare: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn run() -> std::process::ExitCode {
     use flare::server;
     let args: Vec<String> = std::env::args().collect();
     let config = match server::config::Config::from_env(&args) {

@@ -35,6 +35,7 @@ async fn try_message(app: &TestApp, c: &reqwest::Client, agent: &str, message: &
 #[tokio::test]
 async fn natural_phrasings_escalate_through_chat_with_the_reason_naming_rule_topic_and_sentence() {
     let c = chat_with(CUSTOMER_SUPPORT_DESCRIPTION).await;
+    let mut kinds = Vec::new();
     for (i, (message, topic)) in MISSED_BEFORE.iter().enumerate() {
         // One thread per message: each run starts from the guardrail.
         let thread = if i == 0 {
@@ -59,12 +60,26 @@ async fn natural_phrasings_escalate_through_chat_with_the_reason_naming_rule_top
             reason.contains("in my rule \u{201c}") && reason.contains("scalate any"),
             "the reason names the rule: {reason}"
         );
-        let sentence = message.trim_end_matches('.');
-        assert!(
-            reason.contains(sentence) || reason.contains("matches"),
-            "the reason names the sentence (or the words) that matched: {reason}"
-        );
+        // The run gives the reason "Try a message" gives for the same text: the sentence and
+        // the topic it is close to when meaning matched, the words when words did.
+        let trial = try_message(&c.app, &c.owner, &c.agent, message).await;
+        assert_eq!(trial.reason.as_deref(), Some(reason), "{message:?}");
+        let top = trial.matches.iter().find(|m| m.escalates).expect("a match");
+        let named = match top.by {
+            MatchedBy::Meaning => {
+                assert!(reason.contains("\u{201d} is close to \u{201c}"), "{reason}");
+                format!("\u{201c}{}", message.trim_end_matches('.'))
+            }
+            MatchedBy::Words => format!("This message matches \u{201c}{}\u{201d}", top.found),
+        };
+        assert!(reason.starts_with(&named), "{reason} ({top:?})");
+        kinds.push(top.by);
     }
+    // At least the ones no word of the rule is in are found by meaning.
+    assert!(
+        kinds.iter().filter(|k| **k == MatchedBy::Meaning).count() >= 2,
+        "{kinds:?}"
+    );
     c.app.stop().await;
 }
 
@@ -166,6 +181,15 @@ async fn try_a_message_checks_session_team_and_role() {
         app.send(&client(), args()).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // The owner's own session, from another site's page: refused before it is read.
+    let forged = c
+        .owner
+        .post(app.url(<TryMessage as server_fn::ServerFn>::PATH))
+        .header("origin", "https://evil.example")
+        .form(&args());
+    let r = Reply::read(forged).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert!(r.message().contains("other sites"), "{:?}", r.body);
     // A member of the team reads the agent but does not tune it.
     let team: String = sqlx::query_scalar("SELECT team_id FROM agents WHERE id = $1")
         .bind(&c.agent)
@@ -370,4 +394,28 @@ async fn an_out_of_bounds_draft_is_held_for_a_person_under_an_outcome_rule() {
     assert!(card(&t).is_none(), "{t}");
     assert_eq!(fake.requests().len(), 2);
     c.app.stop().await;
+}
+
+#[tokio::test]
+async fn reading_past_the_deadline_stops_between_batches() {
+    use flare::server::embedding::{Embedder, ModelError, model_dir};
+    use std::time::{Duration, Instant};
+    let config = flare::server::config::Config::for_database("sqlite::memory:");
+    let dir = model_dir(config.embedding_model.as_deref());
+    let model = tokio::task::spawn_blocking(move || Embedder::load(&dir))
+        .await
+        .unwrap()
+        .expect("the model scripts/test installs");
+    let texts = vec!["I want my money back for the broken kettle"; 64];
+    // Nobody waits any more: nothing is read, the core is free at once.
+    assert!(matches!(
+        model.embed_all_until(&texts, Some(Instant::now())),
+        Err(ModelError::Late)
+    ));
+    // Within its time, all of it is read.
+    let read = model
+        .embed_all_until(&texts[..3], Some(Instant::now() + Duration::from_secs(60)))
+        .unwrap();
+    assert_eq!(read.len(), 3);
+    assert!(read[0].iter().any(|x| *x != 0.0));
 }

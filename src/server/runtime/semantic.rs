@@ -15,6 +15,7 @@
 use crate::rules::{Condition, Policy, Severity, text::sentences};
 use crate::server::embedding::{Embedder, ModelError, pieces, similarity};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How close (cosine) a sentence must be to a topic or one of its examples to escalate.
 pub const THRESHOLD: f32 = 0.45;
@@ -131,6 +132,11 @@ const EVERYDAY: &[&str] = &[
     "how do I update my details",
     "let's schedule a meeting",
     "please fix the formatting",
+    // From the first held-out third's false alarms, once it became tuning data: small things
+    // removed, paying by some method, paperwork for a purchase.
+    "how do I remove something I saved",
+    "can I pay another way",
+    "can I get a copy of my invoice or receipt",
 ];
 
 /// A draft reply closer than this to one of the Description's "fine" examples is in bounds.
@@ -218,7 +224,12 @@ fn fine_texts(policy: &Policy) -> Vec<String> {
 impl SemanticMatch {
     /// Whether this match escalates at closeness `threshold` (the evaluation draws the curve).
     pub fn escalates_at(&self, threshold: f32) -> bool {
-        self.closeness >= threshold && self.closeness >= self.everyday + MARGIN
+        self.escalates_with(threshold, MARGIN)
+    }
+
+    /// The same with another margin over the everyday examples (for the evaluation's sweep).
+    pub fn escalates_with(&self, threshold: f32, margin: f32) -> bool {
+        self.closeness >= threshold && self.closeness >= self.everyday + margin
     }
 }
 
@@ -288,7 +299,7 @@ impl Meaning {
             return Ok(p.clone());
         }
         let policy = policy.clone();
-        let prepared = blocking(move || prepare(&model, &policy)).await?;
+        let prepared = blocking(move |_| prepare(&model, &policy)).await?;
         let prepared = Arc::new(prepared);
         let mut cache = self.prepared.lock().expect("prepared");
         if cache.len() >= 512 {
@@ -310,7 +321,7 @@ impl Meaning {
         let prepared = self.prepare(description, policy).await?;
         let policy = policy.clone();
         let message = super::rules_text(message);
-        blocking(move || evaluate(&model, &policy, &prepared, &message)).await
+        blocking(move |until| evaluate(&model, &policy, &prepared, &message, Some(until))).await
     }
 }
 
@@ -329,23 +340,26 @@ impl Meaning {
         let prepared = self.prepare(description, policy).await?;
         let policy = policy.clone();
         let draft = super::rules_text(draft);
-        blocking(move || check_draft(&model, &policy, &prepared, &draft)).await
+        blocking(move |until| check_draft(&model, &policy, &prepared, &draft, Some(until))).await
     }
 }
 
-/// Runs model work off the async threads, with [`DEADLINE`]. Only a loaded model gets here,
-/// so a failure is news: it is logged once, here, and callers go on with words.
+/// Runs model work off the async threads, with [`DEADLINE`] (passed to the work too, so it
+/// stops when nobody waits for it any more). Only a loaded model gets here, so a failure is
+/// news: it is logged once, here, and callers go on with words.
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ModelError> + Send + 'static,
+    work: impl FnOnce(std::time::Instant) -> Result<T, ModelError> + Send + 'static,
 ) -> Result<T, String> {
-    let result = match tokio::time::timeout(DEADLINE, tokio::task::spawn_blocking(work)).await {
+    let until = std::time::Instant::now() + DEADLINE;
+    let task = tokio::task::spawn_blocking(move || work(until));
+    let result = match tokio::time::timeout(DEADLINE, task).await {
         Ok(Ok(Ok(v))) => Ok(v),
-        Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Err(e)) => Err(format!("the embedding model stopped: {e}")),
-        Err(_) => Err(format!(
+        Ok(Ok(Err(ModelError::Late))) | Err(_) => Err(format!(
             "reading the message's meaning took longer than {} s",
             DEADLINE.as_secs()
         )),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Err(e)) => Err(format!("the embedding model stopped: {e}")),
     };
     if let Err(why) = &result {
         tracing::warn!(%why, "meaning was not read: the guardrail goes on with words");
@@ -400,20 +414,26 @@ fn readable_pieces(text: &str) -> Vec<String> {
 }
 
 /// The pieces of a text with their vectors.
-fn read(embedder: &Embedder, text: &str) -> Result<Vec<(String, Vec<f32>)>, ModelError> {
+fn read(
+    embedder: &Embedder,
+    text: &str,
+    until: Option<Instant>,
+) -> Result<Vec<(String, Vec<f32>)>, ModelError> {
     let pieces = readable_pieces(text);
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-    let vectors = embedder.embed_all(&refs)?;
+    let vectors = embedder.embed_all_until(&refs, until)?;
     Ok(pieces.into_iter().zip(vectors).collect())
 }
 
 /// The closest topic of each rule for `message` (already normalised by `rules_text`), most
-/// close first. Threshold rules count only when the message names an amount past them.
+/// close first. Threshold rules count only when the message names an amount past them. Past
+/// `until`, gives up with [`ModelError::Late`].
 pub fn evaluate(
     embedder: &Embedder,
     policy: &Policy,
     prepared: &Prepared,
     message: &str,
+    until: Option<Instant>,
 ) -> Result<Vec<SemanticMatch>, ModelError> {
     let mut best: Vec<Option<SemanticMatch>> = vec![None; policy.rules.len()];
     let allowed: Vec<bool> = policy
@@ -424,7 +444,7 @@ pub fn evaluate(
             over @ Condition::Over { .. } => over.amount_past(message).is_some(),
         })
         .collect();
-    for (piece, v) in read(embedder, message)? {
+    for (piece, v) in read(embedder, message, until)? {
         let everyday = prepared
             .everyday
             .iter()
@@ -473,12 +493,13 @@ pub fn check_draft(
     policy: &Policy,
     prepared: &Prepared,
     draft: &str,
+    until: Option<Instant>,
 ) -> Result<Option<HeldDraft>, ModelError> {
     if policy.model_judged.is_empty() {
         return Ok(None);
     }
     let mut held: Option<HeldDraft> = None;
-    for (piece, v) in read(embedder, draft)? {
+    for (piece, v) in read(embedder, draft, until)? {
         let in_bounds = prepared
             .fine
             .iter()
