@@ -326,10 +326,12 @@ impl Embedder {
 }
 
 /// Runs the model on one core per message. A sentence is a few dozen tokens, and at that size
-/// candle's default (every core, with workers that spin at a barrier between operations) spent
-/// more time waiting than computing: one core read a message about 2.5 times faster in the
-/// guardrail bench, and the server's other core stays free for pages. An operator's own
-/// `CANDLE_NUM_THREADS` or `RAYON_NUM_THREADS` wins.
+/// candle's default (every core, with workers that spin at a barrier between operations) gains
+/// little alone and loses when anything else runs: in the guardrail bench, one message at a
+/// time on the idle 2-core machine took p50 7.5 ms on both cores and 9.2 ms on one, but two at
+/// a time 9.4 ms and 8.1 ms, and a 2 KB message 620 ms and 285 ms; while the machine compiled,
+/// 22.8 ms and 8.6 ms. A server reads messages while it serves pages, so one core each. An
+/// operator's own `CANDLE_NUM_THREADS` or `RAYON_NUM_THREADS` wins.
 ///
 /// # Safety
 /// Sets environment variables: call it before any other thread exists (first thing in `main`).
