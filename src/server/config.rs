@@ -32,6 +32,12 @@ pub enum ProviderConfig {
         api_key: Secret,
         model: String,
     },
+    /// Anthropic's Messages API.
+    Anthropic {
+        base_url: String,
+        api_key: Secret,
+        model: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -109,9 +115,20 @@ impl Config {
                 model: var("FLARE_OPENAI_MODEL")
                     .ok_or("FLARE_PROVIDER=openai needs FLARE_OPENAI_MODEL (e.g. gpt-4o-mini)")?,
             },
+            Some("anthropic") => ProviderConfig::Anthropic {
+                base_url: var("FLARE_ANTHROPIC_BASE_URL")
+                    .unwrap_or_else(|| "https://api.anthropic.com".into()),
+                api_key: Secret::new(
+                    var("FLARE_ANTHROPIC_API_KEY")
+                        .ok_or("FLARE_PROVIDER=anthropic needs FLARE_ANTHROPIC_API_KEY")?,
+                ),
+                model: var("FLARE_ANTHROPIC_MODEL").ok_or(
+                    "FLARE_PROVIDER=anthropic needs FLARE_ANTHROPIC_MODEL (e.g. claude-sonnet-4-5)",
+                )?,
+            },
             Some(other) => {
                 return Err(format!(
-                    "FLARE_PROVIDER must be rules or openai, got {other:?}"
+                    "FLARE_PROVIDER must be rules, openai or anthropic, got {other:?}"
                 ));
             }
         };

@@ -109,6 +109,13 @@ pub async fn prepare_with_parts(
         } => Arc::new(runtime::openai::OpenAiProvider::new(
             base_url, api_key, model,
         )?),
+        config::ProviderConfig::Anthropic {
+            base_url,
+            api_key,
+            model,
+        } => Arc::new(runtime::anthropic::AnthropicProvider::new(
+            base_url, api_key, model,
+        )?),
     };
     let runtime = runtime::Runtime {
         meaning,

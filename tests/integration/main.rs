@@ -4,6 +4,7 @@
 
 mod access;
 mod agents;
+mod anthropic;
 mod audit;
 mod auth;
 mod chat;
@@ -11,6 +12,7 @@ mod common;
 mod data_layer;
 mod durability;
 mod escalations;
+mod fake_anthropic;
 mod fake_openai;
 mod guardrail;
 mod live;

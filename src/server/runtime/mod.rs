@@ -4,6 +4,7 @@
 //! took the answer. Runs whose driver died (a killed server) are taken over once their lease
 //! expires.
 
+pub mod anthropic;
 pub mod guardrail;
 pub mod lifecycle;
 pub mod openai;

@@ -562,7 +562,7 @@ pub struct Process {
     pub app: TestApp,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

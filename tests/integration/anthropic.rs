@@ -1,0 +1,353 @@
+//! The Anthropic provider against a local server speaking the Messages API's wire protocol:
+//! streamed text, a streamed `tool_use` whose input arrives in pieces (each event cut across
+//! network reads), the person's answer sent back as a `tool_result`, retries on 529 and 429
+//! honouring `Retry-After`, a refused request that is not retried, and a cut-off reply.
+
+use crate::common::*;
+use crate::fake_anthropic::{Fake, Script};
+use flare::server::config::{ProviderConfig, Secret};
+use flare::server::runtime::tools::Registry;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::time::Duration;
+
+async fn anthropic_chat(description: &str, script: Vec<Script>, timeout_ms: u64) -> (Chat, Fake) {
+    let (fake, url) = Fake::start(script).await;
+    let mut config = TestApp::owner_config().await;
+    config.provider = ProviderConfig::Anthropic {
+        base_url: url,
+        api_key: Secret::new("sk-ant-test"),
+        model: "claude-test".into(),
+    };
+    config.provider_timeout_ms = timeout_ms;
+    let app = TestApp::start_with_tools(config, Registry::default()).await;
+    (chat_on(app, description).await, fake)
+}
+
+fn done(t: &Value) -> bool {
+    matches!(run_status(t), "completed" | "failed" | "waiting")
+}
+
+#[tokio::test]
+async fn a_streamed_reply_arrives_in_pieces_and_the_request_is_anthropics() {
+    let (c, fake) = anthropic_chat(
+        "Answer questions about opening hours.",
+        vec![Script::Text(vec!["Our hours ", "are **9 to 5**."])],
+        5000,
+    )
+    .await;
+    let live = c.owner.get(c.app.url("/api/live")).send().await.unwrap();
+    send(&c.app, &c.owner, &c.thread, "When are you open?").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
+    assert_eq!(run_status(&t), "completed", "{t}");
+    assert_eq!(
+        messages_of(&t, "agent"),
+        ["<p>Our hours are <strong>9 to 5</strong>.</p>\n"]
+    );
+    let events = read_live(live, |e| e["type"] == "run" && e["status"] == "completed").await;
+    let pieces: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "delta")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pieces,
+        ["Our hours ", "are **9 to 5**."],
+        "streamed as written"
+    );
+    let (req, headers, _) = fake.requests.lock().unwrap()[0].clone();
+    assert_eq!(headers["x-api-key"], "sk-ant-test");
+    assert_eq!(headers["anthropic-version"], "2023-06-01");
+    assert_eq!(req["model"], "claude-test");
+    assert_eq!(req["stream"], true);
+    assert!(req["max_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        req["system"]
+            .as_str()
+            .unwrap()
+            .contains("Answer questions about opening hours."),
+        "{req}"
+    );
+    assert_eq!(req["messages"][0]["role"], "user");
+    assert_eq!(
+        req["messages"][0]["content"][0]["text"],
+        "When are you open?"
+    );
+    assert_eq!(req["tools"][0]["name"], "escalate_to_human");
+    assert_eq!(req["tools"][0]["input_schema"]["type"], "object");
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_model_escalates_with_streamed_tool_input_and_gets_the_guidance_back() {
+    let (c, fake) = anthropic_chat(
+        "Answer billing questions.",
+        vec![
+            Script::Tool(
+                "Let me ask someone.",
+                "escalate_to_human",
+                vec![
+                    "{\"reason\": \"The customer wants a ",
+                    "discount I cannot g",
+                    "ive.\", \"severity\": \"critical\"}",
+                ],
+            ),
+            Script::Text(vec!["Offering 10% as you said."]),
+        ],
+        5000,
+    )
+    .await;
+    send(&c.app, &c.owner, &c.thread, "Can I get a discount?").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the card", done).await;
+    assert_eq!(run_status(&t), "waiting", "{t}");
+    let card = card(&t).unwrap();
+    assert_eq!(
+        card["reason"],
+        "The customer wants a discount I cannot give."
+    );
+    assert_eq!(card["severity"], "critical");
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            RespondEscalation {
+                escalation_id: card["id"].as_str().unwrap().to_string(),
+                guidance: "offer 10%".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    assert!(
+        messages_of(&t, "agent")
+            .last()
+            .unwrap()
+            .contains("Offering 10% as you said."),
+        "{t}"
+    );
+    // The resumed request: the call as a tool_use block with its whole input, then the
+    // person's answer as a tool_result in the user's turn (roles alternate).
+    let second = &fake.bodies()[1];
+    let msgs = second["messages"].as_array().unwrap();
+    let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "{second}");
+    let call = msgs[1]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .expect("the tool_use block");
+    assert_eq!(call["id"], "toolu_fake1");
+    assert_eq!(call["input"]["severity"], "critical");
+    let result = &msgs[2]["content"][0];
+    assert_eq!(result["type"], "tool_result");
+    assert_eq!(result["tool_use_id"], "toolu_fake1");
+    assert!(
+        result["content"].as_str().unwrap().contains("offer 10%"),
+        "{result}"
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn overload_and_rate_limits_are_retried_honouring_retry_after() {
+    let (c, fake) = anthropic_chat(
+        "Answer questions.",
+        vec![
+            Script::Status(529, "overloaded_error", None),
+            // Longer than the backoff's own second wait (1 s), so only Retry-After explains it.
+            Script::Status(429, "rate_limit_error", Some("2")),
+            Script::Text(vec!["Third time lucky."]),
+        ],
+        15_000,
+    )
+    .await;
+    send(&c.app, &c.owner, &c.thread, "Hello").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
+    assert_eq!(run_status(&t), "completed", "{t}");
+    let times: Vec<std::time::Instant> =
+        fake.requests.lock().unwrap().iter().map(|r| r.2).collect();
+    assert_eq!(times.len(), 3);
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(450),
+        "a backoff after the 529: {:?}",
+        times[1] - times[0]
+    );
+    assert!(
+        times[2] - times[1] >= Duration::from_millis(1950),
+        "Retry-After: 2 was honoured: {:?}",
+        times[2] - times[1]
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_request_is_not_retried_and_the_thread_says_why() {
+    let (c, fake) = anthropic_chat(
+        "Answer questions.",
+        vec![Script::Status(400, "invalid_request_error", None)],
+        5000,
+    )
+    .await;
+    send(&c.app, &c.owner, &c.thread, "Hello").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the failure", |t| {
+        run_status(t) == "failed"
+    })
+    .await;
+    let notice = &messages_of(&t, "notice")[0];
+    assert!(
+        notice.contains("fake invalid_request_error") && notice.contains("400"),
+        "{notice}"
+    );
+    assert_eq!(fake.bodies().len(), 1, "a 400 is not retried");
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_at_the_token_limit_is_not_sent() {
+    let (c, _fake) =
+        anthropic_chat("Answer questions.", vec![Script::Stop("max_tokens")], 5000).await;
+    send(&c.app, &c.owner, &c.thread, "Can I get a refund?").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the failure", |t| {
+        run_status(t) == "failed"
+    })
+    .await;
+    let notice = &messages_of(&t, "notice")[0];
+    assert!(notice.contains("cut off"), "{notice}");
+    assert!(
+        messages_of(&t, "agent").is_empty(),
+        "nothing half-written is sent: {t}"
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_model_that_never_answers_fails_at_the_deadline_and_retry_resumes() {
+    let (c, fake) = anthropic_chat("Answer questions.", vec![Script::Hang], 1500).await;
+    send(&c.app, &c.owner, &c.thread, "Hello").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the failure", |t| {
+        run_status(t) == "failed"
+    })
+    .await;
+    let notice = &messages_of(&t, "notice")[0];
+    assert!(
+        notice.contains("did not answer within 1.5 seconds"),
+        "{notice}"
+    );
+    fake.push(Script::Text(vec!["Hello again."]));
+    let retry = RetryRun {
+        run_id: t["last_run"]["id"].as_str().unwrap().to_string(),
+    };
+    let r = c.app.send(&c.owner, retry).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    assert_eq!(messages_of(&t, "agent"), ["<p>Hello again.</p>\n"]);
+    c.app.stop().await;
+}
+
+/// The real binary, configured from the environment as an operator would: a missing key is a
+/// clear start-up error; with one, the agent answers through Anthropic, and the key appears in
+/// no log line, even at debug level.
+#[tokio::test]
+async fn the_binary_is_configured_from_the_environment_and_never_logs_the_key() {
+    let run = |env: Vec<(&'static str, String)>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_flare"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("FLARE_EMBEDDING_MODEL", "/nonexistent")
+            .env("RUST_LOG", "debug")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        run(vec![
+            ("FLARE_PROVIDER", "anthropic".into()),
+            ("FLARE_ANTHROPIC_MODEL", "claude-test".into()),
+            ("DATABASE_URL", "sqlite::memory:".into()),
+        ])
+        .output(),
+    )
+    .await
+    .expect("exits at once")
+    .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("needs FLARE_ANTHROPIC_API_KEY"), "{said}");
+
+    let (fake, url) = Fake::start(vec![Script::Text(vec!["Hello from the fake."])]).await;
+    let database_url = fresh_database_url().await;
+    let key = "sk-ant-secret-0123456789";
+    let port = free_port();
+    let mut cmd = run(vec![
+        ("FLARE_PROVIDER", "anthropic".into()),
+        ("FLARE_ANTHROPIC_API_KEY", key.into()),
+        ("FLARE_ANTHROPIC_MODEL", "claude-test".into()),
+        ("FLARE_ANTHROPIC_BASE_URL", url),
+        ("FLARE_ADMIN_EMAIL", OWNER_EMAIL.into()),
+        ("FLARE_ADMIN_PASSWORD", OWNER_PASSWORD.into()),
+        ("DATABASE_URL", database_url.clone()),
+    ]);
+    cmd.env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"));
+    let mut child = cmd.spawn().unwrap();
+    // Read the logs while it runs: a full pipe would stop the server mid-write.
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                use tokio::io::AsyncReadExt;
+                let _ = p.read_to_string(&mut text).await;
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..400 {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "flare did not start");
+    let db = flare::server::db::connect(&database_url).await.unwrap();
+    let app = TestApp::attach(base, db, &database_url);
+    let (owner, thread, _) = chat_on_existing(&app, "Answer questions.").await;
+    send(&app, &owner, &thread, "Hello").await;
+    let t = wait_for(&app, &owner, &thread, "the reply", done).await;
+    assert_eq!(
+        messages_of(&t, "agent"),
+        ["<p>Hello from the fake.</p>\n"],
+        "{t}"
+    );
+    let (_, headers, _) = fake.requests.lock().unwrap()[0].clone();
+    assert_eq!(headers["x-api-key"], key);
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let logs = stdout.await.unwrap() + &stderr.await.unwrap();
+    assert!(
+        logs.contains("Flare is listening"),
+        "the logs were read: {logs}"
+    );
+    assert!(!logs.contains(key), "the key was logged");
+    app.db.close().await;
+    drop_database(&database_url).await;
+}
