@@ -351,3 +351,88 @@ async fn the_binary_is_configured_from_the_environment_and_never_logs_the_key() 
     app.db.close().await;
     drop_database(&database_url).await;
 }
+
+/// Bad answers from the provider, each a failed run whose notice says what happened in words,
+/// with nothing sent to anyone: a wrong key, a model that does not exist, an HTML page (as a
+/// success and as an error).
+#[tokio::test]
+async fn a_wrong_key_an_unknown_model_and_an_html_page_are_told_plainly() {
+    for (script, says, tries) in [
+        (
+            Script::Status(401, "authentication_error", None),
+            "the API key was refused: fake authentication_error (authentication_error, HTTP 401)",
+            1,
+        ),
+        (
+            Script::Status(404, "not_found_error", None),
+            "no such model or address: fake not_found_error",
+            1,
+        ),
+        (
+            Script::Html(200),
+            "answered text/html, not Anthropic's event stream",
+            1,
+        ),
+        // A 502 may pass: it is retried (3 times), then told.
+        (Script::Html(502), "answered HTTP 502 Bad Gateway", 4),
+    ] {
+        let (c, fake) =
+            anthropic_chat("Answer questions.", vec![script.clone(); tries], 15_000).await;
+        send(&c.app, &c.owner, &c.thread, "Hello").await;
+        // Retries wait 0.5 + 1 + 2 s: longer than `wait_for`'s patience on a busy machine.
+        let mut t = load(&c.app, &c.owner, &c.thread).await;
+        for _ in 0..300 {
+            if run_status(&t) == "failed" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            t = load(&c.app, &c.owner, &c.thread).await;
+        }
+        assert_eq!(run_status(&t), "failed", "{script:?}: {t}");
+        let notice = &messages_of(&t, "notice")[0];
+        assert!(notice.contains(says), "{script:?}: {notice}");
+        assert!(messages_of(&t, "agent").is_empty(), "{script:?}: {t}");
+        assert_eq!(fake.bodies().len(), tries, "{script:?}");
+        c.app.stop().await;
+    }
+}
+
+/// A tool call whose streamed input is not JSON goes back to the model as the tool's error,
+/// and the model corrects itself; nobody is asked to answer a broken escalation.
+#[tokio::test]
+async fn a_tool_call_with_invalid_json_input_goes_back_to_the_model() {
+    let (c, fake) = anthropic_chat(
+        "Answer questions.",
+        vec![
+            Script::BrokenTool("escalate_to_human"),
+            Script::Text(vec!["Sorry, here is the answer myself."]),
+        ],
+        5000,
+    )
+    .await;
+    send(&c.app, &c.owner, &c.thread, "Hello").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
+    assert_eq!(run_status(&t), "completed", "{t}");
+    assert!(card(&t).is_none(), "{t}");
+    let second = &fake.bodies()[1];
+    let msgs = second["messages"].as_array().unwrap();
+    let call = &msgs[1]["content"][0];
+    assert_eq!(call["type"], "tool_use");
+    assert_eq!(
+        call["input"],
+        serde_json::json!({}),
+        "sent back as an object"
+    );
+    let result = &msgs[2]["content"][0];
+    assert_eq!(result["type"], "tool_result");
+    assert_eq!(result["tool_use_id"], "toolu_broken");
+    assert!(
+        result["content"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("json"),
+        "{result}"
+    );
+    c.app.stop().await;
+}

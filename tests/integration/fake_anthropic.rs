@@ -24,6 +24,10 @@ pub enum Script {
     Stop(&'static str),
     /// An HTTP error with Anthropic's error body and, optionally, `Retry-After` seconds.
     Status(u16, &'static str, Option<&'static str>),
+    /// An HTML page with this status (a proxy or captive portal in the way).
+    Html(u16),
+    /// A tool call whose streamed input is not valid JSON.
+    BrokenTool(&'static str),
     /// Never answers.
     Hang,
 }
@@ -174,6 +178,29 @@ async fn messages(State(fake): State<Fake>, headers: HeaderMap, body: String) ->
                     .to_string(),
             ))
             .unwrap()
+        }
+        Script::Html(code) => Response::builder()
+            .status(StatusCode::from_u16(code).unwrap())
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(Body::from("<html><body>Please sign in</body></html>"))
+            .unwrap(),
+        Script::BrokenTool(name) => {
+            let mut out = start_message();
+            out.push_str(&event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block":
+                    {"type": "tool_use", "id": "toolu_broken", "name": name, "input": {}}}),
+            ));
+            out.push_str(&event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": "{\"reason\": \"unfinished"}}),
+            ));
+            out.push_str(&event(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ));
+            sse(out + &stop("tool_use"))
         }
         Script::Hang => {
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;

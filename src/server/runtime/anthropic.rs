@@ -205,19 +205,43 @@ impl AnthropicProvider {
                 .send()
                 .await;
             let (why, wait) = match sent {
-                Ok(res) if res.status().is_success() => return Ok(res),
+                Ok(res) if res.status().is_success() => {
+                    // A proxy's login page or an error page served as 200 is not a reply.
+                    let kind = res
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("no content type")
+                        .to_string();
+                    if !kind.starts_with("text/event-stream") {
+                        return Err(ProviderError::Malformed(format!(
+                            "the server at {} answered {kind}, not Anthropic's event stream",
+                            self.url
+                        )));
+                    }
+                    return Ok(res);
+                }
                 Ok(res) => {
                     let status = res.status();
                     let wait = retry_after(&res);
                     let text = res.text().await.unwrap_or_default();
                     let why = match serde_json::from_str::<ErrorBody>(&text) {
-                        Ok(b) => format!(
-                            "{} ({}, HTTP {})",
-                            b.error.message,
-                            b.error.kind,
-                            status.as_u16()
-                        ),
-                        Err(_) => format!("HTTP {status}"),
+                        Ok(b) => {
+                            let hint = match status.as_u16() {
+                                401 => "the API key was refused: ",
+                                403 => "the API key may not do this: ",
+                                404 => "no such model or address: ",
+                                _ => "",
+                            };
+                            format!(
+                                "{hint}{} ({}, HTTP {})",
+                                b.error.message,
+                                b.error.kind,
+                                status.as_u16()
+                            )
+                        }
+                        // Not Anthropic's error body (a proxy's HTML page): the status says it.
+                        Err(_) => format!("the server at {} answered HTTP {status}", self.url),
                     };
                     let passing = matches!(status.as_u16(), 408 | 409 | 429 | 500..=599);
                     if !passing {
