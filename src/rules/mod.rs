@@ -399,6 +399,42 @@ fn reason_include(t: &str) -> Option<String> {
     None
 }
 
+/// Verbs that begin an instruction inside an escalation sentence ("Escalate any billing
+/// dispute and explain what you've already tried"): the list of topics ends before them, so
+/// the instruction never becomes a topic. The first group shapes the reason, the second comes
+/// before escalating. Words that are also nouns ("state", "note") are left out: "refunds and
+/// state taxes" is a list.
+const REASON_ASKS: [&str; 7] = [
+    "explain",
+    "include",
+    "describe",
+    "summarize",
+    "summarise",
+    "say",
+    "mention",
+];
+const STEP_ASKS: [&str; 4] = ["check", "confirm", "verify", "ask"];
+
+/// Cuts an instruction ("… and explain what you've already tried") off a rule's clause.
+fn split_ask(after: &str) -> (&str, Option<&str>) {
+    let cut = REASON_ASKS
+        .iter()
+        .chain(STEP_ASKS.iter())
+        .flat_map(|verb| {
+            [" and ", ", and ", "; ", ", then ", " then "]
+                .into_iter()
+                .filter_map(move |joint| {
+                    let at = after.find(&format!("{joint}{verb} "))?;
+                    Some((at, at + joint.len()))
+                })
+        })
+        .min_by_key(|&(at, _)| at);
+    match cut {
+        Some((at, ask)) => (&after[..at], Some(after[ask..].trim())),
+        None => (after, None),
+    }
+}
+
 /// The structured rules of one escalation sentence (several when joined by "or any …").
 /// `bare` allows a list with no introducing word ("Always escalate refunds and complaints").
 fn escalation_rules(sentence: &str, lower: &str, bare: bool) -> Vec<Rule> {
@@ -406,14 +442,23 @@ fn escalation_rules(sentence: &str, lower: &str, bare: bool) -> Vec<Rule> {
         Some(i) => &lower[i + "escalate".len()..],
         None => return vec![],
     };
+    let (after, ask) = split_ask(after);
+    let (mut before_escalating, mut reason_includes) = (vec![], vec![]);
+    if let Some(ask) = ask.map(|a| a.trim_end_matches(['.', '!']).trim()) {
+        if STEP_ASKS.iter().any(|v| ask.starts_with(v)) {
+            before_escalating.push(ask.to_string());
+        } else {
+            reason_includes.push(reason_include(ask).unwrap_or_else(|| ask.to_string()));
+        }
+    }
     after
         .split(" or any ")
         .filter_map(|clause| clause_condition(&format!(" {} ", clause.trim()), bare))
         .map(|condition| Rule {
             sentence: sentence.to_string(),
             condition,
-            before_escalating: vec![],
-            reason_includes: vec![],
+            before_escalating: before_escalating.clone(),
+            reason_includes: reason_includes.clone(),
             flag_only: false,
         })
         .collect()

@@ -402,3 +402,40 @@ fn every_form_of_a_rule_word_matches() {
     );
     assert!(p.evaluate("The deli is open").is_empty());
 }
+
+#[test]
+fn an_instruction_after_the_topics_is_not_a_topic() {
+    let p = compile("Escalate any billing dispute and explain what you've already tried.");
+    assert_eq!(p.rules.len(), 1);
+    match &p.rules[0].condition {
+        Condition::AnyOf(terms) => {
+            let texts: Vec<&str> = terms.iter().map(|t| t.text.as_str()).collect();
+            assert_eq!(texts, ["billing dispute"]);
+        }
+        other => panic!("expected a list, got {other:?}"),
+    }
+    assert_eq!(
+        p.rules[0].reason_includes,
+        ["explain what you've already tried"]
+    );
+    assert_eq!(p.evaluate("I have a billing dispute").len(), 1);
+    assert!(
+        p.evaluate("Could you explain what you've already tried?")
+            .is_empty(),
+        "the instruction is not a trigger"
+    );
+    // A step asked for in the same sentence comes before escalating; lists with "and" still
+    // split into topics.
+    let p = compile("Always escalate refunds and chargebacks, and check the order history first.");
+    match &p.rules[0].condition {
+        Condition::AnyOf(terms) => {
+            let texts: Vec<&str> = terms.iter().map(|t| t.text.as_str()).collect();
+            assert_eq!(texts, ["refunds", "chargebacks"]);
+        }
+        other => panic!("expected a list, got {other:?}"),
+    }
+    assert_eq!(
+        p.rules[0].before_escalating,
+        ["check the order history first"]
+    );
+}
