@@ -130,11 +130,30 @@ fn append_rule_asks(reason: &mut String, rule: &crate::rules::Rule) {
             rule.before_escalating.join("; ")
         ));
     }
-    if !rule.reason_includes.is_empty() {
+    // "Include a one-sentence summary…" names a thing; "… and explain what you've tried" is
+    // an instruction of its own.
+    let (told, named): (Vec<&String>, Vec<&String>) = rule.reason_includes.iter().partition(|w| {
+        [
+            "explain ",
+            "describe ",
+            "summarize ",
+            "summarise ",
+            "say ",
+            "mention ",
+        ]
+        .iter()
+        .any(|verb| w.starts_with(verb))
+    });
+    if !named.is_empty() {
+        let named: Vec<&str> = named.iter().map(|s| s.as_str()).collect();
         reason.push_str(&format!(
             " You asked the reason to include {}.",
-            rule.reason_includes.join("; ")
+            named.join("; ")
         ));
+    }
+    if !told.is_empty() {
+        let told: Vec<&str> = told.iter().map(|s| s.as_str()).collect();
+        reason.push_str(&format!(" You asked me to {}.", told.join("; ")));
     }
     if rule.flag_only {
         reason.push_str(" As asked, I have not drafted a reply.");
@@ -156,4 +175,27 @@ pub(super) fn instructions(agent_name: &str, description: &str, policy: &Policy)
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_says_what_the_rule_asks_for_in_plain_words() {
+        let p = crate::rules::compile(
+            "Escalate any billing dispute and explain what you've already tried. \
+             Include the order number.",
+        );
+        let e = guardrail(&p, "I have a billing dispute about order 88").expect("escalates");
+        assert!(
+            e.reason
+                .contains(" You asked the reason to include the order number.")
+                && e.reason
+                    .contains(" You asked me to explain what you've already tried."),
+            "{}",
+            e.reason
+        );
+        assert!(!e.reason.contains("include explain"), "{}", e.reason);
+    }
 }
