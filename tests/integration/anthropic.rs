@@ -6,12 +6,22 @@
 use crate::common::*;
 use crate::fake_anthropic::{Fake, Script};
 use flare::server::config::{ProviderConfig, Secret};
-use flare::server::runtime::tools::Registry;
+use flare::server::runtime::provider::ToolSpec;
+use flare::server::runtime::tools::{Registry, ToolOutcome, ToolWorker};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
 
 async fn anthropic_chat(description: &str, script: Vec<Script>, timeout_ms: u64) -> (Chat, Fake) {
+    anthropic_chat_with(description, script, timeout_ms, Registry::default()).await
+}
+
+async fn anthropic_chat_with(
+    description: &str,
+    script: Vec<Script>,
+    timeout_ms: u64,
+    tools: Registry,
+) -> (Chat, Fake) {
     let (fake, url) = Fake::start(script).await;
     let mut config = TestApp::owner_config().await;
     config.provider = ProviderConfig::Anthropic {
@@ -20,7 +30,7 @@ async fn anthropic_chat(description: &str, script: Vec<Script>, timeout_ms: u64)
         model: "claude-test".into(),
     };
     config.provider_timeout_ms = timeout_ms;
-    let app = TestApp::start_with_tools(config, Registry::default()).await;
+    let app = TestApp::start_with_tools(config, tools).await;
     (chat_on(app, description).await, fake)
 }
 
@@ -434,5 +444,68 @@ async fn a_tool_call_with_invalid_json_input_goes_back_to_the_model() {
             .contains("json"),
         "{result}"
     );
+    c.app.stop().await;
+}
+
+struct RefundCheck;
+
+#[async_trait::async_trait]
+impl ToolWorker for RefundCheck {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "check_refund".into(),
+            description: "Checks a refund against policy.".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {"amount": {"type": "number"}}}),
+        }
+    }
+    async fn call(&self, args: Value) -> ToolOutcome {
+        match args["amount"].as_f64() {
+            Some(a) if a <= 100.0 => ToolOutcome::Result(format!("${a} is within policy")),
+            _ => ToolOutcome::Result("ask a person".into()),
+        }
+    }
+}
+
+/// A tool worker called through Anthropic: the streamed input reaches the worker whole, and
+/// its result goes back as a `tool_result` before the model's final reply.
+#[tokio::test]
+async fn a_tool_worker_gets_the_streamed_input_and_its_result_goes_back() {
+    let (c, fake) = anthropic_chat_with(
+        "Answer refund questions.",
+        vec![
+            Script::Tool(
+                "Checking.",
+                "check_refund",
+                vec!["{\"amo", "unt\": 4", "0}"],
+            ),
+            Script::Text(vec!["Your $40 refund is within policy."]),
+        ],
+        5000,
+        Registry::default().with(RefundCheck),
+    )
+    .await;
+    send(&c.app, &c.owner, &c.thread, "Can I get $40 back?").await;
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
+    assert_eq!(run_status(&t), "completed", "{t}");
+    assert!(
+        messages_of(&t, "agent")
+            .last()
+            .unwrap()
+            .contains("within policy"),
+        "{t}"
+    );
+    let bodies = fake.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["tools"][1]["name"], "check_refund");
+    let msgs = bodies[1]["messages"].as_array().unwrap();
+    let result = msgs.last().unwrap()["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_result")
+        .expect("the tool's result")
+        .clone();
+    assert_eq!(result["tool_use_id"], "toolu_fake1");
+    assert_eq!(result["content"], "$40 is within policy");
     c.app.stop().await;
 }
