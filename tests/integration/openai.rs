@@ -3,11 +3,8 @@
 
 use crate::common::*;
 use crate::fake_openai::{Fake, Script};
-use flare::rules::Severity;
 use flare::server::config::{ProviderConfig, Secret};
-use flare::server::runtime::Escalate;
-use flare::server::runtime::provider::ToolSpec;
-use flare::server::runtime::tools::{Registry, ToolOutcome, ToolWorker};
+use flare::server::runtime::tools::Registry;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -301,29 +298,6 @@ async fn bad_tool_calls_go_back_to_the_model_and_the_run_goes_on() {
         result(3)
     );
     c.app.stop().await;
-}
-
-/// A tool worker that leaves a card for a person when asked about a large refund.
-struct RefundCheck;
-
-#[async_trait::async_trait]
-impl ToolWorker for RefundCheck {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "check_refund".into(),
-            description: "Checks a refund against policy.".into(),
-            parameters: serde_json::json!({"type": "object", "properties": {"amount": {"type": "number"}}}),
-        }
-    }
-    async fn call(&self, args: Value) -> ToolOutcome {
-        match args["amount"].as_f64() {
-            Some(a) if a > 100.0 => ToolOutcome::Escalate(Escalate {
-                reason: format!("A refund of ${a} is over the $100 policy limit."),
-                severity: Severity::Info,
-            }),
-            _ => ToolOutcome::Result("within policy".into()),
-        }
-    }
 }
 
 #[tokio::test]

@@ -573,23 +573,62 @@ pub fn free_port() -> u16 {
 impl Process {
     /// Starts `bin` on `database_url` and waits until it answers.
     pub async fn launch(bin: &str, database_url: &str, extra: &[(&str, &str)]) -> Process {
+        Self::start(bin, database_url, extra, false).await.0
+    }
+
+    /// The same, reading everything the process logs (stdout and stderr, at debug level):
+    /// the returned task yields the logs once the process has ended.
+    pub async fn launch_logged(
+        bin: &str,
+        database_url: &str,
+        extra: &[(&str, &str)],
+    ) -> (Process, tokio::task::JoinHandle<String>) {
+        let (p, logs) = Self::start(bin, database_url, extra, true).await;
+        (p, logs.expect("logs are read"))
+    }
+
+    async fn start(
+        bin: &str,
+        database_url: &str,
+        extra: &[(&str, &str)],
+        logged: bool,
+    ) -> (Process, Option<tokio::task::JoinHandle<String>>) {
         let port = free_port();
-        let mut cmd = tokio::process::Command::new(bin);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", database_url)
+        let mut cmd = Self::command(bin, &[]);
+        cmd.env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("FLARE_ADMIN_EMAIL", OWNER_EMAIL)
             .env("FLARE_ADMIN_PASSWORD", OWNER_PASSWORD)
-            .env("FLARE_RUN_LEASE_MS", "1000")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true);
+            .env("FLARE_RUN_LEASE_MS", "1000");
+        if logged {
+            cmd.env("RUST_LOG", "debug")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+        }
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("start flare");
+        let mut child = cmd.spawn().expect("start flare");
+        // Read the logs while it runs: a full pipe would stop the server mid-write.
+        let logs = logged.then(|| {
+            let (out, err) = (child.stdout.take(), child.stderr.take());
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let (mut a, mut b) = (String::new(), String::new());
+                let read_out = async {
+                    if let Some(mut o) = out {
+                        let _ = o.read_to_string(&mut a).await;
+                    }
+                };
+                let read_err = async {
+                    if let Some(mut e) = err {
+                        let _ = e.read_to_string(&mut b).await;
+                    }
+                };
+                tokio::join!(read_out, read_err);
+                a + &b
+            })
+        });
         let base = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
             if reqwest::get(format!("{base}/healthz"))
@@ -597,14 +636,27 @@ impl Process {
                 .is_ok_and(|r| r.status().is_success())
             {
                 let db = flare::server::db::connect(database_url).await.unwrap();
-                return Process {
-                    child,
-                    app: TestApp::attach(base, db, database_url),
-                };
+                let app = TestApp::attach(base, db, database_url);
+                return (Process { child, app }, logs);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("flare did not start");
+    }
+
+    /// `bin` with a clean environment but for `extra` (and warnings logged to stderr).
+    pub fn command(bin: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// SIGKILL: no shutdown, no cleanup, exactly like a crash.
@@ -612,5 +664,40 @@ impl Process {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
         self.app.db.close().await;
+    }
+}
+
+pub use tool_workers::RefundCheck;
+
+/// Tool workers the provider tests share.
+mod tool_workers {
+    use flare::rules::Severity;
+    use flare::server::runtime::Escalate;
+    use flare::server::runtime::provider::ToolSpec;
+    use flare::server::runtime::tools::{ToolOutcome, ToolWorker};
+    use serde_json::Value;
+
+    /// Leaves a card for a person when asked about a refund over $100; says "within policy"
+    /// otherwise.
+    pub struct RefundCheck;
+
+    #[async_trait::async_trait]
+    impl ToolWorker for RefundCheck {
+        fn spec(&self) -> ToolSpec {
+            ToolSpec {
+                name: "check_refund".into(),
+                description: "Checks a refund against policy.".into(),
+                parameters: serde_json::json!({"type": "object", "properties": {"amount": {"type": "number"}}}),
+            }
+        }
+        async fn call(&self, args: Value) -> ToolOutcome {
+            match args["amount"].as_f64() {
+                Some(a) if a > 100.0 => ToolOutcome::Escalate(Escalate {
+                    reason: format!("A refund of ${a} is over the $100 policy limit."),
+                    severity: Severity::Info,
+                }),
+                _ => ToolOutcome::Result("within policy".into()),
+            }
+        }
     }
 }
