@@ -33,6 +33,30 @@ async fn anthropic_chat_with(
     (chat_on(app, description).await, fake)
 }
 
+/// The resumed request's `tool_use` block (in the assistant's turn) and `tool_result` block (in
+/// the user's turn after it), checked for the call `id`.
+fn call_and_result<'a>(request: &'a Value, id: &str) -> (&'a Value, &'a Value) {
+    let msgs = request["messages"].as_array().unwrap();
+    let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "user"],
+        "roles alternate: {request}"
+    );
+    let block = |turn: &'a Value, kind: &str| -> &'a Value {
+        turn["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} block in {turn}"))
+    };
+    let (call, result) = (block(&msgs[1], "tool_use"), block(&msgs[2], "tool_result"));
+    assert_eq!(call["id"], id);
+    assert_eq!(result["tool_use_id"], id);
+    (call, result)
+}
+
 fn done(t: &Value) -> bool {
     matches!(run_status(t), "completed" | "failed" | "waiting")
 }
@@ -139,21 +163,9 @@ async fn the_model_escalates_with_streamed_tool_input_and_gets_the_guidance_back
     );
     // The resumed request: the call as a tool_use block with its whole input, then the
     // person's answer as a tool_result in the user's turn (roles alternate).
-    let second = &fake.bodies()[1];
-    let msgs = second["messages"].as_array().unwrap();
-    let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["user", "assistant", "user"], "{second}");
-    let call = msgs[1]["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["type"] == "tool_use")
-        .expect("the tool_use block");
-    assert_eq!(call["id"], "toolu_fake1");
+    let bodies = fake.bodies();
+    let (call, result) = call_and_result(&bodies[1], "toolu_fake1");
     assert_eq!(call["input"]["severity"], "critical");
-    let result = &msgs[2]["content"][0];
-    assert_eq!(result["type"], "tool_result");
-    assert_eq!(result["tool_use_id"], "toolu_fake1");
     assert!(
         result["content"].as_str().unwrap().contains("offer 10%"),
         "{result}"
@@ -383,18 +395,13 @@ async fn a_tool_call_with_invalid_json_input_goes_back_to_the_model() {
     let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
     assert_eq!(run_status(&t), "completed", "{t}");
     assert!(card(&t).is_none(), "{t}");
-    let second = &fake.bodies()[1];
-    let msgs = second["messages"].as_array().unwrap();
-    let call = &msgs[1]["content"][0];
-    assert_eq!(call["type"], "tool_use");
+    let bodies = fake.bodies();
+    let (call, result) = call_and_result(&bodies[1], "toolu_broken");
     assert_eq!(
         call["input"],
         serde_json::json!({}),
         "sent back as an object"
     );
-    let result = &msgs[2]["content"][0];
-    assert_eq!(result["type"], "tool_result");
-    assert_eq!(result["tool_use_id"], "toolu_broken");
     assert!(
         result["content"]
             .as_str()
@@ -437,15 +444,7 @@ async fn a_tool_worker_gets_the_streamed_input_and_its_result_goes_back() {
     let bodies = fake.bodies();
     assert_eq!(bodies.len(), 2);
     assert_eq!(bodies[0]["tools"][1]["name"], "check_refund");
-    let msgs = bodies[1]["messages"].as_array().unwrap();
-    let result = msgs.last().unwrap()["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["type"] == "tool_result")
-        .expect("the tool's result")
-        .clone();
-    assert_eq!(result["tool_use_id"], "toolu_fake1");
+    let (_, result) = call_and_result(&bodies[1], "toolu_fake1");
     assert_eq!(result["content"], "within policy");
     c.app.stop().await;
 }
