@@ -196,8 +196,9 @@ pub async fn try_message(
     let message = validate::long_text(&message, "message", crate::chat::MAX_MESSAGE_BYTES)?;
     let policy = crate::rules::compile(&description);
     let rule_text = |i: usize| policy.rules[i].sentence.clone();
-    let mut matches: Vec<TrialMatch> = policy
-        .evaluate(&rules_text(&message))
+    let lexical = policy.evaluate(&rules_text(&message));
+    let mut verdict = guardrail::lexical_escalation(&policy, &lexical);
+    let mut matches: Vec<TrialMatch> = lexical
         .into_iter()
         .map(|m| TrialMatch {
             rule: rule_text(m.rule),
@@ -209,7 +210,6 @@ pub async fn try_message(
             severity: m.severity,
         })
         .collect();
-    let mut verdict = guardrail(&policy, &message);
     let meaning = state
         .runtime
         .meaning
@@ -232,7 +232,7 @@ pub async fn try_message(
                 topic: m.topic.clone(),
                 found: m.sentence.clone(),
                 closeness: Some(m.closeness),
-                escalates: m.escalates,
+                escalates: m.escalates(),
                 severity: m.severity,
             });
         }

@@ -82,7 +82,14 @@ pub fn severity_floor(policy: &Policy, texts: &[&str]) -> Option<Severity> {
 /// The reason names the rule, what in the message triggered it, and the steps the Description
 /// asks for before escalating.
 pub fn guardrail(policy: &Policy, message: &str) -> Option<Escalate> {
-    let matches = policy.evaluate(&rules_text(message));
+    lexical_escalation(policy, &policy.evaluate(&rules_text(message)))
+}
+
+/// The guardrail's verdict on words already matched (most severe rule first).
+pub fn lexical_escalation(
+    policy: &Policy,
+    matches: &[crate::rules::RuleMatch],
+) -> Option<Escalate> {
     let top = matches
         .iter()
         .max_by_key(|m| (m.severity, std::cmp::Reverse(m.rule)))?;
@@ -104,7 +111,7 @@ pub fn semantic_escalation(
     policy: &Policy,
     matches: &[super::semantic::SemanticMatch],
 ) -> Option<Escalate> {
-    let top = matches.iter().filter(|m| m.escalates).max_by(|a, b| {
+    let top = matches.iter().filter(|m| m.escalates()).max_by(|a, b| {
         a.severity
             .cmp(&b.severity)
             .then(a.closeness.total_cmp(&b.closeness))

@@ -183,8 +183,6 @@ pub struct SemanticMatch {
     /// How close the same sentence is to the nearest everyday or "fine" example.
     pub everyday: f32,
     pub severity: Severity,
-    /// Whether it is close enough to escalate (the closest topic is reported either way).
-    pub escalates: bool,
 }
 
 /// The topics of a policy's rules: each term of a list rule, the subject of a threshold rule.
@@ -223,6 +221,11 @@ fn fine_texts(policy: &Policy) -> Vec<String> {
 }
 
 impl SemanticMatch {
+    /// Whether it is close enough to escalate (the closest topic is reported either way).
+    pub fn escalates(&self) -> bool {
+        self.escalates_at(THRESHOLD)
+    }
+
     /// Whether this match escalates at closeness `threshold` (the evaluation draws the curve).
     pub fn escalates_at(&self, threshold: f32) -> bool {
         self.escalates_with(threshold, MARGIN)
@@ -468,18 +471,10 @@ pub fn evaluate(
                 closeness,
                 everyday,
                 severity: topic.severity,
-                escalates: false,
             });
         }
     }
-    let mut out: Vec<SemanticMatch> = best
-        .into_iter()
-        .flatten()
-        .map(|mut m| {
-            m.escalates = m.escalates_at(THRESHOLD);
-            m
-        })
-        .collect();
+    let mut out: Vec<SemanticMatch> = best.into_iter().flatten().collect();
     out.sort_by(|a, b| b.closeness.total_cmp(&a.closeness));
     Ok(out)
 }
