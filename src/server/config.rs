@@ -69,6 +69,9 @@ pub struct Config {
     /// The sentence-embedding model's folder (FLARE_EMBEDDING_MODEL); `None` reads the pinned
     /// model the run and test scripts install into Flare's cache.
     pub embedding_model: Option<String>,
+    /// The key that seals secrets stored in the database (FLARE_SECRET_KEY: 64 hex digits),
+    /// checked at start; see `server::secret_box`.
+    pub secret_key: Option<Secret>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -132,6 +135,10 @@ impl Config {
                 ));
             }
         };
+        let secret_key = var("FLARE_SECRET_KEY").map(Secret::new);
+        if let Some(key) = &secret_key {
+            super::secret_box::SecretBox::from_hex(key)?;
+        }
         let critical_overdue_minutes = match var("FLARE_CRITICAL_OVERDUE_MINUTES") {
             None => DEFAULT_CRITICAL_OVERDUE_MINUTES,
             Some(v) => v
@@ -173,6 +180,7 @@ impl Config {
             run_lease_ms: millis("FLARE_RUN_LEASE_MS", DEFAULT_RUN_LEASE_MS)?,
             provider_timeout_ms: millis("FLARE_PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS)?,
             embedding_model: var("FLARE_EMBEDDING_MODEL"),
+            secret_key,
         })
     }
 
@@ -195,6 +203,7 @@ impl Config {
             critical_overdue_minutes: DEFAULT_CRITICAL_OVERDUE_MINUTES,
             live_streams_per_user: super::streams::MAX_PER_USER,
             embedding_model: None,
+            secret_key: None,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod markdown;
 pub mod members;
 pub mod runtime;
+pub mod secret_box;
 pub mod sessions;
 pub mod state;
 pub mod streams;

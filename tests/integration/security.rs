@@ -336,3 +336,38 @@ fn content_hashed_names_are_recognised() {
     assert!(!is_content_hashed("flare_bg.wasm"));
     assert!(!is_content_hashed("flare.css"));
 }
+
+/// A secret key that cannot seal anything stops the start, saying how to make a good one;
+/// a good one starts.
+#[tokio::test]
+async fn a_bad_secret_key_stops_the_start_with_how_to_make_one() {
+    let bin = env!("CARGO_BIN_EXE_flare");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        Process::command(
+            bin,
+            &[
+                ("FLARE_SECRET_KEY", "not-a-key"),
+                ("DATABASE_URL", "sqlite::memory:"),
+            ],
+        )
+        .stderr(std::process::Stdio::piped())
+        .output(),
+    )
+    .await
+    .expect("exits at once")
+    .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("openssl rand -hex 32"), "{said}");
+    assert!(
+        !said.contains("not-a-key"),
+        "the bad key is not echoed: {said}"
+    );
+
+    let url = fresh_database_url().await;
+    let good = "0f".repeat(32);
+    let p = Process::launch(bin, &url, &[("FLARE_SECRET_KEY", &good)]).await;
+    p.kill().await;
+    drop_database(&url).await;
+}
