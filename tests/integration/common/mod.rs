@@ -644,6 +644,22 @@ impl Process {
         panic!("flare did not start");
     }
 
+    /// Starts `bin` with `extra` and expects it to stop at once, refusing to start: returns what
+    /// it said on stderr.
+    pub async fn refused_start(bin: &str, extra: &[(&str, &str)]) -> String {
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            Self::command(bin, extra)
+                .stderr(std::process::Stdio::piped())
+                .output(),
+        )
+        .await
+        .expect("it stops at once")
+        .expect("it runs");
+        assert!(!out.status.success(), "it started");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
     /// `bin` with a clean environment but for `extra` (and warnings logged to stderr).
     pub fn command(bin: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(bin);
