@@ -88,7 +88,8 @@ async fn a_streamed_reply_arrives_in_pieces_and_the_request_is_anthropics() {
         ["Our hours ", "are **9 to 5**."],
         "streamed as written"
     );
-    let (req, headers, _) = fake.requests.lock().unwrap()[0].clone();
+    let first = fake.received().remove(0);
+    let (req, headers) = (first.body, first.headers);
     assert_eq!(headers["x-api-key"], "sk-ant-test");
     assert_eq!(headers["anthropic-version"], "2023-06-01");
     assert_eq!(req["model"], "claude-test");
@@ -163,7 +164,7 @@ async fn the_model_escalates_with_streamed_tool_input_and_gets_the_guidance_back
     );
     // The resumed request: the call as a tool_use block with its whole input, then the
     // person's answer as a tool_result in the user's turn (roles alternate).
-    let bodies = fake.bodies();
+    let bodies = fake.requests();
     let (call, result) = call_and_result(&bodies[1], "toolu_fake1");
     assert_eq!(call["input"]["severity"], "critical");
     assert!(
@@ -189,8 +190,7 @@ async fn overload_and_rate_limits_are_retried_honouring_retry_after() {
     send(&c.app, &c.owner, &c.thread, "Hello").await;
     let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
     assert_eq!(run_status(&t), "completed", "{t}");
-    let times: Vec<std::time::Instant> =
-        fake.requests.lock().unwrap().iter().map(|r| r.2).collect();
+    let times: Vec<std::time::Instant> = fake.received().iter().map(|r| r.at).collect();
     assert_eq!(times.len(), 3);
     assert!(
         times[1] - times[0] >= Duration::from_millis(450),
@@ -223,7 +223,7 @@ async fn a_refused_request_is_not_retried_and_the_thread_says_why() {
         notice.contains("fake invalid_request_error") && notice.contains("400"),
         "{notice}"
     );
-    assert_eq!(fake.bodies().len(), 1, "a 400 is not retried");
+    assert_eq!(fake.requests().len(), 1, "a 400 is not retried");
     c.app.stop().await;
 }
 
@@ -312,8 +312,7 @@ async fn the_binary_is_configured_from_the_environment_and_never_logs_the_key() 
         ["<p>Hello from the fake.</p>\n"],
         "{t}"
     );
-    let (_, headers, _) = fake.requests.lock().unwrap()[0].clone();
-    assert_eq!(headers["x-api-key"], key);
+    assert_eq!(fake.received()[0].headers["x-api-key"], key);
     p.kill().await;
     let logs = logs.await.unwrap();
     assert!(
@@ -364,7 +363,7 @@ async fn a_wrong_key_an_unknown_model_and_an_html_page_are_told_plainly() {
         let notice = &messages_of(&t, "notice")[0];
         assert!(notice.contains(says), "{script:?}: {notice}");
         assert!(messages_of(&t, "agent").is_empty(), "{script:?}: {t}");
-        assert_eq!(fake.bodies().len(), tries, "{script:?}");
+        assert_eq!(fake.requests().len(), tries, "{script:?}");
         c.app.stop().await;
     }
 }
@@ -386,7 +385,7 @@ async fn a_tool_call_with_invalid_json_input_goes_back_to_the_model() {
     let t = wait_for(&c.app, &c.owner, &c.thread, "the reply", done).await;
     assert_eq!(run_status(&t), "completed", "{t}");
     assert!(card(&t).is_none(), "{t}");
-    let bodies = fake.bodies();
+    let bodies = fake.requests();
     let (call, result) = call_and_result(&bodies[1], "toolu_broken");
     assert_eq!(
         call["input"],
@@ -432,7 +431,7 @@ async fn a_tool_worker_gets_the_streamed_input_and_its_result_goes_back() {
             .contains("within policy"),
         "{t}"
     );
-    let bodies = fake.bodies();
+    let bodies = fake.requests();
     assert_eq!(bodies.len(), 2);
     assert_eq!(bodies[0]["tools"][1]["name"], "check_refund");
     let (_, result) = call_and_result(&bodies[1], "toolu_fake1");

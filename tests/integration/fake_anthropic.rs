@@ -4,15 +4,11 @@
 //! per test. Each event is sent in two network writes, cut mid-event, so the client's SSE
 //! reader is tested across reads. No real vendor is ever called.
 
-use axum::Router;
+use crate::common::scripted::Scripted;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
-use axum::routing::post;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
 pub enum Script {
@@ -32,40 +28,18 @@ pub enum Script {
     Hang,
 }
 
-#[derive(Clone, Default)]
-pub struct Fake {
-    script: Arc<Mutex<VecDeque<Script>>>,
-    /// Each request's body and the headers Flare sent with it, in order.
-    pub requests: Arc<Mutex<Vec<(Value, HeaderMap, std::time::Instant)>>>,
-}
+pub type Fake = Scripted<Script>;
 
-impl Fake {
+impl Scripted<Script> {
     /// Starts the server; returns it and its base URL (as FLARE_ANTHROPIC_BASE_URL takes it).
-    pub async fn start(script: Vec<Script>) -> (Self, String) {
-        let fake = Fake {
-            script: Arc::new(Mutex::new(script.into())),
-            ..Default::default()
-        };
-        let app = Router::new()
-            .route("/v1/messages", post(messages))
-            .with_state(fake.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (fake, format!("http://{addr}"))
-    }
-
-    pub fn push(&self, s: Script) {
-        self.script.lock().unwrap().push_back(s);
-    }
-
-    pub fn bodies(&self) -> Vec<Value> {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.0.clone())
-            .collect()
+    pub async fn start(script: Vec<Script>) -> (Fake, String) {
+        Scripted::serve(
+            script,
+            "/v1/messages",
+            |s| Box::pin(messages(s)),
+            || Script::Text(vec!["ok"]),
+        )
+        .await
     }
 }
 
@@ -134,14 +108,8 @@ fn sse(body: String) -> Response {
 
 use futures::StreamExt;
 
-async fn messages(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
-    let request: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    fake.requests
-        .lock()
-        .unwrap()
-        .push((request, headers, std::time::Instant::now()));
-    let next = fake.script.lock().unwrap().pop_front();
-    match next.unwrap_or(Script::Text(vec!["ok"])) {
+async fn messages(step: Script) -> Response {
+    match step {
         Script::Text(pieces) => sse(start_message() + &text_block(0, &pieces) + &stop("end_turn")),
         Script::Tool(said, name, input) => {
             let mut out = start_message() + &text_block(0, &[said]);

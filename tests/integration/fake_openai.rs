@@ -1,15 +1,11 @@
 //! A local server that speaks the OpenAI Chat Completions wire protocol (streamed SSE chunks,
 //! tool-call deltas, error statuses), scripted per test. No real vendor is ever called.
 
-use axum::Router;
+use crate::common::scripted::Scripted;
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use axum::routing::post;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
 pub enum Script {
@@ -25,34 +21,19 @@ pub enum Script {
     Garbage,
 }
 
-#[derive(Clone, Default)]
-pub struct Fake {
-    script: Arc<Mutex<VecDeque<Script>>>,
-    pub requests: Arc<Mutex<Vec<Value>>>,
-}
+pub type Fake = Scripted<Script>;
 
-impl Fake {
+impl Scripted<Script> {
     /// Starts the server; returns it and its base URL (as FLARE_OPENAI_BASE_URL takes it).
-    pub async fn start(script: Vec<Script>) -> (Self, String) {
-        let fake = Fake {
-            script: Arc::new(Mutex::new(script.into())),
-            ..Default::default()
-        };
-        let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
-            .with_state(fake.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (fake, format!("http://{addr}/v1"))
-    }
-
-    pub fn push(&self, s: Script) {
-        self.script.lock().unwrap().push_back(s);
-    }
-
-    pub fn requests(&self) -> Vec<Value> {
-        self.requests.lock().unwrap().clone()
+    pub async fn start(script: Vec<Script>) -> (Fake, String) {
+        let (fake, base) = Scripted::serve(
+            script,
+            "/v1/chat/completions",
+            |s| Box::pin(completions(s)),
+            || Script::Text(vec!["ok"]),
+        )
+        .await;
+        (fake, format!("{base}/v1"))
     }
 }
 
@@ -71,11 +52,8 @@ fn sse(body: String) -> Response {
         .unwrap()
 }
 
-async fn completions(State(fake): State<Fake>, body: String) -> Response {
-    let request: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    fake.requests.lock().unwrap().push(request);
-    let next = fake.script.lock().unwrap().pop_front();
-    match next.unwrap_or(Script::Text(vec!["ok"])) {
+async fn completions(step: Script) -> Response {
+    match step {
         Script::Text(pieces) => {
             let mut out = chunk(json!({"role": "assistant", "content": ""}), None);
             for p in pieces {

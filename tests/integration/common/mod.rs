@@ -2,6 +2,7 @@
 //! default, PostgreSQL when FLARE_TEST_BACKEND=postgres (a new database per test, dropped after).
 
 mod chat;
+pub mod scripted;
 pub use chat::*;
 
 // Every server function's own argument type, for `send` and `call_fn`.
