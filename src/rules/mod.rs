@@ -415,6 +415,19 @@ const REASON_ASKS: [&str; 7] = [
 ];
 const STEP_ASKS: [&str; 4] = ["check", "confirm", "verify", "ask"];
 
+/// Whether something a rule asks the reason to include is an instruction of its own ("explain
+/// what you've already tried") rather than a thing to name ("the order number").
+pub fn is_instruction(ask: &str) -> bool {
+    starts_with_verb(ask, &REASON_ASKS)
+}
+
+fn starts_with_verb(text: &str, verbs: &[&str]) -> bool {
+    verbs.iter().any(|v| {
+        text.strip_prefix(v)
+            .is_some_and(|rest| rest.starts_with(' '))
+    })
+}
+
 /// Cuts an instruction ("… and explain what you've already tried") off a rule's clause.
 fn split_ask(after: &str) -> (&str, Option<&str>) {
     let cut = REASON_ASKS
@@ -445,7 +458,7 @@ fn escalation_rules(sentence: &str, lower: &str, bare: bool) -> Vec<Rule> {
     let (after, ask) = split_ask(after);
     let (mut before_escalating, mut reason_includes) = (vec![], vec![]);
     if let Some(ask) = ask.map(|a| a.trim_end_matches(['.', '!']).trim()) {
-        if STEP_ASKS.iter().any(|v| ask.starts_with(v)) {
+        if starts_with_verb(ask, &STEP_ASKS) {
             before_escalating.push(ask.to_string());
         } else {
             reason_includes.push(reason_include(ask).unwrap_or_else(|| ask.to_string()));
@@ -593,18 +606,21 @@ impl Policy {
     /// [`Policy::evaluate`] with a choice of how words are compared; the guardrail evaluation
     /// prints both, to show what stemming adds.
     pub fn evaluate_lexical(&self, message: &str, mode: Lexical) -> Vec<RuleMatch> {
-        let key = |w: &str| match mode {
-            Lexical::Words => w.to_string(),
-            Lexical::Stems => text::stem(w),
-        };
-        // The meaningful words of a phrase and the keys they are compared by.
+        // The meaningful words of a phrase and the keys they are compared by (each word is
+        // stemmed once: for the filler check and, when comparing stems, as its key).
         let keyed = |phrase: &str| -> (Vec<String>, Vec<String>) {
             words(phrase)
                 .into_iter()
-                .filter(|w| !is_filler(&text::stem(w)))
-                .map(|w| {
-                    let k = key(&w);
-                    (w, k)
+                .filter_map(|w| {
+                    let stem = text::stem(&w);
+                    if is_filler(&stem) {
+                        return None;
+                    }
+                    let key = match mode {
+                        Lexical::Words => w.clone(),
+                        Lexical::Stems => stem,
+                    };
+                    Some((w, key))
                 })
                 .unzip()
         };
@@ -646,9 +662,7 @@ impl Policy {
                         .position(|m| keys.contains(m))
                         .map(|i| msg_words[i].as_str());
                     let nums = nums.get_or_insert_with(|| amounts(&lower));
-                    let over = nums.iter().find(|(v, u)| {
-                        u == unit && if *inclusive { v >= amount } else { v > amount }
-                    });
+                    let over = first_past(nums, *amount, *unit, *inclusive);
                     match (word, over) {
                         // Shown as the message wrote it: "refund $250", "deviates 25%".
                         (Some(w), Some((v, u))) => {
@@ -708,11 +722,26 @@ impl Condition {
         else {
             return None;
         };
-        amounts(&message.to_lowercase())
-            .into_iter()
-            .find(|(v, u)| u == unit && if *inclusive { v >= amount } else { v > amount })
-            .map(|(v, u)| show_amount(v, u))
+        first_past(
+            &amounts(&message.to_lowercase()),
+            *amount,
+            *unit,
+            *inclusive,
+        )
+        .map(|(v, u)| show_amount(*v, *u))
     }
+}
+
+/// The first of a message's amounts past a threshold rule's (in its unit).
+fn first_past(
+    amounts: &[(f64, Unit)],
+    amount: f64,
+    unit: Unit,
+    inclusive: bool,
+) -> Option<&(f64, Unit)> {
+    amounts
+        .iter()
+        .find(|(v, u)| *u == unit && if inclusive { *v >= amount } else { *v > amount })
 }
 
 /// An amount as written in a rule: "$100", "10%", "3".

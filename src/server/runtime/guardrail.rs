@@ -139,27 +139,18 @@ fn append_rule_asks(reason: &mut String, rule: &crate::rules::Rule) {
     }
     // "Include a one-sentence summary…" names a thing; "… and explain what you've tried" is
     // an instruction of its own.
-    let (told, named): (Vec<&String>, Vec<&String>) = rule.reason_includes.iter().partition(|w| {
-        [
-            "explain ",
-            "describe ",
-            "summarize ",
-            "summarise ",
-            "say ",
-            "mention ",
-        ]
+    let (told, named): (Vec<&str>, Vec<&str>) = rule
+        .reason_includes
         .iter()
-        .any(|verb| w.starts_with(verb))
-    });
+        .map(String::as_str)
+        .partition(|w| crate::rules::is_instruction(w));
     if !named.is_empty() {
-        let named: Vec<&str> = named.iter().map(|s| s.as_str()).collect();
         reason.push_str(&format!(
             " You asked the reason to include {}.",
             named.join("; ")
         ));
     }
     if !told.is_empty() {
-        let told: Vec<&str> = told.iter().map(|s| s.as_str()).collect();
         reason.push_str(&format!(" You asked me to {}.", told.join("; ")));
     }
     if rule.flag_only {
