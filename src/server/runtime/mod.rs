@@ -269,9 +269,6 @@ async fn held_draft(
     description: &str,
     draft: &str,
 ) -> Option<Escalate> {
-    if policy.model_judged.is_empty() || draft.trim().is_empty() {
-        return None;
-    }
     let h = state
         .runtime
         .meaning

@@ -321,30 +321,57 @@ impl Meaning {
         policy: &Policy,
         message: &str,
     ) -> Result<Vec<SemanticMatch>, String> {
-        let model = self.model.clone()?;
-        let prepared = self.prepare(description, policy).await?;
-        let policy = policy.clone();
-        let message = super::rules_text(message);
-        blocking(move |until| evaluate(&model, &policy, &prepared, &message, Some(until))).await
+        self.read_with(
+            description,
+            policy,
+            message,
+            |model, policy, prepared, text, until| {
+                evaluate(model, policy, prepared, text, Some(until))
+            },
+        )
+        .await
     }
-}
 
-impl Meaning {
-    /// [`check_draft`] for a Description, off the async threads.
+    /// [`check_draft`] for a Description: `None` when it has no outcome rule to hold a draft
+    /// by (decided here only).
     pub async fn check_draft(
         &self,
         description: &str,
         policy: &Policy,
         draft: &str,
     ) -> Result<Option<HeldDraft>, String> {
-        if policy.model_judged.is_empty() {
+        if policy.model_judged.is_empty() || draft.trim().is_empty() {
             return Ok(None);
         }
+        self.read_with(
+            description,
+            policy,
+            draft,
+            |model, _, prepared, text, until| check_draft(model, prepared, text, Some(until)),
+        )
+        .await
+    }
+
+    /// Runs `work` on `text` (normalised as the guardrail reads it) with the Description
+    /// prepared, off the async threads and within [`DEADLINE`].
+    async fn read_with<T, F>(
+        &self,
+        description: &str,
+        policy: &Policy,
+        text: &str,
+        work: F,
+    ) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Embedder, &Policy, &Prepared, &str, Instant) -> Result<T, ModelError>
+            + Send
+            + 'static,
+    {
         let model = self.model.clone()?;
         let prepared = self.prepare(description, policy).await?;
         let policy = policy.clone();
-        let draft = super::rules_text(draft);
-        blocking(move |until| check_draft(&model, &policy, &prepared, &draft, Some(until))).await
+        let text = super::rules_text(text);
+        blocking(move |until| work(&model, &policy, &prepared, &text, until)).await
     }
 }
 
@@ -480,20 +507,16 @@ pub fn evaluate(
 }
 
 /// The outcome check: an agent's draft reply, under a Description with outcome rules ("any
-/// reply you'd be uncomfortable sending", "when in doubt"), is held for a person when it is far
-/// from every example the Description calls fine and close to one of its topics. It reads what
-/// the draft is *about*, not whether it is right: a draft that promises a refund is held; a
-/// wrong shipping date is not.
-pub fn check_draft(
+/// reply you'd be uncomfortable sending", "when in doubt"; [`Meaning::check_draft`] asks only
+/// then), is held for a person when it is far from every example the Description calls fine and
+/// close to one of its topics. It reads what the draft is *about*, not whether it is right: a
+/// draft that promises a refund is held; a wrong shipping date is not.
+fn check_draft(
     embedder: &Embedder,
-    policy: &Policy,
     prepared: &Prepared,
     draft: &str,
     until: Option<Instant>,
 ) -> Result<Option<HeldDraft>, ModelError> {
-    if policy.model_judged.is_empty() {
-        return Ok(None);
-    }
     let mut held: Option<HeldDraft> = None;
     for (piece, v) in read(embedder, draft, until)? {
         let in_bounds = prepared
