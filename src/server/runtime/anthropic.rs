@@ -115,11 +115,7 @@ enum Part {
 
 impl AnthropicProvider {
     pub fn new(base_url: &str, api_key: &Secret, model: &str) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .context("cannot build the HTTP client")?;
+        let http = super::provider::http_client()?;
         Ok(Self {
             http,
             url: format!("{}/v1/messages", base_url.trim_end_matches('/')),

@@ -13,7 +13,6 @@ use async_openai::types::chat::CreateChatCompletionRequest;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Retries after the first attempt, for rate limits, server errors and refused connections.
 pub const MAX_RETRIES: usize = 3;
@@ -25,11 +24,7 @@ pub struct OpenAiProvider {
 
 impl OpenAiProvider {
     pub fn new(base_url: &str, api_key: &Secret, model: &str) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .context("cannot build the HTTP client")?;
+        let http = super::provider::http_client()?;
         let service = tower::ServiceBuilder::new()
             .layer(OpenAIRetryLayer::new(MAX_RETRIES))
             .service(ReqwestService::new(http));

@@ -93,6 +93,16 @@ pub enum ProviderError {
     Malformed(String),
 }
 
+/// The HTTP client a model provider calls its vendor with. Connecting may take 10 s; the whole
+/// call is bounded by the runtime's provider timeout.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    use anyhow::Context;
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
 /// Receives reply text as it is produced.
 pub type OnDelta<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
