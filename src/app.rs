@@ -102,6 +102,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view={Lazy::<Audit>::new()} ssr=SsrMode::Async />
                     <Route path=path!("dashboard") view={Lazy::<Dashboard>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/tokens") view={Lazy::<Tokens>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/models") view={Lazy::<Models>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
@@ -147,6 +148,7 @@ mod routes {
         Audit => crate::pages::audit::AuditPage,
         Dashboard => crate::pages::dashboard::DashboardPage,
         Tokens => crate::pages::tokens::TokensPage,
+        Models => crate::pages::models::ModelsPage,
         Account => crate::pages::account::AccountPage,
     }
 }

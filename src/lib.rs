@@ -13,6 +13,7 @@ pub mod error;
 pub mod escalations;
 pub mod live;
 pub mod members;
+pub mod models;
 pub mod names;
 pub mod pages;
 pub mod rules;

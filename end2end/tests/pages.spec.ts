@@ -17,6 +17,7 @@ test('every page hydrates cleanly from a full load and from in-app navigation', 
     ['/app/settings/agents', 'Agents'],
     ['/app/settings/members', 'Members & Teams'],
     ['/app/settings/tokens', 'Tokens'],
+    ['/app/settings/models', 'Models'],
     ['/app/audit', 'Audit'],
     ['/app/settings/account', 'Account'],
   ];
@@ -35,6 +36,7 @@ test('every page hydrates cleanly from a full load and from in-app navigation', 
     ['Agents', /\/app\/settings\/agents$/, 'Agents'],
     ['Audit', /\/app\/audit$/, 'Audit'],
     ['Tokens', /\/app\/settings\/tokens$/, 'Tokens'],
+    ['Models', /\/app\/settings\/models$/, 'Models'],
   ];
   for (const [link, url, heading] of moves) {
     await nav.getByRole('link', { name: link, exact: true }).click();

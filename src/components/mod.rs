@@ -3,6 +3,7 @@ pub mod escalation_card;
 pub mod form_error;
 pub mod in_step;
 pub mod live;
+pub mod model_picker;
 pub mod shell;
 pub mod time;
 pub mod url;

@@ -82,6 +82,9 @@ pub fn AppShell() -> impl IntoView {
                                                         <A href="/app/settings/tokens">"Tokens"</A>
                                                     </li>
                                                     <li>
+                                                        <A href="/app/settings/models">"Models"</A>
+                                                    </li>
+                                                    <li>
                                                         <A href="/app/audit">"Audit"</A>
                                                     </li>
                                                 }

@@ -2,6 +2,8 @@
 
 use crate::agents::{agent_revisions, load_agent};
 use crate::components::description_editor::DescriptionEditor;
+use crate::components::model_picker::ModelPicker;
+use crate::models::load_agent_model;
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,10 +16,12 @@ pub fn AgentPage() -> impl IntoView {
     // Both at the top of the page, so server and browser create them in the same order.
     let agent = Resource::new(id, load_agent);
     let history = Resource::new(id, agent_revisions);
+    let model = Resource::new(id, load_agent_model);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let history = history.await.unwrap_or_default();
+                let model = model.await.ok();
                 match agent.await {
                     Err(e) => {
                         Either::Left(view! {
@@ -41,6 +45,7 @@ pub fn AgentPage() -> impl IntoView {
                                     "Chat with this agent"
                                 </a>
                             </p>
+                            {model.map(|model| view! { <ModelPicker agent_id=detail.id.clone() model /> })}
                             <DescriptionEditor detail history />
                         })
                     }

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod escalations;
 pub mod login;
 pub mod members;
+pub mod models;
 pub mod not_found;
 pub mod setup;
 pub mod thread;

@@ -183,6 +183,8 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
             agent_id: &thread.agent_id,
             message_seq: seq,
             description: &agent.description,
+            connection_id: agent.connection_id.as_deref(),
+            model: agent.model.as_deref(),
             lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
         },
     )
@@ -231,11 +233,15 @@ pub async fn retry(run_id: String) -> Result<(), AppError> {
             "This run has not failed; there is nothing to retry.".into(),
         ));
     }
+    // The retry answers with the agent's model as it is now: a person may have fixed a wrong
+    // key or model since it failed.
+    let choice = super::db::connections::agent_choice(&state.db, &run.agent_id).await?;
     let mut tx = state.db.begin().await?;
     if !threads::claim(&mut tx, &thread.id, &run.id).await? {
         drop(tx);
         return Err(busy(&state.db, &thread.id).await);
     }
+    runs::set_model(&mut tx, &run.id, choice.0.as_deref(), choice.1.as_deref()).await?;
     let lease = now_ms() + state.runtime.lease.as_millis() as i64;
     if !super::runtime::lifecycle::retry(&mut *tx, &run.id, &run.steps, lease)
         .await

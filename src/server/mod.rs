@@ -15,6 +15,7 @@ pub mod events;
 pub mod http;
 pub mod markdown;
 pub mod members;
+pub mod models;
 pub mod runtime;
 pub mod secret_box;
 pub mod sessions;
@@ -101,26 +102,11 @@ pub async fn prepare_with_parts(
         db::Backend::Postgres => events::EventBus::postgres(&config.database_url).await?,
         db::Backend::Sqlite => events::EventBus::local(),
     };
-    let provider: Arc<dyn runtime::provider::Provider> = match &config.provider {
-        config::ProviderConfig::Rules => Arc::new(runtime::rules_provider::RulesProvider),
-        config::ProviderConfig::OpenAi {
-            base_url,
-            api_key,
-            model,
-        } => Arc::new(runtime::openai::OpenAiProvider::new(
-            base_url, api_key, model,
-        )?),
-        config::ProviderConfig::Anthropic {
-            base_url,
-            api_key,
-            model,
-        } => Arc::new(runtime::anthropic::AnthropicProvider::new(
-            base_url, api_key, model,
-        )?),
-    };
+    let secrets = secret_box::load(&config)?.map(Arc::new);
+    let connections = runtime::connections::Connections::new(&config.provider, secrets)?;
     let runtime = runtime::Runtime {
         meaning,
-        provider,
+        connections,
         tools,
         lease: std::time::Duration::from_millis(config.run_lease_ms),
         provider_timeout: std::time::Duration::from_millis(config.provider_timeout_ms),

@@ -119,6 +119,86 @@ pub fn hint(key: &Secret) -> String {
     format!("{prefix}…{last}")
 }
 
+/// The deployment's secret key: `FLARE_SECRET_KEY` when set. Without it, a SQLite deployment
+/// (one machine) keeps a generated key in `secret.key` beside its database file, readable by
+/// its owner only, so keys can be stored out of the box; back it up with the database. A
+/// PostgreSQL deployment may run on several machines that must share one key, so it gets none:
+/// storing a key then asks for FLARE_SECRET_KEY.
+pub fn load(config: &super::config::Config) -> anyhow::Result<Option<SecretBox>> {
+    use anyhow::Context;
+    if let Some(key) = &config.secret_key {
+        return SecretBox::from_hex(key)
+            .map(Some)
+            .map_err(anyhow::Error::msg);
+    }
+    let Some(path) = key_file_beside(&config.database_url) else {
+        return Ok(None);
+    };
+    let hex = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            match create_private(&path, &hex) {
+                Ok(()) => {
+                    tracing::info!(
+                        "made a secret key for stored model keys in {} (back it up with the database, or set FLARE_SECRET_KEY)",
+                        path.display()
+                    );
+                    hex
+                }
+                // Another process made it first: that one is the key.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create the secret key file {}", path.display())
+                    });
+                }
+            }
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+    };
+    SecretBox::from_hex(&Secret::new(hex))
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// `secret.key` in a SQLite database file's folder; `None` for PostgreSQL and in-memory files.
+fn key_file_beside(database_url: &str) -> Option<std::path::PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite:")?
+        .trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") || rest.contains("mode=memory") {
+        return None;
+    }
+    let dir = std::path::Path::new(path).parent()?;
+    Some(dir.join("secret.key"))
+}
+
+/// Writes the whole file under a temporary name, then links it into place: a process that
+/// starts at the same moment finds either no file or a complete one, never half of one.
+fn create_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()));
+    let linked = written.and_then(|_| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
@@ -186,6 +266,20 @@ mod tests {
         }
         assert!(SecretBox::from_hex(&Secret::new(format!(" {} ", "ab".repeat(32)))).is_ok());
         assert_eq!(format!("{:?}", key(1)), "SecretBox(..)");
+    }
+
+    #[test]
+    fn a_key_file_sits_beside_a_sqlite_file_only() {
+        assert_eq!(
+            key_file_beside("sqlite://data/flare.db"),
+            Some(std::path::PathBuf::from("data/secret.key"))
+        );
+        assert_eq!(
+            key_file_beside("sqlite:///var/lib/flare/f.db?mode=rwc"),
+            Some(std::path::PathBuf::from("/var/lib/flare/secret.key"))
+        );
+        assert_eq!(key_file_beside("sqlite::memory:"), None);
+        assert_eq!(key_file_beside("postgres://u@h/db"), None);
     }
 
     #[test]

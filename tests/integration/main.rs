@@ -19,6 +19,7 @@ mod live;
 mod load;
 mod matrix;
 mod members;
+mod models;
 mod openai;
 mod pages;
 mod scoping;

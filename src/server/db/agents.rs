@@ -14,10 +14,14 @@ pub struct AgentRow {
     pub deleted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The agent's connection and model (`None`: the deployment's default).
+    pub connection_id: Option<String>,
+    pub model: Option<String>,
 }
 
 const SELECT: &str = "SELECT a.id, a.team_id, t.name AS team_name, a.name, a.description, \
-    a.revision, a.deleted_at, a.created_at, a.updated_at FROM agents a JOIN teams t ON t.id = a.team_id";
+    a.revision, a.deleted_at, a.created_at, a.updated_at, a.connection_id, a.model \
+    FROM agents a JOIN teams t ON t.id = a.team_id";
 
 #[derive(sqlx::FromRow, Debug, Clone)]
 pub struct RevisionRow {

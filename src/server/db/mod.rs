@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod connections;
 pub mod escalations;
 pub mod login_failures;
 pub mod runs;

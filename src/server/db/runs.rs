@@ -17,10 +17,13 @@ pub struct RunRow {
     pub steps: String,
     pub error: Option<String>,
     pub attempts: i64,
+    /// The agent's connection and model when the run started (`None`: the default).
+    pub connection_id: Option<String>,
+    pub model: Option<String>,
 }
 
 const SELECT: &str = "SELECT id, thread_id, team_id, agent_id, message_seq, status, description, \
-    steps, error, attempts FROM runs";
+    steps, error, attempts, connection_id, model FROM runs";
 
 pub struct NewRun<'a> {
     pub thread_id: &'a str,
@@ -28,6 +31,8 @@ pub struct NewRun<'a> {
     pub agent_id: &'a str,
     pub message_seq: i64,
     pub description: &'a str,
+    pub connection_id: Option<&'a str>,
+    pub model: Option<&'a str>,
     pub lease_until: i64,
 }
 
@@ -36,8 +41,8 @@ pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String,
     let now = now_ms();
     sqlx::query(
         "INSERT INTO runs (id, thread_id, team_id, agent_id, message_seq, status, description, \
-         steps, lease_until, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'running', $6, '[]', $7, $8, $8)",
+         steps, lease_until, created_at, updated_at, connection_id, model) \
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, '[]', $7, $8, $8, $9, $10)",
     )
     .bind(&id)
     .bind(run.thread_id)
@@ -47,6 +52,8 @@ pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String,
     .bind(run.description)
     .bind(run.lease_until)
     .bind(now)
+    .bind(run.connection_id)
+    .bind(run.model)
     .execute(conn)
     .await?;
     Ok(id)
@@ -149,4 +156,20 @@ pub async fn take_over(
     .fetch_optional(db)
     .await?;
     Ok(row.map(|(a,)| a))
+}
+
+/// A retried run answers with the agent's model as it is now (a person may have fixed it).
+pub async fn set_model(
+    conn: &mut AnyConnection,
+    id: &str,
+    connection_id: Option<&str>,
+    model: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE runs SET connection_id = $1, model = $2 WHERE id = $3")
+        .bind(connection_id)
+        .bind(model)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

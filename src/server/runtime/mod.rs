@@ -5,6 +5,7 @@
 //! expires.
 
 pub mod anthropic;
+pub mod connections;
 pub mod guardrail;
 pub mod lifecycle;
 pub mod openai;
@@ -40,7 +41,8 @@ pub const MAX_ATTEMPTS: i64 = 3;
 
 /// The runtime's settings and parts, shared through `AppState`.
 pub struct Runtime {
-    pub provider: Arc<dyn provider::Provider>,
+    /// Which provider answers for each agent (its connection and model, or the default).
+    pub connections: connections::Connections,
     /// The embedding model the guardrail reads meaning with (or why it cannot).
     pub meaning: Arc<semantic::Meaning>,
     pub tools: tools::Registry,
@@ -319,8 +321,23 @@ async fn call_provider(
     let on_delta = move |text: &str| {
         let _ = tx.send(text.to_string());
     };
-    let result =
-        tokio::time::timeout(timeout, state.runtime.provider.complete(request, &on_delta)).await;
+    let answer = async {
+        let resolved = state
+            .runtime
+            .connections
+            .resolve(
+                &state.db,
+                run.connection_id.as_deref(),
+                run.model.as_deref(),
+            )
+            .await
+            .map_err(provider::ProviderError::from)?;
+        if let Some(notice) = &resolved.notice {
+            tracing::warn!(run = %run.id, "{notice}");
+        }
+        resolved.provider.complete(request, &on_delta).await
+    };
+    let result = tokio::time::timeout(timeout, answer).await;
     // Every piece is out before the run's next event (its reply, its card or its failure).
     drop(on_delta);
     let _ = publisher.await;

@@ -56,7 +56,7 @@ pub fn reply_to(request: &Request<'_>) -> String {
         ),
         _ => format!(
             "None of my escalation rules apply to this message, so there is nothing to escalate.\n\n\
-             {OFFLINE_NOTE} An admin can connect a model in the provider settings."
+             {OFFLINE_NOTE} An admin can connect a model in Settings → Models."
         ),
     }
 }
