@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=|| view! { <Redirect path="/app/escalations" /> } />
                     <Route path=path!("escalations") view={Lazy::<Escalations>::new()} ssr=SsrMode::Async />
                     <Route path=path!("chat") view={Lazy::<Chat>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin-agent") view={Lazy::<AdminAgent>::new()} ssr=SsrMode::Async />
                     <Route path=path!("chat/:id") view={Lazy::<Thread>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/agents") view={Lazy::<Agents>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/agents/:id") view={Lazy::<Agent>::new()} ssr=SsrMode::Async />
@@ -141,6 +142,7 @@ mod routes {
         Setup => crate::pages::setup::SetupPage,
         Escalations => crate::pages::escalations::EscalationsPage,
         Chat => crate::pages::chat::ChatPage,
+        AdminAgent => crate::pages::admin_agent::AdminAgentPage,
         Thread => crate::pages::thread::ThreadPage,
         Agents => crate::pages::agents::AgentsPage,
         Agent => crate::pages::agent::AgentPage,

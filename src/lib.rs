@@ -3,6 +3,7 @@
 // Leptos view types nest deeply; the release wasm build needs more than the default 128.
 #![recursion_limit = "256"]
 
+pub mod admin_agent;
 pub mod agents;
 pub mod app;
 pub mod audit;

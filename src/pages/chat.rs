@@ -5,6 +5,7 @@ use crate::chat::{StartThread, list_threads};
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::use_live;
+use crate::components::shell::UserResource;
 use crate::components::time::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,9 +27,31 @@ pub fn ChatPage() -> impl IntoView {
     });
     use_live(move |_| threads.refetch());
     let start_error = Signal::derive(move || start.value().with(error_text));
+    let user = use_context::<UserResource>();
+    let manager = Resource::new(
+        || (),
+        move |_| async move {
+            match user {
+                Some(u) => matches!(u.await, Ok(Some(ref u)) if u.role.can_manage()),
+                None => false,
+            }
+        },
+    );
     view! {
         <Title text="Chat · Flare" />
         <h1>"Chat"</h1>
+        // The Admin Agent comes first, for owners and admins (the only ones it answers).
+        <Suspense>
+            {move || Suspend::new(async move {
+                manager.await.then(|| view! {
+                    <section class="card narrow admin-agent" aria-labelledby="admin-agent-heading">
+                        <h2 id="admin-agent-heading">{crate::admin_agent::NAME}</h2>
+                        <p>"Your escalation coach: where agents should escalate, the wording to add, and a review of past escalations."</p>
+                        <a href="/app/admin-agent">"Chat with the Admin Agent"</a>
+                    </section>
+                })
+            })}
+        </Suspense>
         <section class="card narrow" aria-labelledby="start-heading">
             <h2 id="start-heading">"Start a chat"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

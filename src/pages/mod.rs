@@ -1,4 +1,5 @@
 pub mod account;
+pub mod admin_agent;
 pub mod agent;
 pub mod agents;
 pub mod audit;

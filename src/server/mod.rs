@@ -1,5 +1,6 @@
 //! Everything that runs only on the server: configuration, database, auth, HTTP.
 
+pub mod admin_agent;
 pub mod agents;
 pub mod assets;
 pub mod audit;

@@ -3,6 +3,7 @@
 #![cfg(feature = "ssr")]
 
 mod access;
+mod admin_agent;
 mod agents;
 mod anthropic;
 mod audit;

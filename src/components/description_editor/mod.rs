@@ -35,6 +35,7 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
     let can_edit = detail.can_edit;
     let reads_meaning = detail.reads_meaning;
     leaving::install(editor);
+    add_from_link(editor, can_edit);
 
     let policy = Memo::new(move |_| editor.text.with(|t| rules::compile(t)));
 
@@ -109,6 +110,47 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
             </aside>
         </div>
     }
+}
+
+/// "Copy to Description" (the Admin Agent's drafts) opens this page with `?add=<text>`: the
+/// text is added at the end once, and saved like typing (a revision, autosave, the unsaved copy
+/// kept in the browser). The link is then taken out of the address, so a reload adds nothing.
+fn add_from_link(editor: Editor, can_edit: bool) {
+    use leptos_router::NavigateOptions;
+    use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+    let query = use_query_map();
+    let location = use_location();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        let Some(add) = query.with_untracked(|q| q.get("add")) else {
+            return;
+        };
+        let add = add.trim().to_string();
+        let current = editor.text.get_untracked();
+        if can_edit && !add.is_empty() && !current.contains(&add) {
+            let next = match current.trim().is_empty() {
+                true => add,
+                false => format!("{}\n\n{add}", current.trim_end()),
+            };
+            editor.text.set(next.clone());
+            storage::store(
+                &editor.agent_id.get_value(),
+                editor.base.get_untracked(),
+                &next,
+            );
+            editor.state.set(SaveState::Unsaved);
+            editor.schedule(0);
+        }
+        let path = location.pathname.get_untracked();
+        navigate(
+            &path,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    });
 }
 
 /// Forgets the unsaved Description copies kept in this browser (on sign-out).

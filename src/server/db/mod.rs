@@ -1,6 +1,7 @@
 //! The data layer: one `migrations/` folder and portable SQL over sqlx's `Any` driver, so the
 //! same queries run on SQLite (the embedded default) and PostgreSQL.
 
+pub mod admin_agent;
 pub mod agents;
 pub mod audit;
 pub mod connections;
