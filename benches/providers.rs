@@ -5,6 +5,10 @@
 //! timed is building the request, HTTP on loopback, reading the stream and assembling the
 //! reply. The local server's own work is inside the figure: Flare's share is at most this.
 //!
+//! Since Settings → Models, each turn also chooses its provider (`Connections::resolve`: one
+//! query on SQLite for the agent's connection or the default, then a cached provider): timed
+//! last, on a SQLite file; a turn's overhead is the provider's figure plus this one.
+//!
 //! Rerun: `cargo bench --features ssr --bench providers`
 
 use axum::Router;
@@ -212,4 +216,66 @@ async fn main() {
             times.last().unwrap().as_secs_f64() * 1e3,
         );
     }
+    choosing(&base).await;
+}
+
+/// Times `Connections::resolve` for an agent's own stored connection and for the default.
+async fn choosing(base: &str) {
+    use flare::models::ConnectionKind;
+    use flare::server::config::ProviderConfig;
+    use flare::server::db::connections::{self, NewConnection};
+    use flare::server::runtime::connections::{Connections, seal_context};
+    use flare::server::secret_box::SecretBox;
+    let dir = std::env::temp_dir().join(format!("flare-bench-providers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = flare::server::db::connect(&format!("sqlite://{}/bench.db", dir.display()))
+        .await
+        .expect("database");
+    let secrets = SecretBox::from_hex(&Secret::new("ab".repeat(32))).unwrap();
+    let id = connections::next_id();
+    let sealed = secrets.seal(&Secret::new("sk-ant-bench-key-1234"), &seal_context(&id));
+    connections::insert(
+        &db,
+        NewConnection {
+            id: &id,
+            name: "Bench",
+            kind: ConnectionKind::Anthropic,
+            base_url: &format!("{base}/anthropic/text"),
+            sealed_key: &sealed,
+            key_hint: "…1234",
+            models: "m",
+            created_by: "bench",
+        },
+    )
+    .await
+    .unwrap();
+    let conns =
+        Connections::new(&ProviderConfig::Rules, Some(std::sync::Arc::new(secrets))).unwrap();
+    for (name, choice) in [
+        ("choosing: the agent's own connection", Some(id.as_str())),
+        ("choosing: the default", None),
+    ] {
+        let mut times = Vec::with_capacity(TURNS);
+        for i in 0..TURNS + 100 {
+            let t = Instant::now();
+            let r = conns
+                .resolve(&db, choice, Some("m"))
+                .await
+                .expect("resolved");
+            let took = t.elapsed();
+            assert!(r.notice.is_none());
+            if i >= 100 {
+                times.push(took);
+            }
+        }
+        times.sort();
+        println!(
+            "{name:>42}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+            times.last().unwrap().as_secs_f64() * 1e3,
+        );
+    }
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,8 +28,8 @@ test('an admin adds a connection, an agent picks its model, and deleting it show
   await page.goto(agentUrl);
   await hydrated(page);
   await page.getByLabel('Connection and model').selectOption({ label: 'Local Ollama · mistral' });
-  await page.getByRole('button', { name: 'Save model' }).click();
-  await expect(page.getByText("Saved: Local Ollama · mistral answers from this agent's next message on.")).toBeVisible();
+  await page.getByRole('button', { name: 'Use this model' }).click();
+  await expect(page.getByText("Done: Local Ollama · mistral answers from this agent's next message on.")).toBeVisible();
   await page.reload();
   await expect(page.getByText('Answers with: Local Ollama · mistral')).toBeVisible();
 

@@ -19,7 +19,7 @@ pub fn ModelPicker(agent_id: String, model: AgentModel) -> impl IntoView {
             let label = choices
                 .with_value(|c| c.iter().find(|x| x.value == v).map(|x| x.label.clone()))
                 .unwrap_or_default();
-            format!("Saved: {label} answers from this agent's next message on.")
+            format!("Done: {label} answers from this agent's next message on.")
         })
     };
     let on_change = move |ev: leptos::ev::Event| {
@@ -58,7 +58,7 @@ pub fn ModelPicker(agent_id: String, model: AgentModel) -> impl IntoView {
                                     <a href="/app/settings/models">"Settings → Models"</a>
                                 </p>
                                 <FormError message=error />
-                                <button type="submit">"Save model"</button>
+                                <button type="submit">"Use this model"</button>
                                 <p class="helper" aria-live="polite">{saved}</p>
                             </ActionForm>
                         }),

@@ -116,8 +116,13 @@ fn Message(m: AdminMessage) -> impl IntoView {
     };
     let offline =
         (m.from_agent && m.offline).then(|| view! { <span class="badge">"Offline"</span> });
+    let label = match m.from_agent {
+        true => "Answer from the Admin Agent",
+        false => "Your question",
+    };
     view! {
-        <li class=class>
+        <li>
+            <article class=class aria-label=label>
             <p class="author">{who} " " {offline}</p>
             <div class="body" inner_html=m.html></div>
             {m
@@ -134,6 +139,7 @@ fn Message(m: AdminMessage) -> impl IntoView {
                     }
                 })
                 .collect_view()}
+            </article>
         </li>
     }
 }

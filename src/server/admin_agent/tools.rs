@@ -20,6 +20,9 @@ Good rules name the category, the consequence, and what to do first (\"Always es
 money promised cannot be taken back. Before escalating, confirm the amount.\"). Check every rule you propose with \
 lint_description, then call offer_draft with it so the person gets a Copy to Description button. Use real names and figures from the tools.";
 
+/// Escalations one `list_escalations` call returns at most.
+const MAX_ROWS: usize = 100;
+
 pub struct Context<'a> {
     pub state: &'a AppState,
     pub team_ids: &'a [String],
@@ -123,9 +126,11 @@ pub async fn run(ctx: &mut Context<'_>, name: &str, arguments: &str) -> Result<S
             };
             let outcome = s("outcome");
             let rows = store::escalations(&ctx.state.db, ctx.team_ids, since(days), agent.as_deref()).await?;
+            // The newest ones: enough to judge from, short enough for a model's context.
             json!(rows
                 .into_iter()
                 .filter(|e| outcome.as_deref().is_none_or(|o| e.status.as_str() == o))
+                .take(MAX_ROWS)
                 .map(|e| json!({
                     "id": e.id, "agent": e.agent_name, "thread_id": e.thread_id, "reason": e.reason,
                     "severity": e.severity.as_str(), "outcome": e.status.as_str(), "guidance": e.guidance,
