@@ -115,6 +115,17 @@ fn sse(body: String) -> Response {
         .unwrap()
 }
 
+/// One line of figures for a case's timings.
+fn report(name: &str, mut times: Vec<Duration>) {
+    times.sort();
+    println!(
+        "{name:>42}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -208,13 +219,7 @@ async fn main() {
                 times.push(took);
             }
         }
-        times.sort();
-        println!(
-            "{name:>42}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            percentile(&times, 0.5).as_secs_f64() * 1e3,
-            percentile(&times, 0.99).as_secs_f64() * 1e3,
-            times.last().unwrap().as_secs_f64() * 1e3,
-        );
+        report(name, times);
     }
     choosing(&base).await;
 }
@@ -268,13 +273,7 @@ async fn choosing(base: &str) {
                 times.push(took);
             }
         }
-        times.sort();
-        println!(
-            "{name:>42}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            percentile(&times, 0.5).as_secs_f64() * 1e3,
-            percentile(&times, 0.99).as_secs_f64() * 1e3,
-            times.last().unwrap().as_secs_f64() * 1e3,
-        );
+        report(name, times);
     }
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,49 +1,17 @@
 import { test, expect, Page } from '@playwright/test';
-import { spawn, ChildProcess } from 'child_process';
-import { OWNER, bin, flareEnv } from '../playwright.config';
-import { hydrated, newAgent, watchConsole } from './helpers';
+import { ChildProcess } from 'child_process';
+import { hydrated, launchFlare, newAgent, stopFlare, watchConsole } from './helpers';
 
 // Its escalations must not show on the shared server's pages (other tests expect none there),
 // so it runs its own Flare with the demo data.
 const PORT = 3104;
-const BASE = `http://127.0.0.1:${PORT}`;
-test.use({ baseURL: BASE });
+test.use({ baseURL: `http://127.0.0.1:${PORT}` });
 
 let flare: ChildProcess | undefined;
-
 test.beforeAll(async () => {
-  flare = spawn(bin, [], {
-    env: {
-      ...process.env,
-      ...flareEnv(PORT, 'coach.db', {
-        FLARE_ADMIN_EMAIL: OWNER.email,
-        FLARE_ADMIN_PASSWORD: OWNER.password,
-        FLARE_DEMO: '1',
-      }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('flare did not start');
+  flare = await launchFlare(PORT, 'coach.db');
 });
-
-test.afterAll(async () => {
-  const p = flare;
-  flare = undefined;
-  if (p && p.exitCode === null) {
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
-  }
-});
+test.afterAll(async () => stopFlare(flare, 'SIGTERM'));
 
 // A server function called as the signed-in page would (same cookies); its JSON answer.
 async function call(page: Page, endpoint: string, form: Record<string, string>) {

@@ -1,5 +1,41 @@
 import { expect, Page } from '@playwright/test';
-import { OWNER } from '../playwright.config';
+import { spawn, ChildProcess } from 'child_process';
+import { OWNER, bin, flareEnv } from '../playwright.config';
+
+/** Starts a Flare of the test's own (an owner and the demo data) on `port`; resolves once it answers. */
+export async function launchFlare(port: number, db: string): Promise<ChildProcess> {
+  const flare = spawn(bin, [], {
+    env: {
+      ...process.env,
+      ...flareEnv(port, db, {
+        FLARE_ADMIN_EMAIL: OWNER.email,
+        FLARE_ADMIN_PASSWORD: OWNER.password,
+        FLARE_DEMO: '1',
+      }),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return flare;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  flare.kill('SIGKILL');
+  throw new Error('flare did not start');
+}
+
+/** Stops a Flare started by `launchFlare` (if still running) and waits for it to exit. */
+export async function stopFlare(flare: ChildProcess | undefined, signal: NodeJS.Signals) {
+  if (flare && flare.exitCode === null) {
+    const exited = new Promise((r) => flare.once('exit', r));
+    flare.kill(signal);
+    await exited;
+  }
+}
 
 /**
  * Console errors and warnings (hydration problems show here) and uncaught page errors.

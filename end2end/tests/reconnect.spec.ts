@@ -1,7 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
-import { spawn, ChildProcess } from 'child_process';
-import { OWNER, bin, flareEnv } from '../playwright.config';
-import { MESSAGE, hydrated, openChat, signIn } from './helpers';
+import { ChildProcess } from 'child_process';
+import { MESSAGE, hydrated, launchFlare, openChat, signIn, stopFlare } from './helpers';
 
 // This test kills and restarts its server, so it runs its own (the shared ones stay up).
 const PORT = 3103;
@@ -11,37 +10,13 @@ test.use({ baseURL: BASE });
 let flare: ChildProcess | undefined;
 
 async function startFlare() {
-  flare = spawn(bin, [], {
-    env: {
-      ...process.env,
-      ...flareEnv(PORT, 'restart.db', {
-        FLARE_ADMIN_EMAIL: OWNER.email,
-        FLARE_ADMIN_PASSWORD: OWNER.password,
-        FLARE_DEMO: '1',
-      }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('flare did not start');
+  flare = await launchFlare(PORT, 'restart.db');
 }
 
 async function killFlare() {
   const p = flare;
   flare = undefined;
-  if (p && p.exitCode === null) {
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
-  }
+  await stopFlare(p, 'SIGKILL');
 }
 
 test.afterAll(killFlare);

@@ -11,6 +11,21 @@ use leptos_router::components::{A, Outlet, Redirect};
 /// The signed-in user, for pages inside the shell.
 pub type UserResource = Resource<Result<Option<CurrentUser>, crate::error::AppError>>;
 
+/// Whether the signed-in person is an owner or admin, from the shell's user (pages show
+/// managers' controls by it; the server checks again on every call).
+pub fn use_manager() -> Resource<bool> {
+    let user = use_context::<UserResource>();
+    Resource::new(
+        || (),
+        move |_| async move {
+            match user {
+                Some(u) => matches!(u.await, Ok(Some(ref u)) if u.role.can_manage()),
+                None => false,
+            }
+        },
+    )
+}
+
 #[component]
 pub fn AppShell() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| signed_in_user());

@@ -4,7 +4,7 @@
 use crate::agents::{AgentSummary, CreateAgent, DeleteAgent, RenameAgent, list_agents};
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
-use crate::components::shell::UserResource;
+use crate::components::shell::use_manager;
 use crate::members::my_teams;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -25,16 +25,7 @@ pub fn AgentsPage() -> impl IntoView {
         |_| list_agents(),
     );
     let teams = Resource::new(|| (), |_| my_teams());
-    let user = use_context::<UserResource>();
-    let manager = Resource::new(
-        || (),
-        move |_| async move {
-            match user {
-                Some(u) => matches!(u.await, Ok(Some(ref u)) if u.role.can_manage()),
-                None => false,
-            }
-        },
-    );
+    let manager = use_manager();
     let create_error = Signal::derive(move || create.value().with(error_text));
     let change_error = Signal::derive(move || {
         rename

@@ -5,7 +5,7 @@ use crate::chat::{StartThread, list_threads};
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::use_live;
-use crate::components::shell::UserResource;
+use crate::components::shell::use_manager;
 use crate::components::time::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -27,16 +27,7 @@ pub fn ChatPage() -> impl IntoView {
     });
     use_live(move |_| threads.refetch());
     let start_error = Signal::derive(move || start.value().with(error_text));
-    let user = use_context::<UserResource>();
-    let manager = Resource::new(
-        || (),
-        move |_| async move {
-            match user {
-                Some(u) => matches!(u.await, Ok(Some(ref u)) if u.role.can_manage()),
-                None => false,
-            }
-        },
-    );
+    let manager = use_manager();
     view! {
         <Title text="Chat · Flare" />
         <h1>"Chat"</h1>

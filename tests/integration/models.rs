@@ -38,6 +38,14 @@ fn add(name: &str, kind: &str, url: &str, key: &str, models: &str) -> AddConnect
     }
 }
 
+/// Adds a connection as the owner; it must succeed.
+async fn connect(c: &Chat, form: AddConnection) -> flare::models::ConnectionInfo {
+    c.app
+        .call_fn(&c.owner, form)
+        .await
+        .unwrap_or_else(|e| panic!("add_connection: {e}"))
+}
+
 async fn reply_when_done(c: &Chat) -> serde_json::Value {
     wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
         matches!(run_status(t), "completed" | "failed" | "waiting")
@@ -49,20 +57,17 @@ async fn reply_when_done(c: &Chat) -> serde_json::Value {
 async fn a_key_is_sealed_at_rest_and_only_its_hint_leaves_the_server() {
     let c = models_chat(5000).await;
     let (_fake, url) = Fake::start(vec![]).await;
-    let added = c
-        .app
-        .call_fn(
-            &c.owner,
-            add(
-                "Anthropic prod",
-                "anthropic",
-                &url,
-                KEY,
-                "claude-test, claude-other",
-            ),
-        )
-        .await
-        .unwrap();
+    let added = connect(
+        &c,
+        add(
+            "Anthropic prod",
+            "anthropic",
+            &url,
+            KEY,
+            "claude-test, claude-other",
+        ),
+    )
+    .await;
     assert_eq!(added.key_hint, "sk-…wxyz");
     assert_eq!(added.models, ["claude-test", "claude-other"]);
     // Not in what the browser gets, not in the database, not in the audit.
@@ -112,20 +117,17 @@ async fn a_key_is_sealed_at_rest_and_only_its_hint_leaves_the_server() {
 async fn an_agent_answers_with_its_chosen_model_from_its_next_message() {
     let c = models_chat(5000).await;
     let (fake, url) = Fake::start(vec![Script::Text(vec!["We open ", "at nine."])]).await;
-    let conn = c
-        .app
-        .call_fn(
-            &c.owner,
-            add(
-                "Anthropic prod",
-                "anthropic",
-                &url,
-                KEY,
-                "claude-test, claude-other",
-            ),
-        )
-        .await
-        .unwrap();
+    let conn = connect(
+        &c,
+        add(
+            "Anthropic prod",
+            "anthropic",
+            &url,
+            KEY,
+            "claude-test, claude-other",
+        ),
+    )
+    .await;
     // Before: the default (no connection is the default, the environment sets none): rules.
     let before = c
         .app
@@ -203,14 +205,7 @@ async fn test_connection_tells_what_is_wrong_in_plain_words() {
         Script::Hang,
     ])
     .await;
-    let conn = c
-        .app
-        .call_fn(
-            &c.owner,
-            add("Anthropic", "anthropic", &url, KEY, "claude-test"),
-        )
-        .await
-        .unwrap();
+    let conn = connect(&c, add("Anthropic", "anthropic", &url, KEY, "claude-test")).await;
     let mut said = Vec::new();
     for _ in 0..5 {
         let r = c
@@ -260,11 +255,7 @@ async fn test_connection_reports_an_openai_compatible_servers_refusal_and_garbag
     use crate::fake_openai::{Fake as OpenAi, Script as O};
     let c = models_chat(5000).await;
     let (_fake, url) = OpenAi::start(vec![O::Status(401), O::Garbage, O::Text(vec!["OK"])]).await;
-    let conn = c
-        .app
-        .call_fn(&c.owner, add("Local", "openai", &url, "", "llama3"))
-        .await
-        .unwrap();
+    let conn = connect(&c, add("Local", "openai", &url, "", "llama3")).await;
     assert_eq!(conn.key_hint, "none");
     let mut said = Vec::new();
     for _ in 0..3 {
@@ -295,14 +286,11 @@ async fn test_connection_reports_an_openai_compatible_servers_refusal_and_garbag
 async fn a_deleted_connection_leaves_its_agents_on_the_default_visibly() {
     let c = models_chat(5000).await;
     let (fake, url) = Fake::start(vec![]).await;
-    let conn = c
-        .app
-        .call_fn(
-            &c.owner,
-            add("Anthropic prod", "anthropic", &url, KEY, "claude-test"),
-        )
-        .await
-        .unwrap();
+    let conn = connect(
+        &c,
+        add("Anthropic prod", "anthropic", &url, KEY, "claude-test"),
+    )
+    .await;
     c.app
         .call_fn(
             &c.owner,
@@ -387,20 +375,17 @@ async fn a_run_that_failed_on_a_wrong_key_succeeds_on_retry_after_the_key_is_fix
         Script::Text(vec!["Fixed."]),
     ])
     .await;
-    let conn = c
-        .app
-        .call_fn(
-            &c.owner,
-            add(
-                "Anthropic",
-                "anthropic",
-                &url,
-                "sk-ant-wrong-key-0000",
-                "claude-test",
-            ),
-        )
-        .await
-        .unwrap();
+    let conn = connect(
+        &c,
+        add(
+            "Anthropic",
+            "anthropic",
+            &url,
+            "sk-ant-wrong-key-0000",
+            "claude-test",
+        ),
+    )
+    .await;
     c.app
         .call_fn(
             &c.owner,
@@ -490,14 +475,11 @@ async fn bad_connections_are_refused_with_what_to_fix() {
         0
     );
     // A model the connection does not list, a connection that does not exist.
-    let conn = c
-        .app
-        .call_fn(
-            &c.owner,
-            add("Local", "openai", "http://127.0.0.1:9/v1", "", "llama3"),
-        )
-        .await
-        .unwrap();
+    let conn = connect(
+        &c,
+        add("Local", "openai", "http://127.0.0.1:9/v1", "", "llama3"),
+    )
+    .await;
     for (choice, says) in [
         (
             choice_value(&conn.id, "gpt-9"),
@@ -534,14 +516,11 @@ async fn bad_connections_are_refused_with_what_to_fix() {
 #[tokio::test]
 async fn members_other_teams_and_other_sites_cannot_get_past_the_checks() {
     let c = models_chat(5000).await;
-    let conn = c
-        .app
-        .call_fn(
-            &c.owner,
-            add("Local", "openai", "http://127.0.0.1:9/v1", "", "llama3"),
-        )
-        .await
-        .unwrap();
+    let conn = connect(
+        &c,
+        add("Local", "openai", "http://127.0.0.1:9/v1", "", "llama3"),
+    )
+    .await;
     let team = c.app.call_fn(&c.owner, MyTeams {}).await.unwrap()[0]
         .id
         .clone();
