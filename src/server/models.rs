@@ -179,11 +179,11 @@ pub async fn overview() -> Result<ModelsOverview, AppError> {
     for row in &rows {
         list.push(info(
             row,
-            connections::agents_using(&state.db, &row.id).await?,
+            connections::agents_using(&state.db, &row.id, &v.team_ids).await?,
         ));
     }
     if let Some(mut env) = environment(&state, stored_default) {
-        env.agents = connections::agents_using(&state.db, ENVIRONMENT).await?;
+        env.agents = connections::agents_using(&state.db, ENVIRONMENT, &v.team_ids).await?;
         list.insert(usize::from(stored_default), env);
     }
     let default = state.runtime.connections.default(&state.db).await;
@@ -324,14 +324,10 @@ pub async fn delete(connection_id: String) -> Result<(), AppError> {
             "This connection was deleted already.".into(),
         ));
     }
-    let users = connections::agents_using(&state.db, &row.id).await?;
-    let detail = match users.is_empty() {
-        true => row.name.clone(),
-        false => format!(
-            "{} (its agents fall back to the default: {})",
-            row.name,
-            users.join(", ")
-        ),
+    // A count, not names: the audit entry is the deployment's, not one team's.
+    let detail = match connections::count_using(&state.db, &row.id).await? {
+        0 => row.name.clone(),
+        n => format!("{} ({n} agents fall back to the default)", row.name),
     };
     audit::record_for(
         &state.db,

@@ -592,11 +592,36 @@ async fn members_other_teams_and_other_sites_cannot_get_past_the_checks() {
         .await
         .unwrap();
     assert!(!seen.can_edit);
-    // An admin who is not in the agent's team: the agent does not exist for them.
+    // An admin who is not in the agent's team: the agent does not exist for them, and the
+    // Models page does not name it among the connection's users.
+    c.app
+        .call_fn(
+            &c.owner,
+            SetAgentModel {
+                agent_id: c.agent.clone(),
+                choice: choice_value(&conn.id, "llama3"),
+            },
+        )
+        .await
+        .unwrap();
     c.app
         .create_user(&c.owner, "admin2@example.com", "admin")
         .await;
     let outsider = c.app.sign_in("admin2@example.com", "password-123").await;
+    let seen = c.app.call_fn(&outsider, ListConnections {}).await.unwrap();
+    assert_eq!(seen.connections[0].agents, Vec::<String>::new());
+    let mine = c.app.call_fn(&c.owner, ListConnections {}).await.unwrap();
+    assert_eq!(mine.connections[0].agents, ["Customer Support Agent"]);
+    c.app
+        .call_fn(
+            &c.owner,
+            SetAgentModel {
+                agent_id: c.agent.clone(),
+                choice: String::new(),
+            },
+        )
+        .await
+        .unwrap();
     for r in [
         c.app
             .send(

@@ -173,13 +173,34 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Live agents using a connection (their names), to say who falls back when it goes.
-pub async fn agents_using(db: &Db, id: &str) -> Result<Vec<String>, sqlx::Error> {
+/// Live agents of these teams using a connection (their names): an admin sees only their own
+/// teams' agents.
+pub async fn agents_using(
+    db: &Db,
+    id: &str,
+    team_ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    if team_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut p = super::Params::default();
+    let sql = format!(
+        "SELECT name FROM agents WHERE connection_id = {} AND deleted_at IS NULL \
+         AND team_id IN ({}) ORDER BY name",
+        p.text(id),
+        p.list(team_ids)
+    );
+    let rows: Vec<(String,)> = p.bind(sqlx::query_as(&sql)).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+/// How many live agents, of any team, use a connection.
+pub async fn count_using(db: &Db, id: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT name FROM agents WHERE connection_id = $1 AND deleted_at IS NULL ORDER BY name",
+        "SELECT COUNT(*) FROM agents WHERE connection_id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
-    .fetch_all(db)
+    .fetch_one(db)
     .await
 }
 
