@@ -26,12 +26,17 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn require_manager(&self) -> Result<(), AppError> {
+        self.require_manager_to("manage members and teams")
+    }
+
+    /// Owners and admins only, saying what the others may not do ("manage model connections").
+    pub fn require_manager_to(&self, what: &str) -> Result<(), AppError> {
         if self.user.role.can_manage() {
             Ok(())
         } else {
-            Err(AppError::Forbidden(
-                "Only owners and admins can manage members and teams.".into(),
-            ))
+            Err(AppError::Forbidden(format!(
+                "Only owners and admins can {what}."
+            )))
         }
     }
 

@@ -25,13 +25,7 @@ const MAX_KEY: usize = 4096;
 const TEST_DEADLINE: Duration = Duration::from_secs(30);
 
 fn require_manager(v: &Viewer) -> Result<(), AppError> {
-    if v.user.role.can_manage() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Only owners and admins can manage model connections.".into(),
-        ))
-    }
+    v.require_manager_to("manage model connections")
 }
 
 fn not_found() -> AppError {
@@ -519,11 +513,7 @@ pub async fn set_agent_model(agent_id: String, choice: String) -> Result<(), App
     let v = viewer().await?;
     let state = app_state()?;
     let agent = visible(&v, &state.db, &agent_id).await?;
-    if !v.user.role.can_manage() {
-        return Err(AppError::Forbidden(
-            "Only owners and admins can change an agent's model.".into(),
-        ));
-    }
+    v.require_manager_to("change an agent's model")?;
     let parsed = parse_choice(&choice);
     let label = match &parsed {
         None => "the default".to_string(),

@@ -50,12 +50,7 @@ impl Facts {
 }
 
 fn require_manager(v: &Viewer) -> Result<(), AppError> {
-    match v.user.role.can_manage() {
-        true => Ok(()),
-        false => Err(AppError::Forbidden(
-            "The Admin Agent is for owners and admins.".into(),
-        )),
-    }
+    v.require_manager_to("use the Admin Agent")
 }
 
 pub fn since(days: i64) -> i64 {
