@@ -4,7 +4,9 @@
 //! Brotli figure is computed here at quality 11 and gzip is not shown.
 //!
 //! With the bundle split by page (`--split`), it also prints what each page loads before it
-//! is live: the main module and the page's own pieces, as listed in the split manifest.
+//! is live: the main module and the page's own pieces, as listed in the split manifest, which
+//! a full load fetches as one pack (`scripts/lib/pack-split.mjs`; the packs repeat the pieces,
+//! so they are left out of the totals), and what `#[lazy]` functions fetch afterwards.
 //! Targets: the embed widget page at most 150 KB of Brotli wasm, any `/app` page at most 300 KB.
 //!
 //! Rerun: `bash -c 'source scripts/lib/tools.sh && build_release' && cargo bench --features ssr --bench bundle`
@@ -114,27 +116,39 @@ fn per_page(dir: &std::path::Path) {
         kb(main_wasm.1),
         kb(main_js.1 + loader.1)
     );
+    // Written by scripts/lib/pack-split.mjs: the one file a page's pieces come in on a full load.
+    let packs: std::collections::BTreeMap<String, String> =
+        std::fs::read_to_string(dir.join("../split-packs.json"))
+            .map(|t| serde_json::from_str(&t).expect("the split packs"))
+            .unwrap_or_default();
+    let mut after_live = Vec::new();
     let mut rows: Vec<(String, usize, usize, usize, usize)> = manifest
         .iter()
         .filter_map(|(key, chunks)| {
-            let page = key.strip_prefix("__")?.rsplit_once("_view_")?.0.to_string();
-            let (raw, br) = chunks
+            let Some(page) = key
+                .strip_prefix("__")
+                .and_then(|k| Some(k.rsplit_once("_view_")?.0.to_string()))
+            else {
+                // A `#[lazy]` function: fetched when first called, after the page is live.
+                after_live.push((key.clone(), chunks.clone()));
+                return None;
+            };
+            let raw: usize = chunks
                 .iter()
-                .map(|c| sizes(dir, &format!("{c}.wasm")))
-                .fold(main_wasm, |(r, b), (r2, b2)| (r + r2, b + b2));
-            // The page's own pieces as if they were one file: what their separate compression
-            // costs (each piece is fetched and compressed on its own).
-            let joined: Vec<u8> = chunks
+                .map(|c| sizes(dir, &format!("{c}.wasm")).0)
+                .sum();
+            let apart: usize = chunks
                 .iter()
-                .flat_map(|c| std::fs::read(dir.join(format!("{c}.wasm"))).unwrap())
-                .collect();
-            let apart = br - main_wasm.1;
+                .map(|c| sizes(dir, &format!("{c}.wasm")).1)
+                .sum();
+            // As served: the pack on a full load; without one, each piece on its own.
+            let served = packs.get(key).map_or(apart, |pack| sizes(dir, pack).1);
             Some((
                 page,
-                raw,
-                br,
+                main_wasm.0 + raw,
+                main_wasm.1 + served,
                 chunks.len(),
-                apart.saturating_sub(brotli_len(&joined)),
+                apart.saturating_sub(served),
             ))
         })
         .collect();
@@ -156,7 +170,7 @@ fn per_page(dir: &std::path::Path) {
     for (page, raw, br, pieces, split_cost) in rows {
         let target = if page == "embed_widget" { 150 } else { 300 };
         println!(
-            "    {page:<14} wasm {:>9} raw, {:>8} Brotli (target {target} KB: {}); {pieces} pieces, {} more than as one file",
+            "    {page:<14} wasm {:>9} raw, {:>8} Brotli (target {target} KB: {}); {pieces} pieces in one pack, {} less than one by one",
             kb(raw),
             kb(br),
             if br <= target * 1024 {
@@ -165,6 +179,18 @@ fn per_page(dir: &std::path::Path) {
                 "NOT met"
             },
             kb(split_cost)
+        );
+    }
+    for (key, chunks) in after_live {
+        let (raw, br) = chunks
+            .iter()
+            .map(|c| sizes(dir, &format!("{c}.wasm")))
+            .fold((0, 0), |(r, b), (r2, b2)| (r + r2, b + b2));
+        println!(
+            "    after the page is live, `#[lazy]` {key}: at most {} raw, {} Brotli in {} pieces (fewer when the page holds some)",
+            kb(raw),
+            kb(br),
+            chunks.len()
         );
     }
 }

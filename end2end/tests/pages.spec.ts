@@ -45,3 +45,28 @@ test('every page hydrates cleanly from a full load and from in-app navigation', 
   }
   expect(problems).toEqual([]);
 });
+
+// A full load fetches the page's pieces as one pack (scripts/lib/pack-split.mjs); moving to
+// another page fetches only the pieces it lacks, one by one.
+test('a full load fetches its page in one pack, and moving on fetches only what is missing', async ({ page }) => {
+  const problems = watchConsole(page);
+  await page.goto('/login');
+  await signIn(page, OWNER.email, OWNER.password);
+  await expect(page).toHaveURL(/\/app\/escalations$/);
+  const fetched: string[] = [];
+  page.on('request', (r) => {
+    const name = new URL(r.url()).pathname.split('/').pop() ?? '';
+    if (/^(pack_|chunk_|split_).*\.(bin|wasm)$/.test(name)) fetched.push(name);
+  });
+  await page.goto('/app/settings/agents');
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1, name: 'Agents', exact: true })).toBeVisible();
+  expect(fetched.filter((f) => f.startsWith('pack_'))).toHaveLength(1);
+  expect(fetched.filter((f) => !f.startsWith('pack_'))).toEqual([]);
+  fetched.length = 0;
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tokens', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Tokens', exact: true })).toBeVisible();
+  expect(fetched.filter((f) => f.startsWith('pack_'))).toEqual([]);
+  expect(fetched.some((f) => f.startsWith('split_'))).toBe(true);
+  expect(problems).toEqual([]);
+});

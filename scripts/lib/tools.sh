@@ -99,8 +99,10 @@ ensure_node_packages() {
 
 # The release build people run and the browser tests test: size-optimised wasm split by page
 # (each page downloads the shared core and its own pieces), content-hashed names, and .br/.gz
-# beside each file. The split manifest is then repaired (see fix-split-manifest.mjs).
+# beside each file. The split manifest is then repaired (see fix-split-manifest.mjs), and each
+# page's pieces are packed into one download for its first load (see pack-split.mjs).
 build_release() {
   cargo leptos build --release --precompress --split || return 1
-  node scripts/lib/fix-split-manifest.mjs target/site/pkg
+  node scripts/lib/fix-split-manifest.mjs target/site/pkg || return 1
+  node scripts/lib/pack-split.mjs target/site/pkg
 }
