@@ -46,6 +46,22 @@ test('typing saves without a button, and survives a reload', async ({ page, brow
   expect(problems).toEqual([]);
 });
 
+test('What Flare understood follows the text before anything is saved', async ({ page }) => {
+  await newAgent(page, `Preview ${Date.now()}`);
+  const panel = page.getByRole('complementary');
+  await expect(panel).toContainText('No rule Flare can enforce yet.');
+  // No save reaches the server: the panel is worked out in the browser as the text changes.
+  await page.route('**/api/save_description', (route) => route.abort());
+  await description(page).fill(RULE);
+  await expect(panel).toContainText('“account deletions”');
+  await expect(status(page)).toHaveText('Offline — will retry');
+  await description(page).fill('Escalate refund requests over $500.');
+  await expect(panel).toContainText('over $500');
+  await expect(panel).not.toContainText('“account deletions”');
+  await description(page).fill('');
+  await expect(panel).toContainText('No rule Flare can enforce yet.');
+});
+
 test('navigating away 100 ms after typing loses nothing', async ({ page, browser }) => {
   await newAgent(page, `Leaver ${Date.now()}`);
   const url = page.url();

@@ -30,6 +30,8 @@ pub struct AgentDetail {
     pub can_edit: bool,
     /// Whether the guardrail reads meaning (the embedding model is loaded) or words only.
     pub reads_meaning: bool,
+    /// "What Flare understood" of the saved Description.
+    pub understood: crate::rules::understood::Understood,
 }
 
 /// How a rule matched a message in "Try a message".
@@ -175,6 +177,11 @@ pub fn validate_description(text: &str) -> Result<(), AppError> {
         ));
     }
     Ok(())
+}
+
+/// "What Flare understood" of a Description: the agent page's panel.
+pub fn understood(description: &str) -> crate::rules::understood::Understood {
+    crate::rules::understood::understood(&crate::rules::compile(description))
 }
 
 /// The one-line summary of a Description's escalation rules shown in the agent list.

@@ -131,7 +131,7 @@ pub enum LintKind {
     NoFineExample,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lint {
     pub kind: LintKind,
     /// The sentence it is about; empty for lint about the whole Description.

@@ -2,15 +2,19 @@
 //! list's one-line summary. Pure, so the server's render and the browser's live preview say the
 //! same thing, and tests read it without a browser.
 
-use super::{Condition, Policy, Rule, show_amount};
+use super::{Condition, Lint, Policy, Rule, show_amount};
+use serde::{Deserialize, Serialize};
 
-/// What the panel lists, in the order the Description wrote it.
-#[derive(Clone, Debug, PartialEq)]
+/// What the panel lists, in the order the Description wrote it. The server sends it with the
+/// agent, so the page shows it without compiling anything in the browser first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Understood {
     /// One line per rule Flare enforces: what makes it escalate, its severity, its steps.
     pub rules: Vec<String>,
     /// Outcome rules left to the model, as written.
     pub model_judged: Vec<String>,
+    /// Rule warnings, with what to write instead.
+    pub lints: Vec<Lint>,
 }
 
 /// What makes a rule escalate, in words: "the message mentions “refunds”, “chargebacks”".
@@ -59,6 +63,7 @@ pub fn understood(policy: &Policy) -> Understood {
     Understood {
         rules: policy.rules.iter().map(|r| rule_line(policy, r)).collect(),
         model_judged: policy.model_judged.clone(),
+        lints: policy.lints.clone(),
     }
 }
 
@@ -160,5 +165,15 @@ mod tests {
             s.starts_with("Escalates on: ") && s.contains("over $500"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn rule_warnings_come_with_the_panel() {
+        // The agent page shows the panel the server sent before the browser compiles anything,
+        // so the warnings must travel with it.
+        let p = compile("When in doubt, escalate.");
+        let u = understood(&p);
+        assert!(!u.lints.is_empty(), "{p:?}");
+        assert_eq!(u.lints, p.lints);
     }
 }

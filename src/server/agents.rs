@@ -6,7 +6,7 @@ use super::db::audit;
 use super::state::app_state;
 use crate::agents::{
     AgentDetail, AgentSummary, MatchedBy, RevisionInfo, SaveOutcome, Trial, TrialMatch,
-    rule_summary, validate_description,
+    rule_summary, understood, validate_description,
 };
 use crate::error::AppError;
 use crate::validate;
@@ -132,6 +132,7 @@ pub async fn detail(agent_id: String) -> Result<AgentDetail, AppError> {
         name: row.name,
         team_id: row.team_id,
         team_name: row.team_name,
+        understood: understood(&row.description),
         description: row.description,
         revision: row.revision,
         can_edit: v.user.role.can_manage(),

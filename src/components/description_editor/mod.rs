@@ -11,12 +11,11 @@ mod try_message;
 mod understood;
 
 use crate::agents::{AgentDetail, RevisionInfo};
-use crate::rules;
 use leptos::prelude::*;
 use revisions::RevisionList;
 use save::{Editor, SaveState};
 use try_message::TryMessageBox;
-use understood::Understood;
+use understood::{Understood, read_live};
 
 pub use save::{DEBOUNCE_MS, RETRY_MS};
 
@@ -37,7 +36,8 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
     leaving::install(editor);
     add_from_link(editor, can_edit);
 
-    let policy = Memo::new(move |_| editor.text.with(|t| rules::compile(t)));
+    let said = RwSignal::new(detail.understood.clone());
+    follow_text(editor, said);
 
     let on_input = move |ev: leptos::ev::Event| {
         editor.text.set(event_target_value(&ev));
@@ -105,11 +105,29 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
             </section>
             <aside class="understood" aria-labelledby="understood-heading">
                 <h2 id="understood-heading">"What Flare understood"</h2>
-                {move || policy.with(|p| view! { <Understood policy=p.clone() reads_meaning /> })}
+                {move || view! { <Understood said=said.get() reads_meaning /> }}
                 {can_edit.then(|| view! { <TryMessageBox editor /> })}
             </aside>
         </div>
     }
+}
+
+/// Keeps "What Flare understood" in step with the text, however it changed (typing, a restored
+/// copy, "Take theirs", a link). Its first run, right after hydration, fetches the compiler's
+/// piece. Answers that arrive after a newer change are dropped.
+fn follow_text(editor: Editor, said: RwSignal<crate::rules::understood::Understood>) {
+    let latest = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let text = editor.text.get();
+        let asked = latest.get_value() + 1;
+        latest.set_value(asked);
+        leptos::task::spawn_local(async move {
+            let now = read_live(text).await;
+            if latest.get_value() == asked && said.with_untracked(|s| s != &now) {
+                said.set(now);
+            }
+        });
+    });
 }
 
 /// "Copy to Description" (the Admin Agent's drafts) opens this page with `?add=<text>`: the

@@ -1,13 +1,20 @@
 //! The "What Flare understood" panel: the compiled Description in words (the words come from
 //! the pure renderer in `rules::understood`), what the model judges, and rule warnings.
 
-use crate::rules::{self, understood::understood};
+use crate::rules::understood::Understood as Said;
 use leptos::either::Either;
 use leptos::prelude::*;
 
+/// The live preview of a Description being typed. The rule compiler (with its stemmer) sits in
+/// a wasm piece of its own, fetched once the page is live: the panel arrives from the server
+/// already filled in, so the page's first load doesn't wait for the compiler.
+#[lazy]
+pub(super) fn read_live(text: String) -> Said {
+    crate::agents::understood(&text)
+}
+
 #[component]
-pub(super) fn Understood(policy: rules::Policy, reads_meaning: bool) -> impl IntoView {
-    let said = understood(&policy);
+pub(super) fn Understood(said: Said, reads_meaning: bool) -> impl IntoView {
     let rule_items = said.rules;
     let how = if reads_meaning {
         "Flare matches the words of these rules in any of their forms, and their meaning: \u{201c}I want my money back\u{201d} is about refunds."
@@ -33,18 +40,18 @@ pub(super) fn Understood(policy: rules::Policy, reads_meaning: bool) -> impl Int
                     </ul>
                 }
             })}
-        {(!policy.lints.is_empty())
+        {(!said.lints.is_empty())
             .then(|| {
                 view! {
                     <ul class="lints" aria-label="Rule warnings">
-                        {policy
+                        {said
                             .lints
-                            .iter()
+                            .into_iter()
                             .map(|l| {
                                 view! {
                                     <li>
-                                        {(!l.sentence.is_empty()).then(|| view! { <q>{l.sentence.clone()}</q> " " })}
-                                        {l.why.clone()}
+                                        {(!l.sentence.is_empty()).then(|| view! { <q>{l.sentence}</q> " " })}
+                                        {l.why}
                                         " "
                                         <em>{format!("Try: {}", l.suggestion)}</em>
                                     </li>
