@@ -1,3 +1,4 @@
+pub mod data;
 pub mod description_editor;
 pub mod escalation_card;
 pub mod form_error;

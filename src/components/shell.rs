@@ -2,6 +2,7 @@
 
 use super::live::{provide_live, use_live};
 use crate::auth::{CurrentUser, Logout, signed_in_user};
+use crate::components::data::{Data, data};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::escalations::open_escalation_count;
 use crate::live::Change;
@@ -9,13 +10,13 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 
 /// The signed-in user, for pages inside the shell.
-pub type UserResource = Resource<Result<Option<CurrentUser>, crate::error::AppError>>;
+pub type UserResource = Data<Result<Option<CurrentUser>, crate::error::AppError>>;
 
 /// Whether the signed-in person is an owner or admin, from the shell's user (pages show
 /// managers' controls by it; the server checks again on every call).
-pub fn use_manager() -> Resource<bool> {
+pub fn use_manager() -> Data<bool> {
     let user = use_context::<UserResource>();
-    Resource::new(
+    data(
         || (),
         move |_| async move {
             match user {
@@ -28,12 +29,12 @@ pub fn use_manager() -> Resource<bool> {
 
 #[component]
 pub fn AppShell() -> impl IntoView {
-    let user: UserResource = Resource::new(|| (), |_| signed_in_user());
+    let user: UserResource = data(|| (), |_| signed_in_user());
     provide_context(user);
     provide_live();
     let logout = ServerAction::<Logout>::new();
     // The menu's count of open escalations, kept current by live events.
-    let open = Resource::new(|| (), |_| open_escalation_count());
+    let open = data(|| (), |_| open_escalation_count());
     use_live(move |event| {
         if event.is_none_or(|e| matches!(e.change, Change::Escalation { .. })) {
             open.refetch();

@@ -4,6 +4,7 @@
 use crate::admin_agent::{
     AdminMessage, AskAdminAgent, NAME, PROMPTS, admin_conversation, copy_link,
 };
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use leptos::html::Textarea;
@@ -13,7 +14,7 @@ use leptos_meta::Title;
 #[component]
 pub fn AdminAgentPage() -> impl IntoView {
     let ask = ServerAction::<AskAdminAgent>::new();
-    let stored = Resource::new(|| (), |_| admin_conversation());
+    let stored = data(|| (), |_| admin_conversation());
     let composer = NodeRef::<Textarea>::new();
     Effect::new(move |_| {
         if let Some(Ok(_)) = ask.value().get()
@@ -48,12 +49,12 @@ pub fn AdminAgentPage() -> impl IntoView {
                             {move || {
                                 let list = messages();
                                 match list.is_empty() {
-                                    true => view! { <Suggestions ask /> }.into_any(),
+                                    true => view! { <Suggestions ask /> }.into_any_in_step(),
                                     false => view! {
                                         <ol class="messages" aria-label="Conversation">
                                             {list.into_iter().map(|m| view! { <Message m /> }).collect_view()}
                                         </ol>
-                                    }.into_any(),
+                                    }.into_any_in_step(),
                                 }
                             }}
                         }

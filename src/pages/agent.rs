@@ -1,6 +1,7 @@
 //! `/app/settings/agents/{id}`: an agent's Description, saved as you type.
 
 use crate::agents::{agent_revisions, load_agent};
+use crate::components::data::data;
 use crate::components::description_editor::DescriptionEditor;
 use crate::components::model_picker::ModelPicker;
 use crate::models::load_agent_model;
@@ -14,9 +15,9 @@ pub fn AgentPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     // Both at the top of the page, so server and browser create them in the same order.
-    let agent = Resource::new(id, load_agent);
-    let history = Resource::new(id, agent_revisions);
-    let model = Resource::new(id, load_agent_model);
+    let agent = data(id, load_agent);
+    let history = data(id, agent_revisions);
+    let model = data(id, load_agent_model);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -2,6 +2,7 @@
 //! and delete them (the server enforces it; the forms are only hidden from members).
 
 use crate::agents::{AgentSummary, CreateAgent, DeleteAgent, RenameAgent, list_agents};
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::shell::use_manager;
@@ -14,7 +15,7 @@ pub fn AgentsPage() -> impl IntoView {
     let create = ServerAction::<CreateAgent>::new();
     let rename = ServerAction::<RenameAgent>::new();
     let delete = ServerAction::<DeleteAgent>::new();
-    let agents = Resource::new(
+    let agents = data(
         move || {
             (
                 create.version().get(),
@@ -24,7 +25,7 @@ pub fn AgentsPage() -> impl IntoView {
         },
         |_| list_agents(),
     );
-    let teams = Resource::new(|| (), |_| my_teams());
+    let teams = data(|| (), |_| my_teams());
     let manager = use_manager();
     let create_error = Signal::derive(move || create.value().with(error_text));
     let change_error = Signal::derive(move || {

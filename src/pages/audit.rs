@@ -2,6 +2,7 @@
 //! date, in pages. The filters live in the URL.
 
 use crate::audit::list_audit;
+use crate::components::data::data;
 use crate::components::in_step::IntoAnyInStep;
 use crate::components::time::format_time;
 use crate::components::url::encode_component;
@@ -13,7 +14,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
-    let page = Resource::new(
+    let page = data(
         move || query.get(),
         |q| {
             list_audit(

@@ -2,6 +2,7 @@
 
 use crate::agents::list_agents;
 use crate::chat::{StartThread, list_threads};
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::use_live;
@@ -14,8 +15,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let start = ServerAction::<StartThread>::new();
-    let threads = Resource::new(|| (), |_| list_threads());
-    let agents = Resource::new(|| (), |_| list_agents());
+    let threads = data(|| (), |_| list_threads());
+    let agents = data(|| (), |_| list_agents());
     // `?agent=<id>` (the agent page's link) preselects that agent.
     let query = use_query_map();
     let chosen = move || query.read().get("agent").unwrap_or_default();

@@ -1,5 +1,6 @@
 //! `/app/dashboard`: the "Open escalations" widget for the user's teams, live.
 
+use crate::components::data::data;
 use crate::components::in_step::IntoAnyInStep;
 use crate::components::live::use_live;
 use crate::components::widget::OpenEscalationsWidget;
@@ -10,7 +11,7 @@ use leptos_meta::Title;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let counts = Resource::new(|| (), |_| open_counts());
+    let counts = data(|| (), |_| open_counts());
     use_live(move |event| {
         if event.is_none_or(|e| matches!(e.change, Change::Escalation { .. })) {
             counts.refetch();
@@ -45,7 +46,7 @@ pub fn EmbedWidgetPage() -> impl IntoView {
     let token = query.with_untracked(|q| q.get("token").unwrap_or_default());
     let encoded = crate::components::url::encode_component(&token);
     provide_live_at(format!("/embed/live?token={encoded}"));
-    let counts = Resource::new(|| (), move |_| embed_counts(token.clone()));
+    let counts = data(|| (), move |_| embed_counts(token.clone()));
     use_live(move |_| counts.refetch());
     view! {
         <Title text="Open escalations · Flare" />

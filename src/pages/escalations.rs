@@ -3,6 +3,7 @@
 //! are keyset cursors.
 
 use crate::chat::Trigger;
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::{coalesced, use_live};
@@ -21,7 +22,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn EscalationsPage() -> impl IntoView {
     let query = use_query_map();
-    let list = Resource::new(
+    let list = data(
         move || query.get(),
         |q| {
             list_escalations(

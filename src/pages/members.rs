@@ -2,6 +2,7 @@
 //! Every form is a plain form first, so it works before (or without) hydration.
 
 use crate::auth::Role;
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::members::{
@@ -33,7 +34,7 @@ pub fn MembersPage() -> impl IntoView {
         reactivate: ServerAction::<ReactivateUser>::new(),
     };
     // Reloads after any change, whoever's form made it.
-    let data = Resource::new(
+    let data = data(
         move || {
             (
                 create_user.version().get(),

@@ -1,6 +1,7 @@
 //! `/app/settings/models`: connections to language models for the whole deployment (owners and
 //! admins). Keys are shown only as `sk-…abcd`; the environment's connection is read-only.
 
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::models::{
@@ -27,7 +28,7 @@ pub fn ModelsPage() -> impl IntoView {
         delete: ServerAction::new(),
         update: ServerAction::new(),
     };
-    let overview = Resource::new(
+    let overview = data(
         move || {
             (
                 add.version().get(),
@@ -88,7 +89,7 @@ pub fn ModelsPage() -> impl IntoView {
                             <p>"Default for agents: " <strong>{o.default_label.clone()}</strong></p>
                             {keys_note}
                             {match o.connections.is_empty() {
-                                true => view! { <p class="empty-state">"No connections yet: agents answer with Flare's offline rules."</p> }.into_any(),
+                                true => view! { <p class="empty-state">"No connections yet: agents answer with Flare's offline rules."</p> }.into_any_in_step(),
                                 false => view! {
                                     <table class="data-table" aria-label="Connections">
                                         <thead>
@@ -106,7 +107,7 @@ pub fn ModelsPage() -> impl IntoView {
                                             {o.connections.into_iter().map(|c| view! { <ConnectionRowView c actions /> }).collect_view()}
                                         </tbody>
                                     </table>
-                                }.into_any(),
+                                }.into_any_in_step(),
                             }}
                         }
                             .into_any_in_step()
@@ -148,7 +149,7 @@ fn ConnectionRowView(c: ConnectionInfo, actions: Actions) -> impl IntoView {
         false => c.agents.join(", "),
     };
     let default_cell = match c.is_default {
-        true => view! { <span class="badge">"Default"</span> }.into_any(),
+        true => view! { <span class="badge">"Default"</span> }.into_any_in_step(),
         false => {
             let (id, label) = (c.id.clone(), format!("Make {} the default", c.name));
             view! {
@@ -157,7 +158,7 @@ fn ConnectionRowView(c: ConnectionInfo, actions: Actions) -> impl IntoView {
                     <button type="submit" aria-label=label>"Make default"</button>
                 </ActionForm>
             }
-            .into_any()
+            .into_any_in_step()
         }
     };
     let manage = (!c.from_environment).then(|| {

@@ -4,6 +4,7 @@
 use crate::chat::{
     MAX_MESSAGE_BYTES, MessageKind, MessageView, RetryRun, RunStatus, SendMessage, load_thread,
 };
+use crate::components::data::data;
 use crate::components::escalation_card::EscalationCard;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
@@ -18,7 +19,7 @@ use leptos_router::hooks::use_params_map;
 pub fn ThreadPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let thread = Resource::new(id, load_thread);
+    let thread = data(id, load_thread);
     // One fetch per change, however many events announce it (an answer sends four).
     let refetch = coalesced(move || thread.refetch());
     let answered = Callback::new(move |()| thread.refetch());

@@ -2,6 +2,7 @@
 //! API tokens (`GET /api/v1/escalations`), each for one team, read-only. Owners and admins
 //! create and revoke them; a token's value is shown once.
 
+use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::time::format_time;
@@ -14,11 +15,11 @@ use leptos_meta::Title;
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
+    let tokens = data(
         move || (create.version().get(), revoke.version().get()),
         |_| list_tokens(),
     );
-    let teams = Resource::new(|| (), |_| my_teams());
+    let teams = data(|| (), |_| my_teams());
     let create_error = Signal::derive(move || create.value().with(error_text));
     let revoke_error = Signal::derive(move || revoke.value().with(error_text));
     // The new token's value, shown once, with how to use it.
