@@ -159,6 +159,16 @@ pub async fn try_message(
     crate::server::agents::try_message(agent_id, description, message).await
 }
 
+/// "What Flare understood" of a Description being typed (saved or not): the agent page's live
+/// panel. Worked out on the server, by the compiler the guardrail uses, so the browser carries
+/// no compiler. Any signed-in person: it reads nothing stored.
+#[server(endpoint = "read_description")]
+pub async fn read_description(
+    description: String,
+) -> Result<crate::rules::understood::Understood, AppError> {
+    crate::server::agents::read_description(description).await
+}
+
 /// Checks a Description before it is stored: size and control characters.
 pub fn validate_description(text: &str) -> Result<(), AppError> {
     if text.len() > MAX_DESCRIPTION_BYTES {

@@ -1,6 +1,7 @@
 //! The rule compiler: reads an agent's Description and turns the escalation rules it contains
 //! into a [`Policy`] that Flare enforces for every provider, plus lint for rules that will
-//! misbehave. Pure (no I/O) and shared by the server and the browser (for live feedback).
+//! misbehave. Pure (no I/O). The server compiles (the guardrail, the agent page's panel as it
+//! is typed); the browser uses only the types, so none of the compiler is in the bundle.
 //! Every step is a single pass over the text, so it stays linear in the Description's length.
 
 pub mod text;

@@ -9,6 +9,7 @@ use crate::agents::{
     rule_summary, understood, validate_description,
 };
 use crate::error::AppError;
+use crate::rules::understood::Understood;
 use crate::validate;
 
 const MAX_AGENT_NAME: usize = 100;
@@ -138,6 +139,12 @@ pub async fn detail(agent_id: String) -> Result<AgentDetail, AppError> {
         can_edit: v.user.role.can_manage(),
         reads_meaning: state.runtime.meaning.missing().is_none(),
     })
+}
+
+pub async fn read_description(description: String) -> Result<Understood, AppError> {
+    viewer().await?;
+    validate_description(&description)?;
+    Ok(understood(&description))
 }
 
 pub async fn revisions(agent_id: String) -> Result<Vec<RevisionInfo>, AppError> {

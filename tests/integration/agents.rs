@@ -490,3 +490,49 @@ async fn agent_page_renders_server_side_for_its_team_only() {
     );
     s.app.stop().await;
 }
+
+/// The agent page's live "What Flare understood": read on the server, for anyone signed in,
+/// from this site only, with the Description's own limits.
+#[tokio::test]
+async fn the_live_reading_of_a_description_checks_session_origin_and_size() {
+    use flare::agents::ReadDescription;
+    use flare::rules::understood::Understood;
+    let app = TestApp::with_owner().await;
+    let owner = app.owner().await;
+    let args = |text: &str| ReadDescription {
+        description: text.into(),
+    };
+    let rule = "Always escalate any request involving refunds or threats of legal action.";
+    let said: Understood = app.call_fn(&owner, args(rule)).await.unwrap();
+    assert_eq!(said.rules.len(), 1, "{said:?}");
+    assert!(
+        said.rules[0].contains("\u{201c}refunds\u{201d}"),
+        "{said:?}"
+    );
+    let vague: Understood = app
+        .call_fn(&owner, args("When in doubt, escalate."))
+        .await
+        .unwrap();
+    assert!(!vague.lints.is_empty(), "{vague:?}");
+
+    assert_eq!(
+        app.send(&client(), args(rule)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let forged = owner
+        .post(app.url(<ReadDescription as server_fn::ServerFn>::PATH))
+        .header("origin", "https://evil.example")
+        .form(&args(rule));
+    assert_eq!(Reply::read(forged).await.status, StatusCode::FORBIDDEN);
+    let too_long = "a".repeat(flare::agents::MAX_DESCRIPTION_BYTES + 1);
+    let r = app.send(&owner, args(&too_long)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(r.message().contains("at most"), "{:?}", r.body);
+    // A member reads too: it is what the page shows, and nothing stored is read.
+    app.create_user(&owner, "member@example.com", "member")
+        .await;
+    let member = app.sign_in("member@example.com", "password-123").await;
+    let said: Understood = app.call_fn(&member, args(rule)).await.unwrap();
+    assert_eq!(said.rules.len(), 1, "{said:?}");
+    app.stop().await;
+}

@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use revisions::RevisionList;
 use save::{Editor, SaveState};
 use try_message::TryMessageBox;
-use understood::{Understood, read_live};
+use understood::Understood;
 
 pub use save::{DEBOUNCE_MS, RETRY_MS};
 
@@ -112,21 +112,39 @@ pub fn DescriptionEditor(detail: AgentDetail, history: Vec<RevisionInfo>) -> imp
     }
 }
 
+/// How long typing must pause before "What Flare understood" is asked for again.
+const PREVIEW_MS: u64 = 250;
+
 /// Keeps "What Flare understood" in step with the text, however it changed (typing, a restored
-/// copy, "Take theirs", a link). Its first run, right after hydration, fetches the compiler's
-/// piece. Answers that arrive after a newer change are dropped.
+/// copy, "Take theirs", a link): the server reads it (`read_description`), so the browser needs
+/// no compiler. Answers that arrive after a newer change are dropped; when the server cannot be
+/// reached the panel keeps its last reading (the save state already says "Offline").
 fn follow_text(editor: Editor, said: RwSignal<crate::rules::understood::Understood>) {
     let latest = StoredValue::new(0u64);
+    // The text the server's panel was read from (the page's saved Description).
+    let read_from = editor.stored.get_untracked();
     Effect::new(move |_| {
         let text = editor.text.get();
         let asked = latest.get_value() + 1;
         latest.set_value(asked);
-        leptos::task::spawn_local(async move {
-            let now = read_live(text).await;
-            if latest.get_value() == asked && said.with_untracked(|s| s != &now) {
-                said.set(now);
-            }
-        });
+        if asked == 1 && text == read_from {
+            return;
+        }
+        set_timeout(
+            move || {
+                if latest.get_value() != asked {
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    if let Ok(now) = crate::agents::read_description(text).await
+                        && latest.get_value() == asked
+                    {
+                        said.set(now);
+                    }
+                });
+            },
+            std::time::Duration::from_millis(PREVIEW_MS),
+        );
     });
 }
 

@@ -5,14 +5,6 @@ use crate::rules::understood::Understood as Said;
 use leptos::either::Either;
 use leptos::prelude::*;
 
-/// The live preview of a Description being typed. The rule compiler (with its stemmer) sits in
-/// a wasm piece of its own, fetched once the page is live: the panel arrives from the server
-/// already filled in, so the page's first load doesn't wait for the compiler.
-#[lazy]
-pub(super) fn read_live(text: String) -> Said {
-    crate::agents::understood(&text)
-}
-
 #[component]
 pub(super) fn Understood(said: Said, reads_meaning: bool) -> impl IntoView {
     let rule_items = said.rules;
