@@ -237,7 +237,7 @@ async fn choosing(base: &str) {
         .await
         .expect("database");
     let secrets = SecretBox::from_hex(&Secret::new("ab".repeat(32))).unwrap();
-    let id = connections::next_id();
+    let id = flare::server::db::new_id();
     let sealed = secrets.seal(&Secret::new("sk-ant-bench-key-1234"), &seal_context(&id));
     connections::insert(
         &db,

@@ -40,6 +40,16 @@ pub enum ProviderConfig {
     },
 }
 
+impl ProviderConfig {
+    /// The model the environment names; none for the offline rules.
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            Self::Rules => None,
+            Self::OpenAi { model, .. } | Self::Anthropic { model, .. } => Some(model),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,

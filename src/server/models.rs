@@ -221,7 +221,8 @@ pub async fn add(
             "A connection named “{name}” exists already: choose another name."
         )));
     }
-    let id = connections::next_id();
+    // Known before the insert, so the key can be sealed for its row.
+    let id = crate::server::db::new_id();
     let (sealed, key_hint) = match &key {
         Some(k) => seal(&state, k, &id)?,
         None => (String::new(), String::new()),
@@ -369,12 +370,12 @@ pub async fn test(connection_id: String) -> Result<ConnectionTest, AppError> {
     let state = app_state()?;
     let conns = &state.runtime.connections;
     let (resolved, model) = if connection_id == ENVIRONMENT {
-        let env = environment(&state, true).ok_or_else(not_found)?;
+        let model = state.config.provider.model().ok_or_else(not_found)?;
         let r = conns
             .resolve(&state.db, Some(ENVIRONMENT), None)
             .await
             .map_err(AppError::internal)?;
-        (r.provider, env.models[0].clone())
+        (r.provider, model.to_string())
     } else {
         let row = stored(&state, &connection_id).await?;
         let model = row

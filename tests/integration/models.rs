@@ -206,20 +206,7 @@ async fn test_connection_tells_what_is_wrong_in_plain_words() {
     ])
     .await;
     let conn = connect(&c, add("Anthropic", "anthropic", &url, KEY, "claude-test")).await;
-    let mut said = Vec::new();
-    for _ in 0..5 {
-        let r = c
-            .app
-            .call_fn(
-                &c.owner,
-                TestConnection {
-                    connection_id: conn.id.clone(),
-                },
-            )
-            .await
-            .unwrap();
-        said.push((r.ok, r.message));
-    }
+    let said = test_connection_times(&c, &conn.id, 5).await;
     assert!(
         said[0].0 && said[0].1.starts_with("Connected: claude-test answered in"),
         "{said:?}"
@@ -249,6 +236,25 @@ async fn test_connection_tells_what_is_wrong_in_plain_words() {
     c.app.stop().await;
 }
 
+/// Presses "Test connection" `times` times as the owner: (connected, what it said) each time.
+async fn test_connection_times(c: &Chat, id: &str, times: usize) -> Vec<(bool, String)> {
+    let mut said = Vec::new();
+    for _ in 0..times {
+        let r = c
+            .app
+            .call_fn(
+                &c.owner,
+                TestConnection {
+                    connection_id: id.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        said.push((r.ok, r.message));
+    }
+    said
+}
+
 /// The same for an OpenAI-compatible server that answers garbage or refuses the key.
 #[tokio::test]
 async fn test_connection_reports_an_openai_compatible_servers_refusal_and_garbage() {
@@ -257,20 +263,7 @@ async fn test_connection_reports_an_openai_compatible_servers_refusal_and_garbag
     let (_fake, url) = OpenAi::start(vec![O::Status(401), O::Garbage, O::Text(vec!["OK"])]).await;
     let conn = connect(&c, add("Local", "openai", &url, "", "llama3")).await;
     assert_eq!(conn.key_hint, "none");
-    let mut said = Vec::new();
-    for _ in 0..3 {
-        let r = c
-            .app
-            .call_fn(
-                &c.owner,
-                TestConnection {
-                    connection_id: conn.id.clone(),
-                },
-            )
-            .await
-            .unwrap();
-        said.push((r.ok, r.message));
-    }
+    let said = test_connection_times(&c, &conn.id, 3).await;
     assert!(!said[0].0 && said[0].1.contains("fake 401"), "{said:?}");
     assert!(
         !said[1].0 && said[1].1.contains("could not be read"),

@@ -171,11 +171,15 @@ pub struct Gap<'a> {
     pub example: Option<String>,
 }
 
-pub fn gaps<'a>(agent: &AgentFacts, alone: &[String]) -> (Vec<Gap<'a>>, Vec<&'a Category>) {
-    let policy = rules::compile(&agent.description);
+/// `policy` is the agent's Description compiled (the callers need it too).
+pub fn gaps<'a>(
+    agent: &AgentFacts,
+    policy: &rules::Policy,
+    alone: &[String],
+) -> (Vec<Gap<'a>>, Vec<&'a Category>) {
     let (mut open, mut covered) = (Vec::new(), Vec::new());
     for c in &CATEGORIES {
-        if covers(&policy, c) {
+        if covers(policy, c) {
             covered.push(c);
             continue;
         }
@@ -212,7 +216,7 @@ pub fn moments(facts: &Facts) -> String {
     );
     for a in &facts.agents {
         let alone = facts.alone_for(&a.id);
-        let (open, covered) = gaps(a, &alone);
+        let (open, covered) = gaps(a, &rules::compile(&a.description), &alone);
         out.push_str(&format!("### {} ({})\n\n", a.name, a.team_name));
         if open.is_empty() {
             out.push_str("Its rules already escalate all five kinds of situation Flare checks (money, deletion, legal, personal data, irreversible actions).\n\n");
@@ -285,7 +289,8 @@ pub fn drafts(facts: &Facts, text: &str) -> (String, Vec<Draft>) {
     let mut drafts = Vec::new();
     for a in chosen {
         let alone = facts.alone_for(&a.id);
-        let (open, _) = gaps(a, &alone);
+        let before = rules::compile(&a.description);
+        let (open, _) = gaps(a, &before, &alone);
         // Without a list from the person: the gaps its job text or threads show.
         let wanted: Vec<&Category> = match asked.is_empty() {
             true => open
@@ -296,7 +301,6 @@ pub fn drafts(facts: &Facts, text: &str) -> (String, Vec<Draft>) {
                 .collect(),
             false => asked.clone(),
         };
-        let before = rules::compile(&a.description);
         let mut kept: Vec<&str> = Vec::new();
         let mut refused: Vec<String> = Vec::new();
         for c in wanted {

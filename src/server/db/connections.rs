@@ -1,6 +1,6 @@
 //! Model connections as stored (Settings → Models), and which one each agent uses.
 
-use super::{Db, new_id, now_ms};
+use super::{Db, now_ms};
 use crate::models::ConnectionKind;
 
 /// A stored connection. `api_key` is sealed (or empty for a keyless local server); it is never
@@ -43,11 +43,6 @@ pub struct NewConnection<'a> {
     pub key_hint: &'a str,
     pub models: &'a str,
     pub created_by: &'a str,
-}
-
-/// A fresh id, known before the insert so the key can be sealed for it.
-pub fn next_id() -> String {
-    new_id()
 }
 
 pub async fn insert(db: &Db, c: NewConnection<'_>) -> Result<(), sqlx::Error> {
