@@ -62,6 +62,20 @@ test('What Flare understood follows the text before anything is saved', async ({
   await expect(panel).toContainText('No rule Flare can enforce yet.');
 });
 
+test('leaving the page right after typing leaves no error behind', async ({ page }) => {
+  const problems = watchConsole(page);
+  await newAgent(page, `Quick leave ${Date.now()}`);
+  await description(page).fill(RULE);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Escalations' }).click();
+  await expect(page.getByRole('heading', { name: 'Escalations', exact: true })).toBeVisible();
+  // Past the pause after which the left page would have asked for "What Flare understood".
+  await page.waitForTimeout(1000);
+  await nav.getByRole('link', { name: 'Agents', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Agents', exact: true })).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
 test('navigating away 100 ms after typing loses nothing', async ({ page, browser }) => {
   await newAgent(page, `Leaver ${Date.now()}`);
   const url = page.url();

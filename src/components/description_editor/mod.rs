@@ -130,16 +130,18 @@ fn follow_text(editor: Editor, said: RwSignal<crate::rules::understood::Understo
         if asked == 1 && text == read_from {
             return;
         }
+        // The page may be gone by the time the timer or the answer comes (`try_`: no panic).
+        let current = move || latest.try_get_value() == Some(asked);
         set_timeout(
             move || {
-                if latest.get_value() != asked {
+                if !current() {
                     return;
                 }
                 leptos::task::spawn_local(async move {
                     if let Ok(now) = crate::agents::read_description(text).await
-                        && latest.get_value() == asked
+                        && current()
                     {
-                        said.set(now);
+                        said.try_set(now);
                     }
                 });
             },
