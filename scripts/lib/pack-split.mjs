@@ -7,9 +7,9 @@
 //
 // What it does, after fix-split-manifest.mjs:
 // - for each entry of target/site/split-manifest.json (a page, or a lazy function) with more
-//   than one piece, writes `pack_<N>.<hash>.bin`: the pieces one after another (and `.br`,
-//   `.gz`, as the release build does for the rest), and lists it in split-packs.json for the
-//   bundle benchmark;
+//   than one piece, writes `pack_<N>.<hash>.bin`: the pieces' lengths, then the pieces one after
+//   another (and `.br`, `.gz`, as the release build does for the rest), and lists it in
+//   split-packs.json for the bundle benchmark;
 // - teaches the split loader (`__wasm_split.<hash>.js`) to fetch a page's pack when none of its
 //   pieces is loaded yet (a full page load), and each missing piece alone otherwise (moving to
 //   another page, where most shared pieces are already there). Each piece is instantiated just
@@ -59,13 +59,37 @@ const fetchEachPiece = original.slice(
   original.indexOf('    let loadingModule'),
 );
 
-const packs = {}; // the entry's own piece file → [pack file, [[piece file, bytes], …]]
+// Which file each of the loader's pieces is, and each entry's dependencies in the loader's order.
+let js = readFileSync(loaderPath, 'utf8');
+const fileOf = new Map(); // `__chunk_N` → its file
+for (const [, name, file] of js.matchAll(/const (__chunk_\d+) = makeLoad\(new URL\("\.\/([^"]+)"/g)) {
+  fileOf.set(name, file);
+}
+const depsOf = new Map(); // an entry's own file → its pieces' files, in the loader's order
+for (const [, file, deps] of js.matchAll(/wrapAsyncCb\(makeLoad\(new URL\("\.\/([^"]+)", import\.meta\.url\), \[([^\]]*)\]\)\)/g)) {
+  depsOf.set(file, deps.split(',').map((d) => d.trim()).filter(Boolean).map((d) => fileOf.get(d)));
+}
+
+const packs = {}; // the entry's own piece file → its pack file
 const listed = {}; // entry → pack file, for the benchmark
 let n = 0;
 for (const [entry, pieces] of Object.entries(manifest)) {
   if (pieces.length < 2) continue;
-  const parts = pieces.map((p) => [`${p}.wasm`, readFileSync(join(dir, `${p}.wasm`))]);
-  const body = Buffer.concat(parts.map(([, bytes]) => bytes));
+  // The manifest lists the entry's shared pieces first and its own piece last.
+  const own = `${pieces[pieces.length - 1]}.wasm`;
+  const deps = depsOf.get(own);
+  const shared = pieces.slice(0, -1).map((p) => `${p}.wasm`);
+  if (!deps || deps.length !== shared.length || !deps.every((d) => shared.includes(d))) {
+    throw new Error(`${entry}: the loader and the manifest disagree on its pieces`);
+  }
+  // A pack: how many pieces, each one's length (little-endian u32s), then the pieces, in the
+  // order the loader lists the dependencies and the entry's own piece last. No names: the
+  // loader knows them.
+  const parts = [...deps, own].map((file) => readFileSync(join(dir, file)));
+  const head = Buffer.alloc(4 * (parts.length + 1));
+  head.writeUInt32LE(parts.length, 0);
+  parts.forEach((bytes, i) => head.writeUInt32LE(bytes.length, 4 * (i + 1)));
+  const body = Buffer.concat([head, ...parts]);
   const hash = createHash('sha256').update(body).digest('base64url').slice(0, 22);
   const name = `pack_${n++}.${hash}.bin`;
   writeFileSync(join(dir, name), body);
@@ -80,8 +104,7 @@ for (const [entry, pieces] of Object.entries(manifest)) {
     }),
   );
   writeFileSync(join(dir, `${name}.gz`), gzipSync(body, { level: 9 }));
-  // The manifest lists the entry's shared pieces first and its own piece last.
-  packs[parts[parts.length - 1][0]] = [name, parts.map(([file, bytes]) => [file, bytes.length])];
+  packs[own] = name;
   listed[entry] = name;
 }
 
@@ -93,44 +116,52 @@ function makeLoad(url, deps) {
 ${fetchEachPiece}    const fromPack = () => {
         const pack = __flarePacks[file];
         if (pack === undefined || deps.some(d => d.started())) return undefined;
-        const bytes = fetch(new URL("./" + pack[0], url)).then(r => {
-            if (!r.ok) throw new Error("Flare could not load " + pack[0] + ": HTTP " + r.status);
+        const pieces = fetch(new URL("./" + pack, url)).then(r => {
+            if (!r.ok) throw new Error("Flare could not load " + pack + ": HTTP " + r.status);
             return r.arrayBuffer();
+        }).then(b => {
+            const head = new DataView(b);
+            const count = head.getUint32(0, true);
+            if (count !== deps.length + 1) throw new Error("Flare's " + pack + " does not match " + file);
+            const found = [];
+            let at = 4 * (count + 1);
+            for (let i = 1; i <= count; i++) {
+                const length = head.getUint32(4 * i, true);
+                found.push(new Uint8Array(b, at, length));
+                at += length;
+            }
+            return found;
         });
-        const slices = new Map();
-        let at = 0;
-        for (const [piece, length] of pack[1]) {
-            slices.set(piece, [at, length]);
-            at += length;
-        }
-        const slice = (piece) => bytes.then(b => new Uint8Array(b, ...slices.get(piece)));
-        const ready = deps.map(d => d.provide(slice(d.file)));
-        return Promise.all(ready).then(() => slice(file)).then(instantiate);
+        const slice = (i) => pieces.then(found => found[i]);
+        const ready = deps.map((d, i) => d.provide(slice(i)));
+        return Promise.all(ready).then(() => slice(deps.length)).then(instantiate);
     };
     let loadingModule = undefined;
     const load = () => {
         if (loadingModule === undefined) loadingModule = fromPack() || loader();
         return loadingModule;
     };
-    load.file = file;
     load.started = () => loadingModule !== undefined;
     load.provide = (bytes) => {
         if (loadingModule === undefined) loadingModule = bytes.then(instantiate);
         return loadingModule;
     };
     return load;
-}`;
+}
+// Flare: end of makeLoad`;
 
-let js = readFileSync(loaderPath, 'utf8');
-const packedBefore = /^const __flarePacks = .*;$/m;
+// Packed by an earlier run on the same build: that run's block is replaced whole.
+const packedBefore = /const __flarePacks = [\s\S]*?\/\/ Flare: end of makeLoad/;
 if (js.includes(original)) {
   js = js.replace(original, patched);
 } else if (packedBefore.test(js)) {
-  // Packed by an earlier run on the same build: only the list of packs is new.
-  js = js.replace(packedBefore, () => patched.split('\n')[0]);
+  js = js.replace(packedBefore, () => patched);
 } else {
   throw new Error(`${loaderPath}: the split loader is not the one this script knows (wasm_split_cli_support 0.2)`);
 }
+// The splitter notes above each piece which pages share it: 60 KB of comments that every page
+// downloaded (the loader is not minified).
+js = js.replace(/^\/\* [^*]* \*\/\n/gm, '');
 writeFileSync(loaderPath, js);
 for (const ext of ['.br', '.gz']) rmSync(loaderPath + ext, { force: true });
 writeFileSync(
