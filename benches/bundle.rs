@@ -6,7 +6,7 @@
 //! With the bundle split by page (`--split`), it also prints what each page loads before it
 //! is live: the main module and the page's own pieces, as listed in the split manifest, which
 //! a full load fetches as one pack (`scripts/lib/pack-split.mjs`; the packs repeat the pieces,
-//! so they are left out of the totals), and what `#[lazy]` functions fetch afterwards.
+//! so they are left out of the totals).
 //! Targets: the embed widget page at most 150 KB of Brotli wasm, any `/app` page at most 300 KB.
 //!
 //! Rerun: `bash -c 'source scripts/lib/tools.sh && build_release' && cargo bench --features ssr --bench bundle`
@@ -121,18 +121,10 @@ fn per_page(dir: &std::path::Path) {
         std::fs::read_to_string(dir.join("../split-packs.json"))
             .map(|t| serde_json::from_str(&t).expect("the split packs"))
             .unwrap_or_default();
-    let mut after_live = Vec::new();
     let mut rows: Vec<(String, usize, usize, usize, usize)> = manifest
         .iter()
         .filter_map(|(key, chunks)| {
-            let Some(page) = key
-                .strip_prefix("__")
-                .and_then(|k| Some(k.rsplit_once("_view_")?.0.to_string()))
-            else {
-                // A `#[lazy]` function: fetched when first called, after the page is live.
-                after_live.push((key.clone(), chunks.clone()));
-                return None;
-            };
+            let page = key.strip_prefix("__")?.rsplit_once("_view_")?.0.to_string();
             let raw: usize = chunks
                 .iter()
                 .map(|c| sizes(dir, &format!("{c}.wasm")).0)
@@ -179,18 +171,6 @@ fn per_page(dir: &std::path::Path) {
                 "NOT met"
             },
             kb(split_cost)
-        );
-    }
-    for (key, chunks) in after_live {
-        let (raw, br) = chunks
-            .iter()
-            .map(|c| sizes(dir, &format!("{c}.wasm")))
-            .fold((0, 0), |(r, b), (r2, b2)| (r + r2, b + b2));
-        println!(
-            "    after the page is live, `#[lazy]` {key}: at most {} raw, {} Brotli in {} pieces (fewer when the page holds some)",
-            kb(raw),
-            kb(br),
-            chunks.len()
         );
     }
 }

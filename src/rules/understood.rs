@@ -1,12 +1,11 @@
 //! A compiled [`Policy`] in words: the agent page's "What Flare understood" panel and the agent
-//! list's one-line summary. Pure, so the server's render and the browser's live preview say the
-//! same thing, and tests read it without a browser.
+//! list's one-line summary. Pure, so tests read it without a browser or a database.
 
 use super::{Condition, Lint, Policy, Rule, show_amount};
 use serde::{Deserialize, Serialize};
 
 /// What the panel lists, in the order the Description wrote it. The server sends it with the
-/// agent, so the page shows it without compiling anything in the browser first.
+/// agent and again as the text is typed (`read_description`): the browser never compiles.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Understood {
     /// One line per rule Flare enforces: what makes it escalate, its severity, its steps.
@@ -169,8 +168,7 @@ mod tests {
 
     #[test]
     fn rule_warnings_come_with_the_panel() {
-        // The agent page shows the panel the server sent before the browser compiles anything,
-        // so the warnings must travel with it.
+        // The browser shows only what the server sends, so the warnings must travel with it.
         let p = compile("When in doubt, escalate.");
         let u = understood(&p);
         assert!(!u.lints.is_empty(), "{p:?}");
