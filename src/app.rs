@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("chat/:id") view={Lazy::<Thread>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/agents") view={Lazy::<Agents>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/agents/:id") view={Lazy::<Agent>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/agents/:id/triggers") view={Lazy::<Triggers>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/members") view={Lazy::<Members>::new()} ssr=SsrMode::Async />
                     <Route path=path!("audit") view={Lazy::<Audit>::new()} ssr=SsrMode::Async />
                     <Route path=path!("dashboard") view={Lazy::<Dashboard>::new()} ssr=SsrMode::Async />
@@ -150,6 +151,7 @@ mod routes {
         Audit => crate::pages::audit::AuditPage,
         Dashboard => crate::pages::dashboard::DashboardPage,
         Tokens => crate::pages::tokens::TokensPage,
+        Triggers => crate::pages::triggers::TriggersPage,
         Models => crate::pages::models::ModelsPage,
         Account => crate::pages::account::AccountPage,
     }

@@ -19,6 +19,7 @@ pub mod names;
 pub mod pages;
 pub mod rules;
 pub mod tokens;
+pub mod triggers;
 pub mod validate;
 
 #[cfg(feature = "ssr")]

@@ -109,6 +109,7 @@ mod tests {
         round_trips(EscalationStatus::VARIANTS);
         round_trips(Severity::VARIANTS);
         round_trips(TokenKind::VARIANTS);
+        round_trips(crate::triggers::TriggerKind::VARIANTS);
     }
 
     #[test]

@@ -61,6 +61,8 @@ crate::names::stored_enum! {
         Slack,
         Discord,
         Event,
+        /// Started through the JSON API (`POST /api/v1/agents/{id}/runs`).
+        Api,
     }
 }
 

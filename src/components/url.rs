@@ -22,6 +22,22 @@ pub fn encode_path_in_query(s: &str) -> String {
     utf8_percent_encode(s, PATH_IN_QUERY).to_string()
 }
 
+/// Where this Flare is reached from, for snippets shown right after an action (the value only
+/// exists in the browser; the server renders nothing that depends on it).
+pub fn page_origin() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        leptos::prelude::window()
+            .location()
+            .origin()
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -45,6 +45,10 @@ pub fn AgentPage() -> impl IntoView {
                                 <a href=format!("/app/chat?agent={}", detail.id)>
                                     "Chat with this agent"
                                 </a>
+                                " · "
+                                <a href=format!("/app/settings/agents/{}/triggers", detail.id)>
+                                    "Triggers (webhooks)"
+                                </a>
                             </p>
                             {model.map(|model| view! { <ModelPicker agent_id=detail.id.clone() model /> })}
                             <DescriptionEditor detail history />

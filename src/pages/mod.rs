@@ -13,3 +13,4 @@ pub mod not_found;
 pub mod setup;
 pub mod thread;
 pub mod tokens;
+pub mod triggers;

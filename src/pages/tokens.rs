@@ -25,7 +25,7 @@ pub fn TokensPage() -> impl IntoView {
     // The new token's value, shown once, with how to use it.
     let created = move || {
         create.value().get().and_then(Result::ok).map(|t| {
-            let origin = page_origin();
+            let origin = crate::components::url::page_origin();
             let usage = match t.kind {
                 TokenKind::Embed => format!(
                     "<iframe src=\"{origin}/embed/widget?token={}\" title=\"Open escalations\" width=\"320\" height=\"220\" style=\"border:0\"></iframe>",
@@ -33,6 +33,10 @@ pub fn TokensPage() -> impl IntoView {
                 ),
                 TokenKind::Api => format!(
                     "curl -H \"Authorization: Bearer {}\" \"{origin}/api/v1/escalations?status=open\"",
+                    t.value
+                ),
+                TokenKind::ApiWrite => format!(
+                    "curl -X POST -H \"Authorization: Bearer {}\" -H \"Content-Type: application/json\" -d '{{\"message\": \"Hello\"}}' \"{origin}/api/v1/agents/AGENT_ID/runs\"",
                     t.value
                 ),
             };
@@ -55,7 +59,7 @@ pub fn TokensPage() -> impl IntoView {
         <Title text="Tokens · Flare" />
         <h1>"Tokens"</h1>
         <p class="helper">
-            "An embed token shows one team's open-escalation count in another site's page; an API token reads that team's escalations as JSON. Both are read-only."
+            "An embed token shows one team's open-escalation count in another site's page. An API (read) token reads that team's agents, runs and escalations as JSON; an API (read and write) token may also start runs and answer escalations."
         </p>
         {created}
         <FormError message=revoke_error />
@@ -82,7 +86,8 @@ pub fn TokensPage() -> impl IntoView {
                                         .map(|t| {
                                             let kind = match t.kind {
                                                 TokenKind::Embed => "Embed widget",
-                                                TokenKind::Api => "API",
+                                                TokenKind::Api => "API (read)",
+                                                TokenKind::ApiWrite => "API (read and write)",
                                             };
                                             let label = format!("Revoke {}", t.name);
                                             view! {
@@ -130,7 +135,8 @@ pub fn TokensPage() -> impl IntoView {
                     <label for="token-kind">"Kind"</label>
                     <select id="token-kind" name="kind">
                         <option value="embed">"Embed widget"</option>
-                        <option value="api">"API"</option>
+                        <option value="api">"API (read)"</option>
+                        <option value="api_write">"API (read and write)"</option>
                     </select>
                     <label for="token-team">"Team"</label>
                     <Suspense>
@@ -151,21 +157,5 @@ pub fn TokensPage() -> impl IntoView {
                 })}
             </ActionForm>
         </section>
-    }
-}
-
-/// Where this Flare is reached from, for the snippets (the value only exists in the browser,
-/// right after creating a token).
-fn page_origin() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        leptos::prelude::window()
-            .location()
-            .origin()
-            .unwrap_or_default()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        String::new()
     }
 }

@@ -10,7 +10,7 @@ use super::runtime::{
     self,
     provider::{Answer, ChatMessage},
 };
-use super::state::app_state;
+use super::state::{AppState, app_state};
 use crate::error::AppError;
 use crate::escalations::{ALREADY_RESOLVED, EscalationStatus, MAX_GUIDANCE_BYTES};
 use crate::live::{Change, LiveEvent};
@@ -34,6 +34,35 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
         .await?
         .ok_or_else(not_found)?;
     v.require_team(&row.team_id).map_err(|_| not_found())?;
+    let name = if v.user.name.is_empty() {
+        &v.user.email
+    } else {
+        &v.user.name
+    };
+    let by = Responder {
+        actor: v.actor(),
+        id: Some(&v.user.id),
+        name,
+    };
+    answer_as(&state, &row, answer, by).await
+}
+
+/// Who answers: a person (the web) or an API token.
+pub struct Responder<'a> {
+    pub actor: audit::Actor<'a>,
+    pub id: Option<&'a str>,
+    /// As the card shows it ("Ada", "token: Zendesk bridge").
+    pub name: &'a str,
+}
+
+/// Answers `row` (the caller checked that `by` may): the first answer wins, and the answer,
+/// the run's resumption and the audit entry commit together.
+pub async fn answer_as(
+    state: &AppState,
+    row: &esc_db::EscalationRow,
+    answer: Answer,
+    by: Responder<'_>,
+) -> Result<(), AppError> {
     let (status, guidance, action) = match &answer {
         Answer::Resolved { guidance } => (
             EscalationStatus::Resolved,
@@ -42,14 +71,9 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
         ),
         Answer::Dismissed => (EscalationStatus::Dismissed, None, "escalation.dismissed"),
     };
-    let responder = if v.user.name.is_empty() {
-        &v.user.email
-    } else {
-        &v.user.name
-    };
     let mut tx = state.db.begin().await?;
     let Some((run_id, blocking, tool_call_id)) =
-        esc_db::answer(&mut *tx, &row.id, status, guidance, &v.user.id, responder).await?
+        esc_db::answer(&mut *tx, &row.id, status, guidance, by.id, by.name).await?
     else {
         return Err(AppError::Conflict(ALREADY_RESOLVED.into()));
     };
@@ -74,7 +98,7 @@ async fn answer(escalation_id: String, answer: Answer) -> Result<(), AppError> {
     }
     audit::record_for(
         &mut *tx,
-        v.actor(),
+        by.actor,
         Some(&row.team_id),
         action,
         &row.id,

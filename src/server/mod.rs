@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod state;
 pub mod streams;
 pub mod tokens;
+pub mod triggers;
 
 use config::Config;
 use leptos::config::{LeptosOptions, get_configuration};
@@ -160,6 +161,9 @@ pub async fn serve(
             }
             if let Err(e) = db::login_failures::sweep(&db, db::now_ms()).await {
                 tracing::warn!(error = %e, "could not delete old sign-in failure counts");
+            }
+            if let Err(e) = db::triggers::purge_expired_keys(&db).await {
+                tracing::warn!(error = %e, "could not delete expired idempotency keys");
             }
         }
     });

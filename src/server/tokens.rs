@@ -24,6 +24,7 @@ fn prefix(kind: TokenKind) -> &'static str {
     match kind {
         TokenKind::Embed => "flr_embed_",
         TokenKind::Api => "flr_api_",
+        TokenKind::ApiWrite => "flr_api_rw_",
     }
 }
 
@@ -41,6 +42,15 @@ pub async fn authenticate(
         return Ok(None);
     }
     tokens::active(db, kind.as_str(), &hash(value)).await
+}
+
+/// The row of a live API token of either kind (its `kind` says whether it may write).
+pub async fn authenticate_api(db: &Db, value: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+    let kind = match value.starts_with(prefix(TokenKind::ApiWrite)) {
+        true => TokenKind::ApiWrite,
+        false => TokenKind::Api,
+    };
+    authenticate(db, kind, value).await
 }
 
 fn info(r: TokenRow) -> TokenInfo {
@@ -69,9 +79,11 @@ pub async fn create(kind: String, team_id: String, name: String) -> Result<NewTo
     let v = viewer().await?;
     v.require_manager()?;
     v.require_team(&team_id)?;
-    let kind = kind
-        .parse::<TokenKind>()
-        .map_err(|_| AppError::invalid("A token is for the embed widget or the API."))?;
+    let kind = kind.parse::<TokenKind>().map_err(|_| {
+        AppError::invalid(
+            "A token is for the embed widget, the API (read) or the API (read and write).",
+        )
+    })?;
     let name = validate::name(&name, "token name", 80)?;
     let state = app_state()?;
     let mut bytes = [0u8; 32];

@@ -1,6 +1,7 @@
-//! Read-only tokens for outside the app: an *embed* token shows one team's open-escalation
-//! widget in another site's `<iframe>`; an *API* token reads `GET /api/v1/escalations`. Owners
-//! and admins create and revoke them for their teams; Flare keeps only a hash.
+//! Tokens for outside the app: an *embed* token shows one team's open-escalation widget in
+//! another site's `<iframe>`; an *API* token reads the JSON API, and an *API (read and write)*
+//! token may also start runs and answer escalations. Owners and admins create and revoke them
+//! for their teams; Flare keeps only a hash.
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -9,7 +10,12 @@ use serde::{Deserialize, Serialize};
 crate::names::stored_enum! {
     pub enum TokenKind as "token kind" {
         Embed,
+        /// The API, reading only.
         Api,
+        /// The API, reading and writing: start runs, answer escalations.
+        #[serde(rename = "api_write")]
+        #[strum(serialize = "api_write")]
+        ApiWrite,
     }
 }
 

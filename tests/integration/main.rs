@@ -26,3 +26,4 @@ mod pages;
 mod scoping;
 mod security;
 mod tokens;
+mod triggers;

@@ -21,6 +21,7 @@ struct World {
     escalation: String,
     token: String,
     api_token: String,
+    trigger: String,
     member_a: String,
     bert: String,
 }
@@ -73,6 +74,18 @@ async fn world() -> World {
         .as_str()
         .unwrap()
         .to_string();
+    // A webhook of team A (stored directly: the matrix's app has no secret key on PostgreSQL).
+    let trigger = "3f0c9b9e-0000-4000-8000-00000000abcd".to_string();
+    sqlx::query(
+        "INSERT INTO triggers (id, team_id, agent_id, kind, name, enabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'webhook', 'PLUM hook', 1, 0, 0)",
+    )
+    .bind(&trigger)
+    .bind(&team_a)
+    .bind(&agent)
+    .execute(&app.db)
+    .await
+    .unwrap();
     let member_a = app.create_user(&owner, "mia@example.com", "member").await;
     app.add_member(&owner, &team_a, &member_a).await;
     let bert = app.create_user(&owner, "bert@example.com", "member").await;
@@ -88,6 +101,7 @@ async fn world() -> World {
         escalation,
         token,
         api_token,
+        trigger,
         member_a,
         bert,
     }
@@ -105,6 +119,7 @@ async fn snapshot(app: &TestApp) -> String {
         "SELECT CAST(COUNT(*) AS TEXT) FROM threads",
         "SELECT id || status FROM escalations ORDER BY id",
         "SELECT id || COALESCE(revoked_at, 0) FROM tokens ORDER BY id",
+        "SELECT id || name || enabled || COALESCE(deleted_at, 0) FROM triggers ORDER BY id",
     ];
     let mut out = String::new();
     for q in queries {
@@ -215,6 +230,16 @@ fn calls(w: &World) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
         ),
         ("list_escalations", vec![]),
         ("open_escalation_count", vec![]),
+        ("list_triggers", vec![("agent_id", w.agent.clone())]),
+        (
+            "add_webhook",
+            vec![("agent_id", w.agent.clone()), ("name", s("Mine"))],
+        ),
+        (
+            "set_trigger_enabled",
+            vec![("trigger_id", w.trigger.clone()), ("enabled", s("false"))],
+        ),
+        ("delete_trigger", vec![("trigger_id", w.trigger.clone())]),
     ]
 }
 
@@ -229,7 +254,7 @@ const ACCOUNT_WIDE: [&str; 5] = [
 ];
 
 /// What only owners and admins may do: a plain member of team A asking must change nothing.
-const MANAGERS_ONLY: [&str; 14] = [
+const MANAGERS_ONLY: [&str; 17] = [
     "create_agent",
     "rename_agent",
     "delete_agent",
@@ -244,6 +269,9 @@ const MANAGERS_ONLY: [&str; 14] = [
     "deactivate_user",
     "list_tokens",
     "create_token",
+    "add_webhook",
+    "set_trigger_enabled",
+    "delete_trigger",
 ];
 
 #[tokio::test]

@@ -14,6 +14,15 @@ pub enum Actor<'a> {
         name: &'a str,
     },
     System,
+    /// An API token acting for its team ("token: Zendesk bridge").
+    Token {
+        name: &'a str,
+    },
+    /// A trigger that started a run or was refused ("webhook: Zendesk").
+    Trigger {
+        kind: &'a str,
+        name: &'a str,
+    },
 }
 
 /// An account-level entry (people, teams, sign-in): owners and admins see it.
@@ -41,6 +50,8 @@ pub async fn record_for<'e, E: Executor<'e, Database = Any>>(
         Actor::User { id, email } => (Some(id.to_string()), email.to_string()),
         Actor::Agent { name } => (None, format!("agent: {name}")),
         Actor::System => (None, "system".to_string()),
+        Actor::Token { name } => (None, format!("token: {name}")),
+        Actor::Trigger { kind, name } => (None, format!("{kind}: {name}")),
     };
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor_id, actor, action, subject, detail, team_id) \

@@ -91,7 +91,7 @@ pub async fn answer<'e, E: Executor<'e, Database = Any>>(
     id: &str,
     status: crate::escalations::EscalationStatus,
     guidance: Option<&str>,
-    responder_id: &str,
+    responder_id: Option<&str>,
     responder: &str,
 ) -> Result<Option<(String, i64, Option<String>)>, sqlx::Error> {
     sqlx::query_as(
@@ -102,7 +102,7 @@ pub async fn answer<'e, E: Executor<'e, Database = Any>>(
     .bind(id)
     .bind(status.as_str())
     .bind(guidance.map(str::to_string))
-    .bind(responder_id)
+    .bind(responder_id.map(str::to_string))
     .bind(responder)
     .bind(now_ms())
     .fetch_optional(ex)

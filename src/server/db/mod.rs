@@ -11,6 +11,7 @@ pub mod runs;
 pub mod teams;
 pub mod threads;
 pub mod tokens;
+pub mod triggers;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -30,8 +30,8 @@ pub struct MessageRow {
     pub created_at: i64,
 }
 
-pub async fn insert(
-    db: &Db,
+pub async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
     team_id: &str,
     agent_id: &str,
     trigger: crate::chat::Trigger,
@@ -51,7 +51,7 @@ pub async fn insert(
     .bind(title)
     .bind(created_by.map(str::to_string))
     .bind(now)
-    .execute(db)
+    .execute(ex)
     .await?;
     Ok(id)
 }

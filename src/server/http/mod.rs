@@ -2,6 +2,7 @@
 //! streams in `live`, the JSON API in `api`) and, in `middleware`, what every request passes.
 
 mod api;
+mod hooks;
 mod live;
 mod middleware;
 
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::sync::LazyLock;
@@ -78,7 +79,14 @@ pub fn router(state: AppState) -> Router {
         .route(crate::live::LIVE_PATH, get(live::live))
         .route("/embed/live", get(live::embed_live))
         .route("/embed-widget.js", get(embed_widget_js))
+        .route("/api/v1/agents", get(api::api_agents))
+        .route("/api/v1/agents/{agent_id}/runs", post(api::api_start_run))
+        .route("/api/v1/runs/{run_id}", get(api::api_run))
         .route("/api/v1/escalations", get(api::api_escalations))
+        .route("/api/v1/escalations/{id}", get(api::api_escalation))
+        .route("/api/v1/escalations/{id}/respond", post(api::api_respond))
+        .route("/api/v1/escalations/{id}/dismiss", post(api::api_dismiss))
+        .route("/hooks/{id}", post(hooks::receive))
         .leptos_routes_with_context(
             &state,
             routes,

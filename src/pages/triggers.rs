@@ -1,0 +1,170 @@
+//! `/app/settings/agents/{id}/triggers`: what starts an agent without a chat. A webhook is a
+//! URL and a signing secret (shown once); owners and admins add, pause and delete them, members
+//! see them. Its own page, so the agent page's piece of the bundle does not grow.
+
+use crate::components::data::data;
+use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
+use crate::components::time::format_time;
+use crate::triggers::{AddWebhook, DeleteTrigger, SetTriggerEnabled, list_triggers};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn TriggersPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let add = ServerAction::<AddWebhook>::new();
+    let toggle = ServerAction::<SetTriggerEnabled>::new();
+    let delete = ServerAction::<DeleteTrigger>::new();
+    let triggers = data(
+        move || {
+            (
+                id(),
+                add.version().get(),
+                toggle.version().get(),
+                delete.version().get(),
+            )
+        },
+        |(id, ..)| list_triggers(id),
+    );
+    let add_error = Signal::derive(move || add.value().with(error_text));
+    let change_error = Signal::derive(move || {
+        toggle
+            .value()
+            .with(error_text)
+            .or_else(|| delete.value().with(error_text))
+    });
+    // The new webhook's secret, shown once, with how to sign a request.
+    let created = move || {
+        add.value().get().and_then(Result::ok).map(|hook| {
+            let url = format!("{}{}", crate::components::url::page_origin(), hook.trigger.path);
+            let example = format!(
+                "body='{{\"message\":\"Hello\"}}'\nts=$(date +%s)\nsig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac '{}' | sed 's/^.* //')\ncurl -X POST -H \"X-Flare-Timestamp: $ts\" -H \"X-Flare-Signature: sha256=$sig\" -H 'Content-Type: application/json' -d \"$body\" {url}",
+                hook.secret
+            );
+            view! {
+                <section class="card new-token" role="status">
+                    <h2>"Copy the signing secret now: it is not shown again"</h2>
+                    <p>
+                        <label for="new-hook-url">"Webhook URL"</label>
+                        <input id="new-hook-url" readonly value=url />
+                    </p>
+                    <p>
+                        <label for="new-hook-secret">"Signing secret"</label>
+                        <input id="new-hook-secret" readonly value=hook.secret.clone() />
+                    </p>
+                    <label for="new-hook-usage">"How to send it a request"</label>
+                    <textarea id="new-hook-usage" readonly rows=5>
+                        {example}
+                    </textarea>
+                </section>
+            }
+        })
+    };
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match triggers.await {
+                    Err(e) => {
+                        view! {
+                            <Title text="Triggers · Flare" />
+                            <h1>"Triggers"</h1>
+                            <p class="form-error" role="alert">{e.to_string()}</p>
+                            <a href="/app/settings/agents">"Back to Agents"</a>
+                        }
+                            .into_any_in_step()
+                    }
+                    Ok(t) => {
+                        let can_edit = t.can_edit;
+                        let agent_id = t.agent_id.clone();
+                        let rows = t
+                            .triggers
+                            .into_iter()
+                            .map(|g| {
+                                let state = if g.enabled { "Active" } else { "Paused" };
+                                let (verb, enable) = if g.enabled { ("Pause", "false") } else { ("Resume", "true") };
+                                let (pause_label, delete_label) = (format!("{verb} {}", g.name), format!("Delete {}", g.name));
+                                let (toggle_id, delete_id) = (g.id.clone(), g.id.clone());
+                                let actions = can_edit
+                                    .then(move || {
+                                        view! {
+                                            <ActionForm action=toggle>
+                                                {InStep(view! {
+                                                    <input type="hidden" name="trigger_id" value=toggle_id />
+                                                    <input type="hidden" name="enabled" value=enable />
+                                                    <button type="submit" aria-label=pause_label>{verb}</button>
+                                                })}
+                                            </ActionForm>
+                                            <ActionForm action=delete>
+                                                {InStep(view! {
+                                                    <input type="hidden" name="trigger_id" value=delete_id />
+                                                    <button type="submit" class="danger" aria-label=delete_label>"Delete"</button>
+                                                })}
+                                            </ActionForm>
+                                        }
+                                    });
+                                view! {
+                                    <tr>
+                                        <td>{g.name.clone()}</td>
+                                        <td>"Webhook"</td>
+                                        <td><code>{g.path.clone()}</code></td>
+                                        <td>{format_time(g.created_at_ms)}</td>
+                                        <td>{state}</td>
+                                        <td>{actions}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            <Title text=format!("Triggers · {} · Flare", t.agent_name) />
+                            <p class="crumbs">
+                                <a href="/app/settings/agents">"Agents"</a>
+                                " › "
+                                <a href=format!("/app/settings/agents/{}", t.agent_id)>{t.agent_name.clone()}</a>
+                            </p>
+                            <h1>"Triggers"</h1>
+                            <p class="helper">
+                                "A webhook starts this agent when another system sends a signed request to this Flare's address followed by the webhook's path. Each request is a new thread with its trigger; you hear about it only if it escalates."
+                            </p>
+                            {created}
+                            <FormError message=change_error />
+                            <table class="data-table" aria-label="Triggers">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Name"</th>
+                                        <th scope="col">"Kind"</th>
+                                        <th scope="col">"Path"</th>
+                                        <th scope="col">"Created"</th>
+                                        <th scope="col">"State"</th>
+                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                    </tr>
+                                </thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                            {can_edit
+                                .then(|| {
+                                    view! {
+                                        <section class="card narrow" aria-labelledby="new-hook-heading">
+                                            <h2 id="new-hook-heading">"Add webhook"</h2>
+                                            <ActionForm action=add>
+                                                {InStep(view! {
+                                                    <input type="hidden" name="agent_id" value=agent_id.clone() />
+                                                    <label for="hook-name">"Webhook name"</label>
+                                                    <input id="hook-name" name="name" required maxlength=80 placeholder="Zendesk" />
+                                                    <FormError message=add_error />
+                                                    <button type="submit" class="primary">"Add webhook"</button>
+                                                })}
+                                            </ActionForm>
+                                        </section>
+                                    }
+                                })}
+                        }
+                            .into_any_in_step()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}

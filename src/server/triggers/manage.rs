@@ -1,0 +1,161 @@
+//! Adding, pausing and deleting an agent's triggers: members of its team see them, owners and
+//! admins of that team change them. A webhook's signing secret is shown once, then kept sealed.
+
+use crate::error::AppError;
+use crate::server::auth::viewer;
+use crate::server::config::Secret;
+use crate::server::db::audit;
+use crate::server::db::triggers::{self as db, NewTrigger, TriggerRow};
+use crate::server::db::{new_id, now_ms};
+use crate::server::state::{AppState, app_state};
+use crate::triggers::{AgentTriggers, NewWebhook, TriggerInfo, TriggerKind};
+use crate::validate;
+use rand_core::{OsRng, RngCore};
+
+/// Where a trigger's sealed secret belongs (a sealed value opens only for its own row).
+pub fn seal_context(trigger_id: &str) -> String {
+    format!("trigger:{trigger_id}")
+}
+
+pub fn hook_path(trigger_id: &str) -> String {
+    format!("/hooks/{trigger_id}")
+}
+
+fn info(row: &TriggerRow) -> TriggerInfo {
+    TriggerInfo {
+        id: row.id.clone(),
+        kind: row.kind,
+        name: row.name.clone(),
+        enabled: row.enabled != 0,
+        path: hook_path(&row.id),
+        created_at_ms: row.created_at,
+    }
+}
+
+pub async fn list(agent_id: String) -> Result<AgentTriggers, AppError> {
+    let v = viewer().await?;
+    let state = app_state()?;
+    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let rows = db::for_agent(&state.db, &agent.id).await?;
+    Ok(AgentTriggers {
+        agent_id: agent.id,
+        agent_name: agent.name,
+        can_edit: v.user.role.can_manage(),
+        triggers: rows.iter().map(info).collect(),
+    })
+}
+
+pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("add triggers")?;
+    let state = app_state()?;
+    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let name = validate::name(&name, "webhook name", 80)?;
+    let id = new_id();
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let secret = format!(
+        "whsec_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let sealed = seal(&state, &secret, &id)?;
+    let mut tx = state.db.begin().await?;
+    db::insert(
+        &mut *tx,
+        NewTrigger {
+            id: &id,
+            team_id: &agent.team_id,
+            agent_id: &agent.id,
+            kind: TriggerKind::Webhook,
+            name: &name,
+            secret: Some(&sealed),
+            created_by: &v.user.id,
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&agent.team_id),
+        "trigger.created",
+        &id,
+        &format!("webhook \u{201c}{name}\u{201d} for {}", agent.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(NewWebhook {
+        trigger: TriggerInfo {
+            id: id.clone(),
+            kind: TriggerKind::Webhook,
+            name,
+            enabled: true,
+            path: hook_path(&id),
+            created_at_ms: now_ms(),
+        },
+        secret,
+    })
+}
+
+fn seal(state: &AppState, secret: &str, trigger_id: &str) -> Result<String, AppError> {
+    let secrets = state.runtime.connections.secrets().ok_or_else(|| {
+        AppError::invalid(
+            "Flare cannot store signing secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
+        )
+    })?;
+    Ok(secrets.seal(&Secret::new(secret), &seal_context(trigger_id)))
+}
+
+/// The trigger if the viewer may change it; another team's does not exist for them.
+async fn editable(
+    trigger_id: &str,
+) -> Result<(crate::server::auth::Viewer, AppState, TriggerRow), AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("change triggers")?;
+    let state = app_state()?;
+    let not_found = || AppError::NotFound("No such trigger.".into());
+    let row = db::by_id(&state.db, trigger_id)
+        .await?
+        .ok_or_else(not_found)?;
+    v.require_team(&row.team_id).map_err(|_| not_found())?;
+    Ok((v, state, row))
+}
+
+pub async fn set_enabled(trigger_id: String, enabled: bool) -> Result<(), AppError> {
+    let (v, state, row) = editable(&trigger_id).await?;
+    let mut tx = state.db.begin().await?;
+    if !db::set_enabled(&mut *tx, &row.id, enabled).await? {
+        // Already so (a double click, or another admin): nothing changed, nothing to say.
+        return Ok(());
+    }
+    let what = if enabled { "resumed" } else { "paused" };
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&row.team_id),
+        "trigger.changed",
+        &row.id,
+        &format!("{} \u{201c}{}\u{201d} {what}", row.kind.as_str(), row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete(trigger_id: String) -> Result<(), AppError> {
+    let (v, state, row) = editable(&trigger_id).await?;
+    let mut tx = state.db.begin().await?;
+    if !db::delete(&mut *tx, &row.id).await? {
+        return Err(AppError::NotFound("No such trigger.".into()));
+    }
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&row.team_id),
+        "trigger.deleted",
+        &row.id,
+        &format!("{} \u{201c}{}\u{201d}", row.kind.as_str(), row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

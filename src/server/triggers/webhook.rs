@@ -1,0 +1,228 @@
+//! Inbound webhooks: `POST /hooks/{id}`, signed like Stripe's and GitHub's. The request carries
+//! `X-Flare-Timestamp` (unix seconds) and `X-Flare-Signature: sha256=<hex HMAC-SHA256 of
+//! "{timestamp}.{raw body}">` under the hook's secret; the signature is compared in constant
+//! time. A request older than five minutes is refused, and the same signed request is taken
+//! once: a replay within those minutes starts nothing. An `X-Flare-Delivery` id makes a
+//! sender's retry (newly signed) answer with the run the first try started.
+
+use super::{Once, Start, StartError, Started};
+use crate::chat::Trigger;
+use crate::server::config::Secret;
+use crate::server::db::audit::Actor;
+use crate::server::db::triggers::{self as db, TriggerRow};
+use crate::server::state::AppState;
+use crate::triggers::{HOOK_TOLERANCE_SECS, MAX_HOOK_BODY_BYTES, TriggerKind};
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+
+/// A refusal: its status and what the sender is told.
+#[derive(Debug)]
+pub struct Refused(pub StatusCode, pub String);
+
+fn refused(status: StatusCode, msg: impl Into<String>) -> Refused {
+    Refused(status, msg.into())
+}
+
+impl From<sqlx::Error> for Refused {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "webhook: database error");
+        refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side; nothing was started. Retry later.",
+        )
+    }
+}
+
+/// The signature a sender computes: hex HMAC-SHA256 of `"{timestamp}.{body}"`.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+}
+
+fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<sha2::Sha256> {
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Checks the request and starts the hook's agent. `body` is at most the limit already.
+pub async fn receive(
+    state: &AppState,
+    trigger_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Started, Refused> {
+    let no_hook = || refused(StatusCode::NOT_FOUND, "No such webhook.");
+    let row = db::by_id(&state.db, trigger_id)
+        .await?
+        .filter(|r| r.kind == TriggerKind::Webhook)
+        .ok_or_else(no_hook)?;
+    match check(state, &row, headers, body, now_secs).await {
+        Ok(started) => Ok(started),
+        Err(r) => {
+            // The audit says why, never what was sent.
+            if r.0 != StatusCode::INTERNAL_SERVER_ERROR {
+                super::audit_rejected(&state.db, &row, &r.1).await;
+            }
+            Err(r)
+        }
+    }
+}
+
+async fn check(
+    state: &AppState,
+    row: &TriggerRow,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Started, Refused> {
+    let unsigned = || {
+        refused(
+            StatusCode::UNAUTHORIZED,
+            "Sign the request: X-Flare-Timestamp (unix seconds) and X-Flare-Signature (sha256=<hex HMAC-SHA256 of \"{timestamp}.{body}\">) are required.",
+        )
+    };
+    let timestamp: i64 = header(headers, "x-flare-timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(unsigned)?;
+    let signature = header(headers, "x-flare-signature")
+        .and_then(|s| s.strip_prefix("sha256="))
+        .and_then(|s| hex::decode(s).ok())
+        .ok_or_else(unsigned)?;
+    let secret = row
+        .secret
+        .as_deref()
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "No such webhook."))?;
+    let secret = open(state, secret, &row.id)?;
+    // Constant time: how much of a guess matched is never measurable.
+    if mac(secret.expose(), timestamp, body)
+        .verify_slice(&signature)
+        .is_err()
+    {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "The signature does not match: sign \"{timestamp}.{raw body}\" with this webhook's secret (HMAC-SHA256, hex).",
+        ));
+    }
+    if (now_secs - timestamp).abs() > HOOK_TOLERANCE_SECS {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "The request's timestamp is more than {} minutes from now: sign it again with the current time.",
+                HOOK_TOLERANCE_SECS / 60
+            ),
+        ));
+    }
+    if row.enabled == 0 {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            "This webhook is paused: resume it on the agent's Triggers page; nothing was started.",
+        ));
+    }
+    let agent = crate::server::db::agents::by_id(&state.db, &row.agent_id)
+        .await?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or_else(|| {
+            refused(
+                StatusCode::GONE,
+                "This webhook's agent was deleted; nothing was started.",
+            )
+        })?;
+    let message = message(body)?;
+    let delivery = header(headers, "x-flare-delivery").filter(|d| !d.is_empty());
+    if let Some(d) = delivery
+        && (d.len() > 200 || !d.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "X-Flare-Delivery is at most 200 visible ASCII characters.",
+        ));
+    }
+    let sig_hex = hex::encode(&signature);
+    let key = match delivery {
+        Some(d) => format!("delivery:{d}"),
+        None => format!("signature:{sig_hex}"),
+    };
+    let author = format!("webhook: {}", row.name);
+    let started = super::start_run(
+        state,
+        Start {
+            agent: &agent,
+            trigger: Trigger::Webhook,
+            title: format!("Webhook: {}", row.name),
+            author: &author,
+            message: &message,
+            once: Some(Once {
+                scope: format!("hook:{}", row.id),
+                key: &key,
+                fingerprint: Once::fingerprint(&[body]),
+            }),
+            actor: Actor::Trigger {
+                kind: TriggerKind::Webhook.as_str(),
+                name: &row.name,
+            },
+            action: "trigger.fired",
+            subject: &row.id,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        StartError::KeyReused => refused(
+            StatusCode::CONFLICT,
+            "This X-Flare-Delivery id was used for another body; nothing was started.",
+        ),
+        StartError::Database(e) => e.into(),
+    })?;
+    if !started.fresh && delivery.is_none() {
+        return Err(refused(
+            StatusCode::CONFLICT,
+            "This signed request was received already; nothing new was started. To retry on purpose, sign it again with a new timestamp, or send an X-Flare-Delivery id.",
+        ));
+    }
+    Ok(started)
+}
+
+fn open(state: &AppState, sealed: &str, trigger_id: &str) -> Result<Secret, Refused> {
+    let broken = |why: String| {
+        tracing::error!(trigger = %trigger_id, "webhook secret cannot be opened: {why}");
+        refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This webhook's secret cannot be read on this Flare (its FLARE_SECRET_KEY changed); nothing was started.",
+        )
+    };
+    let secrets = state
+        .runtime
+        .connections
+        .secrets()
+        .ok_or_else(|| broken("no FLARE_SECRET_KEY".into()))?;
+    secrets
+        .open(sealed, &super::manage::seal_context(trigger_id))
+        .map_err(|e| broken(e.to_string()))
+}
+
+/// The run's message: the body's `message` field when it has one, otherwise the whole body as
+/// pretty JSON.
+pub fn message(body: &[u8]) -> Result<String, Refused> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            format!("The body is not valid JSON ({e}); nothing was started."),
+        )
+    })?;
+    let text = match value.get("message") {
+        Some(serde_json::Value::String(m)) => m.clone(),
+        _ => serde_json::to_string_pretty(&value).unwrap_or_default(),
+    };
+    crate::validate::long_text(&text, "message", MAX_HOOK_BODY_BYTES)
+        .map_err(|e| refused(StatusCode::BAD_REQUEST, format!("{e}")))
+}

@@ -1,0 +1,906 @@
+//! Runs without a person in the chat: the v1 API with read and write tokens, idempotency keys,
+//! inbound webhooks with their signatures, and what each refuses (starting nothing).
+
+use crate::common::*;
+use flare::server::config::Secret;
+use flare::server::triggers::webhook::sign;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const KEY: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+
+/// An app with a secret key (webhook secrets are sealed with it), the owner signed in, a team
+/// "Support" with the tutorial's agent; returns (app, owner, team, agent).
+async fn setup() -> (TestApp, reqwest::Client, String, String) {
+    let mut config = TestApp::owner_config().await;
+    config.secret_key = Some(Secret::new(KEY));
+    let app = TestApp::start(config).await;
+    let owner = app.owner().await;
+    let (team, agent) = team_with_agent(
+        &app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    (app, owner, team, agent)
+}
+
+async fn token(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    kind: &str,
+    team: &str,
+    name: &str,
+) -> String {
+    let r = app
+        .send(
+            owner,
+            CreateToken {
+                kind: kind.into(),
+                team_id: team.into(),
+                name: name.into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["value"].as_str().unwrap().to_string()
+}
+
+fn bearer(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    req.header("authorization", format!("Bearer {token}"))
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Reply {
+    Reply::read(bearer(client().get(app.url(path)), token)).await
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
+    Reply::read(
+        bearer(client().post(app.url(path)), token)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+    )
+    .await
+}
+
+/// Polls `GET /api/v1/runs/{id}` until its status is `status`.
+async fn run_until(app: &TestApp, token: &str, run: &str, status: &str) -> Value {
+    for _ in 0..400 {
+        let r = get(app, token, &format!("/api/v1/runs/{run}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        if r.body["status"] == status {
+            return r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("run {run} never became {status}");
+}
+
+async fn runs(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) FROM runs").await
+}
+
+async fn audit_rows(app: &TestApp, owner: &reqwest::Client, action: &str) -> Vec<Value> {
+    let r = app
+        .send(
+            owner,
+            ListAudit {
+                action: Some(action.into()),
+                ..all_audit()
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["rows"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_api_run_escalates_is_answered_through_the_api_and_resumes() {
+    let (app, owner, team, agent) = setup().await;
+    let write = token(&app, &owner, "api_write", &team, "Zendesk bridge").await;
+    assert!(write.starts_with("flr_api_rw_"), "{write}");
+
+    let agents = get(&app, &write, "/api/v1/agents").await;
+    assert_eq!(agents.status, StatusCode::OK);
+    assert_eq!(
+        agents.body["agents"],
+        json!([{ "id": agent, "name": "Customer Support Agent", "team": "Support" }])
+    );
+
+    let started = post(
+        &app,
+        &write,
+        &format!("/api/v1/agents/{agent}/runs"),
+        json!({ "message": TUTORIAL_MESSAGE }),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
+    assert_eq!(started.body["status"], "running");
+    let run = started.body["run_id"].as_str().unwrap().to_string();
+    let thread = started.body["thread_id"].as_str().unwrap().to_string();
+
+    let waiting = run_until(&app, &write, &run, "waiting").await;
+    assert_eq!(waiting["trigger"], "api");
+    assert_eq!(waiting["thread_id"], thread.as_str());
+    let esc = waiting["escalation"]["id"].as_str().unwrap().to_string();
+    assert_eq!(waiting["escalation"]["trigger"], "api");
+    assert!(
+        waiting["escalation"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refund")
+    );
+
+    // The thread is in the chat list with its trigger and a title saying where it came from,
+    // and the Escalations page shows the card with `trigger: api`.
+    let threads = app.send(&owner, ListThreads {}).await;
+    let listed = threads.body.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["trigger"], "api");
+    assert_eq!(listed[0]["title"], "API: Zendesk bridge");
+    let page = app
+        .send(
+            &owner,
+            ListEscalations {
+                trigger: Some("api".into()),
+                ..all_escalations()
+            },
+        )
+        .await;
+    assert_eq!(page.body["rows"][0]["id"], esc.as_str(), "{:?}", page.body);
+    let t = load(&app, &owner, &thread).await;
+    assert_eq!(t["messages"][0]["author"], "token: Zendesk bridge");
+
+    let one = get(&app, &write, &format!("/api/v1/escalations/{esc}")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["status"], "open");
+    assert_eq!(one.body["run_id"], run.as_str());
+
+    let answered = post(
+        &app,
+        &write,
+        &format!("/api/v1/escalations/{esc}/respond"),
+        json!({ "guidance": "Approve the refund." }),
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::OK, "{:?}", answered.body);
+    assert_eq!(answered.body["status"], "resolved");
+    assert_eq!(answered.body["responder"], "token: Zendesk bridge");
+    let done = run_until(&app, &write, &run, "completed").await;
+    assert!(done["escalation"].is_null(), "{done}");
+    assert!(
+        done["reply"].as_str().is_some_and(|r| !r.is_empty()),
+        "the agent's last reply: {done}"
+    );
+
+    // The first answer won: a later one, from the API or the web, is refused with the words.
+    for later in [
+        post(
+            &app,
+            &write,
+            &format!("/api/v1/escalations/{esc}/respond"),
+            json!({ "guidance": "No." }),
+        )
+        .await,
+        post(
+            &app,
+            &write,
+            &format!("/api/v1/escalations/{esc}/dismiss"),
+            json!({}),
+        )
+        .await,
+    ] {
+        assert_eq!(later.status, StatusCode::CONFLICT);
+        assert_eq!(
+            later.body,
+            json!({ "error": "This escalation is already resolved." })
+        );
+    }
+    let web = app
+        .send(
+            &owner,
+            DismissEscalation {
+                escalation_id: esc.clone(),
+            },
+        )
+        .await;
+    assert_eq!(web.status, StatusCode::CONFLICT);
+
+    let resolved = audit_rows(&app, &owner, "escalation.resolved").await;
+    assert_eq!(resolved[0]["actor"], "token: Zendesk bridge");
+    assert_eq!(resolved[0]["detail"], "Approve the refund.");
+    let started = audit_rows(&app, &owner, "run.started").await;
+    assert_eq!(started[0]["actor"], "token: Zendesk bridge");
+}
+
+#[tokio::test]
+async fn the_web_answers_first_and_the_api_learns_it_and_dismiss_works_through_the_api() {
+    let (app, owner, team, agent) = setup().await;
+    let write = token(&app, &owner, "api_write", &team, "Bridge").await;
+    let start = |body: &'static str| {
+        let (app, write, agent) = (&app, &write, &agent);
+        async move {
+            post(
+                app,
+                write,
+                &format!("/api/v1/agents/{agent}/runs"),
+                json!({ "message": body }),
+            )
+            .await
+            .body["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let first = start(TUTORIAL_MESSAGE).await;
+    let esc = run_until(&app, &write, &first, "waiting").await["escalation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let web = app
+        .send(
+            &owner,
+            RespondEscalation {
+                escalation_id: esc.clone(),
+                guidance: "Done from the web.".into(),
+            },
+        )
+        .await;
+    assert_eq!(web.status, StatusCode::OK, "{:?}", web.body);
+    let api = post(
+        &app,
+        &write,
+        &format!("/api/v1/escalations/{esc}/dismiss"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(api.status, StatusCode::CONFLICT);
+
+    let second = start("Please delete my account.").await;
+    let esc2 = run_until(&app, &write, &second, "waiting").await["escalation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dismissed = post(
+        &app,
+        &write,
+        &format!("/api/v1/escalations/{esc2}/dismiss"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(dismissed.status, StatusCode::OK, "{:?}", dismissed.body);
+    assert_eq!(dismissed.body["status"], "dismissed");
+    run_until(&app, &write, &second, "completed").await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_starts_one_run_even_when_sent_at_once() {
+    let (app, owner, team, agent) = setup().await;
+    let write = token(&app, &owner, "api_write", &team, "Bridge").await;
+    let path = format!("/api/v1/agents/{agent}/runs");
+    let send = |key: &'static str, message: &'static str| {
+        let req = bearer(client().post(app.url(&path)), &write)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(json!({ "message": message }).to_string());
+        Reply::read(req)
+    };
+    let replies =
+        futures::future::join_all((0..8).map(|_| send("order-88", "Where is order 88?"))).await;
+    let ids: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+            r.body["run_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "eight sends of one key, one run: {ids:?}");
+    assert_eq!(runs(&app).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM threads").await, 1);
+
+    let again = send("order-88", "Where is order 88?").await;
+    assert_eq!(again.body["run_id"], ids.iter().next().unwrap().as_str());
+    let other = send("order-88", "Something else entirely").await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        other.body
+    );
+    assert!(
+        other.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
+    assert_eq!(runs(&app).await, 1, "a reused key starts nothing");
+
+    // A key from more than a day ago is free again.
+    sqlx::query("UPDATE idempotency_keys SET created_at = created_at - 90000000")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let later = send("order-88", "Where is order 88?").await;
+    assert_eq!(later.status, StatusCode::ACCEPTED);
+    assert!(!ids.contains(later.body["run_id"].as_str().unwrap()));
+    assert_eq!(runs(&app).await, 2);
+
+    // Without a key, each request is its own run.
+    let plain = post(&app, &write, &path, json!({ "message": "Hello" })).await;
+    assert_eq!(plain.status, StatusCode::ACCEPTED);
+    assert_eq!(runs(&app).await, 3);
+}
+
+#[tokio::test]
+async fn the_api_refuses_what_it_must_and_starts_nothing() {
+    let (app, owner, team, agent) = setup().await;
+    let read = token(&app, &owner, "api", &team, "Wallboard").await;
+    let write = token(&app, &owner, "api_write", &team, "Bridge").await;
+    let (_, other_agent) = team_with_agent(&app, &owner, "Sales", "Other", TUTORIAL_RULE).await;
+    let path = format!("/api/v1/agents/{agent}/runs");
+    let msg = json!({ "message": TUTORIAL_MESSAGE });
+
+    let r = post(&app, &read, &path, msg.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("read and write"),
+        "{:?}",
+        r.body
+    );
+    let r = post(
+        &app,
+        &write,
+        &format!("/api/v1/agents/{other_agent}/runs"),
+        msg.clone(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (StatusCode::NOT_FOUND, json!({ "error": "No such agent." }))
+    );
+    let r = post(&app, &write, "/api/v1/agents/nope/runs", msg.clone()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = Reply::read(client().post(app.url(&path)).body(msg.to_string())).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for (body, status) in [
+        ("{not json".to_string(), StatusCode::BAD_REQUEST),
+        (json!({ "text": "hi" }).to_string(), StatusCode::BAD_REQUEST),
+        (
+            json!({ "message": "   " }).to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({ "message": "x".repeat(33 * 1024) }).to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({ "message": "x".repeat(3 * 1024 * 1024) }).to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        let r = Reply::read(
+            bearer(client().post(app.url(&path)), &write)
+                .header("content-type", "application/json")
+                .body(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            status,
+            "{}: {:?}",
+            &body[..body.len().min(40)],
+            r.body
+        );
+        if status == StatusCode::BAD_REQUEST {
+            assert!(r.body["error"].is_string(), "one error shape: {:?}", r.body);
+        }
+    }
+    let bad_key = Reply::read(
+        bearer(client().post(app.url(&path)), &write)
+            .header("idempotency-key", "x".repeat(300))
+            .body(msg.to_string()),
+    )
+    .await;
+    assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
+    assert_eq!(runs(&app).await, 0, "nothing was started");
+
+    // Escalations: unknown, another team's, a read token answering.
+    let c = post(&app, &write, &path, msg.clone()).await;
+    let run = c.body["run_id"].as_str().unwrap().to_string();
+    let esc = run_until(&app, &write, &run, "waiting").await["escalation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = post(
+        &app,
+        &read,
+        &format!("/api/v1/escalations/{esc}/respond"),
+        json!({ "guidance": "ok" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(
+        &app,
+        &write,
+        "/api/v1/escalations/nope/respond",
+        json!({ "guidance": "ok" }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (
+            StatusCode::NOT_FOUND,
+            json!({ "error": "No such escalation." })
+        )
+    );
+    let r = post(
+        &app,
+        &write,
+        &format!("/api/v1/escalations/{esc}/respond"),
+        json!({ "guidance": "" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let sales = app
+        .count("SELECT COUNT(*) FROM teams WHERE name = 'Sales'")
+        .await;
+    assert_eq!(sales, 1);
+    let sales_team: (String,) = sqlx::query_as("SELECT id FROM teams WHERE name = 'Sales'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let sales_write = token(&app, &owner, "api_write", &sales_team.0, "Sales bridge").await;
+    for path in [
+        format!("/api/v1/escalations/{esc}"),
+        format!("/api/v1/runs/{run}"),
+    ] {
+        let r = get(&app, &sales_write, &path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: another team's");
+    }
+    let r = post(
+        &app,
+        &sales_write,
+        &format!("/api/v1/escalations/{esc}/dismiss"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get(&app, &read, &format!("/api/v1/escalations/{esc}")).await;
+    assert_eq!(r.body["status"], "open", "nothing answered it");
+    assert_eq!(
+        get(&app, &read, &format!("/api/v1/runs/{run}"))
+            .await
+            .status,
+        StatusCode::OK,
+        "a read token reads"
+    );
+}
+
+// ---- Webhooks ----
+
+struct Hook {
+    id: String,
+    secret: String,
+}
+
+async fn add_hook(app: &TestApp, owner: &reqwest::Client, agent: &str, name: &str) -> Hook {
+    let r = app
+        .send(
+            owner,
+            flare::triggers::AddWebhook {
+                agent_id: agent.into(),
+                name: name.into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["trigger"]["path"],
+        format!("/hooks/{}", r.body["trigger"]["id"].as_str().unwrap())
+    );
+    Hook {
+        id: r.body["trigger"]["id"].as_str().unwrap().to_string(),
+        secret: r.body["secret"].as_str().unwrap().to_string(),
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn deliver(
+    app: &TestApp,
+    hook: &Hook,
+    body: &[u8],
+    ts: i64,
+    sig: Option<String>,
+    delivery: Option<&str>,
+) -> Reply {
+    let sig = sig.unwrap_or_else(|| format!("sha256={}", sign(&hook.secret, ts, body)));
+    let mut req = client()
+        .post(app.url(&format!("/hooks/{}", hook.id)))
+        .header("content-type", "application/json")
+        .header("x-flare-timestamp", ts.to_string())
+        .header("x-flare-signature", sig)
+        .body(body.to_vec());
+    if let Some(d) = delivery {
+        req = req.header("x-flare-delivery", d);
+    }
+    Reply::read(req).await
+}
+
+#[tokio::test]
+async fn a_signed_webhook_starts_a_run_that_escalates_with_its_trigger() {
+    let (app, owner, team, agent) = setup().await;
+    let hook = add_hook(&app, &owner, &agent, "Zendesk").await;
+    assert!(hook.secret.starts_with("whsec_"));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM triggers WHERE secret LIKE '%{}%'",
+            &hook.secret[6..]
+        ))
+        .await,
+        0,
+        "the secret is stored sealed"
+    );
+    let listed = app
+        .send(
+            &owner,
+            flare::triggers::ListTriggers {
+                agent_id: agent.clone(),
+            },
+        )
+        .await;
+    assert!(
+        !listed.body.to_string().contains(&hook.secret),
+        "never listed"
+    );
+    assert_eq!(listed.body["triggers"][0]["name"], "Zendesk");
+
+    let body = json!({ "message": TUTORIAL_MESSAGE, "ticket": 1234 }).to_string();
+    let r = deliver(&app, &hook, body.as_bytes(), now(), None, None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let thread = r.body["thread_id"].as_str().unwrap().to_string();
+    let t = wait_for(&app, &owner, &thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+    assert_eq!(t["trigger"], "webhook");
+    assert_eq!(t["title"], "Webhook: Zendesk");
+    assert_eq!(t["messages"][0]["author"], "webhook: Zendesk");
+    assert!(
+        t["messages"][0]["html"]
+            .as_str()
+            .unwrap()
+            .contains("full refund")
+    );
+    assert_eq!(card(&t).unwrap()["trigger"], "webhook");
+
+    // A body without `message` is the message, as pretty JSON.
+    let r = deliver(
+        &app,
+        &hook,
+        br#"{"event":"ticket.created","id":7}"#,
+        now(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let t = load(&app, &owner, r.body["thread_id"].as_str().unwrap()).await;
+    assert!(
+        t["messages"][0]["html"]
+            .as_str()
+            .unwrap()
+            .contains("ticket.created")
+    );
+
+    let fired = audit_rows(&app, &owner, "trigger.fired").await;
+    assert_eq!(fired.len(), 2);
+    assert_eq!(fired[0]["actor"], "webhook: Zendesk");
+    let created = audit_rows(&app, &owner, "trigger.created").await;
+    assert_eq!(created.len(), 1);
+    let _ = team;
+}
+
+#[tokio::test]
+async fn a_webhook_refuses_forged_replayed_old_huge_and_invalid_requests_and_starts_nothing() {
+    let (app, owner, _team, agent) = setup().await;
+    let hook = add_hook(&app, &owner, &agent, "Zendesk").await;
+    let body = json!({ "message": "SECRET-BODY-TEXT refund please" }).to_string();
+    let b = body.as_bytes();
+    let ts = now();
+    let cases: Vec<(&str, Reply, StatusCode)> = vec![
+        (
+            "forged",
+            deliver(
+                &app,
+                &hook,
+                b,
+                ts,
+                Some(format!("sha256={}", sign("whsec_guess", ts, b))),
+                None,
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "not hex",
+            deliver(&app, &hook, b, ts, Some("sha256=zz".into()), None).await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "unsigned",
+            Reply::read(
+                client()
+                    .post(app.url(&format!("/hooks/{}", hook.id)))
+                    .body(body.clone()),
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "expired",
+            deliver(&app, &hook, b, ts - 301, None, None).await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "ahead",
+            deliver(&app, &hook, b, ts + 301, None, None).await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "body changed",
+            deliver(
+                &app,
+                &hook,
+                b"{\"message\":\"other\"}",
+                ts,
+                Some(format!("sha256={}", sign(&hook.secret, ts, b))),
+                None,
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "invalid json",
+            deliver(&app, &hook, b"{nope", ts, None, None).await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "huge",
+            deliver(&app, &hook, &vec![b' '; 256 * 1024 + 1], ts, None, None).await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "unknown hook",
+            Reply::read(
+                client()
+                    .post(app.url("/hooks/nope"))
+                    .header("x-flare-timestamp", ts.to_string())
+                    .header("x-flare-signature", "sha256=00")
+                    .body("{}"),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (what, r, status) in &cases {
+        assert_eq!(r.status, *status, "{what}: {:?}", r.body);
+        assert!(
+            r.body["error"].is_string(),
+            "{what}: one error shape: {:?}",
+            r.body
+        );
+    }
+    assert!(
+        cases[3].1.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("5 minutes")
+    );
+    assert_eq!(runs(&app).await, 0, "nothing was started");
+
+    // Replayed: the same signed request twice starts one run; the second is told why.
+    let first = deliver(&app, &hook, b, ts, None, None).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let replay = deliver(&app, &hook, b, ts, None, None).await;
+    assert_eq!(replay.status, StatusCode::CONFLICT, "{:?}", replay.body);
+    assert!(
+        replay.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("received already")
+    );
+    assert_eq!(runs(&app).await, 1);
+    // A retry with a delivery id (signed anew) answers with the first run.
+    let d1 = deliver(&app, &hook, b, ts, None, Some("evt_1")).await;
+    let d2 = deliver(&app, &hook, b, ts + 1, None, Some("evt_1")).await;
+    assert_eq!(
+        (d1.status, d2.status),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(d1.body["run_id"], d2.body["run_id"]);
+    let reused = deliver(
+        &app,
+        &hook,
+        b"{\"message\":\"other\"}",
+        ts,
+        None,
+        Some("evt_1"),
+    )
+    .await;
+    assert_eq!(reused.status, StatusCode::CONFLICT);
+    assert_eq!(runs(&app).await, 2);
+
+    // Rejections are audited with why, never with the body.
+    let rejected = audit_rows(&app, &owner, "trigger.rejected").await;
+    assert!(rejected.len() >= 7, "{rejected:?}");
+    assert!(
+        !Value::Array(rejected.clone())
+            .to_string()
+            .contains("SECRET-BODY-TEXT")
+    );
+    assert!(rejected.iter().any(|r| {
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signature does not match")
+    }));
+}
+
+#[tokio::test]
+async fn paused_deleted_and_orphaned_hooks_start_nothing_and_only_the_teams_managers_change_them() {
+    let (app, owner, team, agent) = setup().await;
+    let hook = add_hook(&app, &owner, &agent, "Zendesk").await;
+    let body = br#"{"message":"hello"}"#;
+
+    // Another team's admin and this team's member cannot change it.
+    let admin = app.create_user(&owner, "admin2@example.com", "admin").await;
+    let other = app.create_team(&owner, "Elsewhere").await;
+    app.add_member(&owner, &other, &admin).await;
+    let admin_c = app.sign_in("admin2@example.com", "password-123").await;
+    let member = app
+        .create_user(&owner, "member@example.com", "member")
+        .await;
+    app.add_member(&owner, &team, &member).await;
+    let member_c = app.sign_in("member@example.com", "password-123").await;
+    let pause = |id: &str| flare::triggers::SetTriggerEnabled {
+        trigger_id: id.into(),
+        enabled: false,
+    };
+    assert_eq!(
+        app.send(&admin_c, pause(&hook.id)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(
+            &admin_c,
+            flare::triggers::DeleteTrigger {
+                trigger_id: hook.id.clone()
+            }
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(&member_c, pause(&hook.id)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app
+        .send(
+            &member_c,
+            flare::triggers::AddWebhook {
+                agent_id: agent.clone(),
+                name: "Mine".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .send(
+            &admin_c,
+            flare::triggers::AddWebhook {
+                agent_id: agent.clone(),
+                name: "Mine".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another team's agent");
+    let seen = app
+        .send(
+            &member_c,
+            flare::triggers::ListTriggers {
+                agent_id: agent.clone(),
+            },
+        )
+        .await;
+    assert_eq!(
+        seen.body["triggers"].as_array().unwrap().len(),
+        1,
+        "members see them"
+    );
+    assert_eq!(seen.body["can_edit"], false);
+    let hidden = app
+        .send(
+            &admin_c,
+            flare::triggers::ListTriggers {
+                agent_id: agent.clone(),
+            },
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM triggers WHERE enabled = 1")
+            .await,
+        1
+    );
+
+    // Paused: refused; resumed: works again.
+    assert_eq!(
+        app.send(&owner, pause(&hook.id)).await.status,
+        StatusCode::OK
+    );
+    let r = deliver(&app, &hook, body, now(), None, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert!(r.body["error"].as_str().unwrap().contains("paused"));
+    let resume = flare::triggers::SetTriggerEnabled {
+        trigger_id: hook.id.clone(),
+        enabled: true,
+    };
+    assert_eq!(app.send(&owner, resume).await.status, StatusCode::OK);
+    assert_eq!(
+        deliver(&app, &hook, body, now(), None, None).await.status,
+        StatusCode::ACCEPTED
+    );
+    let changed = audit_rows(&app, &owner, "trigger.changed").await;
+    assert_eq!(changed.len(), 2, "paused and resumed: {changed:?}");
+
+    // The agent deleted: refused.
+    let second = add_hook(&app, &owner, &agent, "Second").await;
+    let r = app
+        .send(
+            &owner,
+            DeleteAgent {
+                agent_id: agent.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = deliver(&app, &second, body, now(), None, None).await;
+    assert_eq!(r.status, StatusCode::GONE, "{:?}", r.body);
+
+    // The hook deleted: gone, its secret with it.
+    let r = app
+        .send(
+            &owner,
+            flare::triggers::DeleteTrigger {
+                trigger_id: hook.id.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM triggers WHERE id = '{}' AND secret IS NULL",
+            hook.id
+        ))
+        .await,
+        1
+    );
+    let r = deliver(&app, &hook, body, now(), None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        runs(&app).await,
+        1,
+        "only the delivery while enabled started a run"
+    );
+}
