@@ -6,7 +6,10 @@ use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::time::format_time;
-use crate::triggers::{AddWebhook, DeleteTrigger, SetTriggerEnabled, list_triggers};
+use crate::triggers::{
+    AddSchedule, AddWebhook, DeleteTrigger, SetTriggerEnabled, TriggerKind, list_triggers,
+    preview_schedule,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -16,6 +19,15 @@ pub fn TriggersPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let add = ServerAction::<AddWebhook>::new();
+    let add_schedule = ServerAction::<AddSchedule>::new();
+    // The schedule form's expression and zone, read back as the next firings while typing.
+    let cron = RwSignal::new("0 9 * * MON-FRI".to_string());
+    let zone = RwSignal::new("UTC".to_string());
+    let upcoming = data(
+        move || (cron.get(), zone.get()),
+        |(c, z)| preview_schedule(c, z),
+    );
+    let schedule_error = Signal::derive(move || add_schedule.value().with(error_text));
     let toggle = ServerAction::<SetTriggerEnabled>::new();
     let delete = ServerAction::<DeleteTrigger>::new();
     let triggers = data(
@@ -23,6 +35,7 @@ pub fn TriggersPage() -> impl IntoView {
             (
                 id(),
                 add.version().get(),
+                add_schedule.version().get(),
                 toggle.version().get(),
                 delete.version().get(),
             )
@@ -39,7 +52,11 @@ pub fn TriggersPage() -> impl IntoView {
     // The new webhook's secret, shown once, with how to sign a request.
     let created = move || {
         add.value().get().and_then(Result::ok).map(|hook| {
-            let url = format!("{}{}", crate::components::url::page_origin(), hook.trigger.path);
+            let url = format!(
+                "{}{}",
+                crate::components::url::page_origin(),
+                hook.trigger.path.clone().unwrap_or_default()
+            );
             let example = format!(
                 "body='{{\"message\":\"Hello\"}}'\nts=$(date +%s)\nsig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac '{}' | sed 's/^.* //')\ncurl -X POST -H \"X-Flare-Timestamp: $ts\" -H \"X-Flare-Signature: sha256=$sig\" -H 'Content-Type: application/json' -d \"$body\" {url}",
                 hook.secret
@@ -78,7 +95,7 @@ pub fn TriggersPage() -> impl IntoView {
                     }
                     Ok(t) => {
                         let can_edit = t.can_edit;
-                        let agent_id = t.agent_id.clone();
+                        let (agent_id, schedule_agent_id) = (t.agent_id.clone(), t.agent_id.clone());
                         let rows = t
                             .triggers
                             .into_iter()
@@ -105,11 +122,23 @@ pub fn TriggersPage() -> impl IntoView {
                                             </ActionForm>
                                         }
                                     });
+                                let (kind, what) = match (g.kind, &g.schedule) {
+                                    (TriggerKind::Schedule, Some(s)) => (
+                                        "Schedule",
+                                        format!(
+                                            "{} ({}) · next: {}",
+                                            s.cron,
+                                            s.time_zone,
+                                            s.upcoming.first().cloned().unwrap_or_default()
+                                        ),
+                                    ),
+                                    _ => ("Webhook", g.path.clone().unwrap_or_default()),
+                                };
                                 view! {
                                     <tr>
                                         <td>{g.name.clone()}</td>
-                                        <td>"Webhook"</td>
-                                        <td><code>{g.path.clone()}</code></td>
+                                        <td>{kind}</td>
+                                        <td><code>{what}</code></td>
                                         <td>{format_time(g.created_at_ms)}</td>
                                         <td>{state}</td>
                                         <td>{actions}</td>
@@ -126,7 +155,7 @@ pub fn TriggersPage() -> impl IntoView {
                             </p>
                             <h1>"Triggers"</h1>
                             <p class="helper">
-                                "A webhook starts this agent when another system sends a signed request to this Flare's address followed by the webhook's path. Each request is a new thread with its trigger; you hear about it only if it escalates."
+                                "A webhook starts this agent when another system sends a signed request to this Flare's address followed by the webhook's path; a schedule starts it at the times a cron expression names. Each start is a new thread with its trigger; you hear about it only if it escalates."
                             </p>
                             {created}
                             <FormError message=change_error />
@@ -135,7 +164,7 @@ pub fn TriggersPage() -> impl IntoView {
                                     <tr>
                                         <th scope="col">"Name"</th>
                                         <th scope="col">"Kind"</th>
-                                        <th scope="col">"Path"</th>
+                                        <th scope="col">"Where or when"</th>
                                         <th scope="col">"Created"</th>
                                         <th scope="col">"State"</th>
                                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
@@ -150,11 +179,57 @@ pub fn TriggersPage() -> impl IntoView {
                                             <h2 id="new-hook-heading">"Add webhook"</h2>
                                             <ActionForm action=add>
                                                 {InStep(view! {
-                                                    <input type="hidden" name="agent_id" value=agent_id.clone() />
+                                                    <input type="hidden" name="agent_id" value=agent_id />
                                                     <label for="hook-name">"Webhook name"</label>
                                                     <input id="hook-name" name="name" required maxlength=80 placeholder="Zendesk" />
                                                     <FormError message=add_error />
                                                     <button type="submit" class="primary">"Add webhook"</button>
+                                                })}
+                                            </ActionForm>
+                                        </section>
+                                        <section class="card narrow" aria-labelledby="new-schedule-heading">
+                                            <h2 id="new-schedule-heading">"Add schedule"</h2>
+                                            <ActionForm action=add_schedule>
+                                                {InStep(view! {
+                                                    <input type="hidden" name="agent_id" value=schedule_agent_id />
+                                                    <label for="schedule-name">"Schedule name"</label>
+                                                    <input id="schedule-name" name="name" required maxlength=80 placeholder="Nightly review" />
+                                                    <label for="schedule-cron">"Cron expression"</label>
+                                                    <input
+                                                        id="schedule-cron"
+                                                        name="cron"
+                                                        required
+                                                        maxlength=200
+                                                        prop:value=move || cron.get()
+                                                        on:input=move |ev| cron.set(event_target_value(&ev))
+                                                    />
+                                                    <label for="schedule-zone">"Time zone"</label>
+                                                    <input
+                                                        id="schedule-zone"
+                                                        name="time_zone"
+                                                        required
+                                                        maxlength=64
+                                                        prop:value=move || zone.get()
+                                                        on:input=move |ev| zone.set(event_target_value(&ev))
+                                                    />
+                                                    <div aria-live="polite" aria-label="Next firings">
+                                                        <Suspense>
+                                                            {move || Suspend::new(async move {
+                                                                match upcoming.await {
+                                                                    Ok(times) => view! {
+                                                                        <ul class="upcoming">
+                                                                            {times.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}
+                                                                        </ul>
+                                                                    }.into_any_in_step(),
+                                                                    Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any_in_step(),
+                                                                }
+                                                            })}
+                                                        </Suspense>
+                                                    </div>
+                                                    <label for="schedule-message">"Message"</label>
+                                                    <textarea id="schedule-message" name="message" required rows=3></textarea>
+                                                    <FormError message=schedule_error />
+                                                    <button type="submit" class="primary">"Add schedule"</button>
                                                 })}
                                             </ActionForm>
                                         </section>

@@ -50,6 +50,10 @@ impl ProviderConfig {
     }
 }
 
+/// Schedules fire at most once a minute; looking every second keeps a firing within a second
+/// of its time for the cost of one indexed query.
+const DEFAULT_SCHEDULER_TICK_MS: u64 = 1000;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
@@ -67,6 +71,8 @@ pub struct Config {
     /// How long a run's driver holds it without renewing (FLARE_RUN_LEASE_MS): after a crash,
     /// its runs are taken over this long after the driver's last renewal.
     pub run_lease_ms: u64,
+    /// How often each instance looks for schedules that are due (FLARE_SCHEDULER_TICK_MS).
+    pub scheduler_tick_ms: u64,
     /// How long one provider call may take (FLARE_PROVIDER_TIMEOUT_MS).
     pub provider_timeout_ms: u64,
     pub provider: ProviderConfig,
@@ -188,6 +194,7 @@ impl Config {
             trust_proxy: flag("FLARE_TRUST_PROXY"),
             log_json: var("FLARE_LOG_FORMAT").is_some_and(|v| v == "json"),
             run_lease_ms: millis("FLARE_RUN_LEASE_MS", DEFAULT_RUN_LEASE_MS)?,
+            scheduler_tick_ms: millis("FLARE_SCHEDULER_TICK_MS", DEFAULT_SCHEDULER_TICK_MS)?,
             provider_timeout_ms: millis("FLARE_PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS)?,
             embedding_model: var("FLARE_EMBEDDING_MODEL"),
             secret_key,
@@ -208,6 +215,7 @@ impl Config {
             trust_proxy: false,
             log_json: false,
             run_lease_ms: DEFAULT_RUN_LEASE_MS,
+            scheduler_tick_ms: DEFAULT_SCHEDULER_TICK_MS,
             provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
             provider: ProviderConfig::Rules,
             critical_overdue_minutes: DEFAULT_CRITICAL_OVERDUE_MINUTES,

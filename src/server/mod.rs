@@ -168,6 +168,7 @@ pub async fn serve(
         }
     });
     let runs = tokio::spawn(runtime::sweep_abandoned(state.clone()));
+    let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
     let closing = state.closing.clone();
     let app = http::router(state);
     let result = axum::serve(
@@ -182,6 +183,7 @@ pub async fn serve(
     .await;
     sweeper.abort();
     runs.abort();
+    schedules.abort();
     result
 }
 

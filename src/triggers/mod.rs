@@ -1,4 +1,4 @@
-//! What starts an agent without a person in a chat: inbound webhooks (later schedules and
+//! What starts an agent without a person in a chat: inbound webhooks and schedules (later
 //! events). Owners and admins of the agent's team add, pause and delete them; members of the
 //! team see them. Every server function checks the session, the team and the role itself.
 
@@ -26,8 +26,18 @@ pub struct TriggerInfo {
     pub name: String,
     pub enabled: bool,
     /// Where a webhook is sent (a path on this Flare: `/hooks/{id}`).
-    pub path: String,
+    pub path: Option<String>,
+    pub schedule: Option<ScheduleInfo>,
     pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    pub cron: String,
+    pub time_zone: String,
+    pub message: String,
+    /// The next three firings, as people read them in the schedule's zone.
+    pub upcoming: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +63,24 @@ pub async fn list_triggers(agent_id: String) -> Result<AgentTriggers, AppError> 
 #[server(endpoint = "add_webhook")]
 pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, AppError> {
     crate::server::triggers::manage::add_webhook(agent_id, name).await
+}
+
+#[server(endpoint = "add_schedule")]
+pub async fn add_schedule(
+    agent_id: String,
+    name: String,
+    cron: String,
+    time_zone: String,
+    message: String,
+) -> Result<TriggerInfo, AppError> {
+    crate::server::triggers::manage::add_schedule(agent_id, name, cron, time_zone, message).await
+}
+
+/// The next three firings of a cron expression in a time zone, or why it is refused (the
+/// schedule form asks as you type).
+#[server(endpoint = "preview_schedule")]
+pub async fn preview_schedule(cron: String, time_zone: String) -> Result<Vec<String>, AppError> {
+    crate::server::triggers::manage::preview(cron, time_zone).await
 }
 
 #[server(endpoint = "set_trigger_enabled")]

@@ -240,6 +240,20 @@ fn calls(w: &World) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             vec![("trigger_id", w.trigger.clone()), ("enabled", s("false"))],
         ),
         ("delete_trigger", vec![("trigger_id", w.trigger.clone())]),
+        (
+            "add_schedule",
+            vec![
+                ("agent_id", w.agent.clone()),
+                ("name", s("Nightly")),
+                ("cron", s("0 9 * * *")),
+                ("time_zone", s("UTC")),
+                ("message", s("hi")),
+            ],
+        ),
+        (
+            "preview_schedule",
+            vec![("cron", s("0 9 * * *")), ("time_zone", s("UTC"))],
+        ),
     ]
 }
 
@@ -254,7 +268,7 @@ const ACCOUNT_WIDE: [&str; 5] = [
 ];
 
 /// What only owners and admins may do: a plain member of team A asking must change nothing.
-const MANAGERS_ONLY: [&str; 17] = [
+const MANAGERS_ONLY: [&str; 18] = [
     "create_agent",
     "rename_agent",
     "delete_agent",
@@ -272,6 +286,7 @@ const MANAGERS_ONLY: [&str; 17] = [
     "add_webhook",
     "set_trigger_enabled",
     "delete_trigger",
+    "add_schedule",
 ];
 
 #[tokio::test]

@@ -648,12 +648,12 @@ async fn a_webhook_refuses_forged_replayed_old_huge_and_invalid_requests_and_sta
         ),
         (
             "expired",
-            deliver(&app, &hook, b, ts - 301, None, None).await,
+            deliver(&app, &hook, b, ts - 400, None, None).await,
             StatusCode::UNAUTHORIZED,
         ),
         (
             "ahead",
-            deliver(&app, &hook, b, ts + 301, None, None).await,
+            deliver(&app, &hook, b, ts + 400, None, None).await,
             StatusCode::UNAUTHORIZED,
         ),
         (
@@ -903,4 +903,217 @@ async fn paused_deleted_and_orphaned_hooks_start_nothing_and_only_the_teams_mana
         1,
         "only the delivery while enabled started a run"
     );
+}
+
+// ---- Schedules ----
+
+/// Like `setup`, with schedules looked at every 100 ms; returns the config's database too.
+async fn scheduled() -> (TestApp, reqwest::Client, String) {
+    let mut config = TestApp::owner_config().await;
+    config.secret_key = Some(Secret::new(KEY));
+    config.scheduler_tick_ms = 100;
+    let app = TestApp::start(config).await;
+    let owner = app.owner().await;
+    let (_, agent) = team_with_agent(
+        &app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    (app, owner, agent)
+}
+
+async fn add_schedule(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    agent: &str,
+    cron: &str,
+    tz: &str,
+) -> Reply {
+    app.send(
+        owner,
+        flare::triggers::AddSchedule {
+            agent_id: agent.into(),
+            name: "Nightly review".into(),
+            cron: cron.into(),
+            time_zone: tz.into(),
+            message: TUTORIAL_MESSAGE.into(),
+        },
+    )
+    .await
+}
+
+async fn due_now(app: &TestApp, id: &str, ago_ms: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    sqlx::query("UPDATE triggers SET next_fire_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now - ago_ms)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+async fn next_fire(app: &TestApp, id: &str) -> i64 {
+    app.count(&format!(
+        "SELECT next_fire_at FROM triggers WHERE id = '{id}'"
+    ))
+    .await
+}
+
+/// Waits until the schedule's next firing is in the future again (it was fired or skipped).
+async fn fired(app: &TestApp, id: &str) {
+    for _ in 0..200 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        if next_fire(app, id).await > now {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the schedule never fired");
+}
+
+#[tokio::test]
+async fn a_schedule_refuses_what_cannot_fire_and_previews_its_next_times() {
+    let (app, owner, agent) = scheduled().await;
+    for (cron, tz, words) in [
+        ("", "UTC", "Enter a cron expression"),
+        ("every day", "UTC", "not a cron expression"),
+        ("* * * * * *", "UTC", "at most once a minute"),
+        ("0 0 30 2 *", "UTC", "never fires"),
+        ("0 9 * * *", "Mars/Olympus", "not an IANA time zone"),
+    ] {
+        let r = add_schedule(&app, &owner, &agent, cron, tz).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{cron}: {:?}", r.body);
+        assert!(r.message().contains(words), "{cron}: {}", r.message());
+        let p = app
+            .send(
+                &owner,
+                flare::triggers::PreviewSchedule {
+                    cron: cron.into(),
+                    time_zone: tz.into(),
+                },
+            )
+            .await;
+        assert!(
+            p.message().contains(words),
+            "preview {cron}: {}",
+            p.message()
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM triggers").await, 0);
+    let p = app
+        .send(
+            &owner,
+            flare::triggers::PreviewSchedule {
+                cron: "30 9 * * MON".into(),
+                time_zone: "Europe/Paris".into(),
+            },
+        )
+        .await;
+    let times: Vec<String> = serde_json::from_value(p.body.clone()).unwrap();
+    assert_eq!(times.len(), 3, "{times:?}");
+    for t in &times {
+        assert!(
+            t.starts_with("Mon ") && t.contains(" 09:30 ") && t.ends_with("CET")
+                || t.ends_with("CEST"),
+            "{t}"
+        );
+    }
+    let member = app
+        .create_user(&owner, "member@example.com", "member")
+        .await;
+    let _ = member;
+    let m = app.sign_in("member@example.com", "password-123").await;
+    let r = add_schedule(&app, &m, &agent, "0 9 * * *", "UTC").await;
+    assert_ne!(r.status, StatusCode::OK);
+    let signed_out = Reply::read(
+        client()
+            .post(app.url("/api/preview_schedule"))
+            .form(&[("cron", "0 9 * * *"), ("time_zone", "UTC")]),
+    )
+    .await;
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_due_schedule_fires_once_even_after_downtime_and_not_while_paused() {
+    let (app, owner, agent) = scheduled().await;
+    let r = add_schedule(&app, &owner, &agent, "*/5 * * * *", "America/New_York").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["schedule"]["upcoming"].as_array().unwrap().len(), 3);
+    let first = next_fire(&app, &id).await;
+    assert_eq!(first % 300_000, 0, "a five-minute boundary");
+    assert_eq!(runs(&app).await, 0, "not before its time");
+
+    // Down for three hours: 36 missed slots fire as one run.
+    due_now(&app, &id, 3 * 3600 * 1000).await;
+    fired(&app, &id).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(runs(&app).await, 1);
+    let (thread,): (String,) = sqlx::query_as("SELECT id FROM threads")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let t = wait_for(&app, &owner, &thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+    assert_eq!(t["trigger"], "cron");
+    assert_eq!(t["title"], "Schedule: Nightly review");
+    assert_eq!(card(&t).unwrap()["trigger"], "cron");
+    let fired_rows = audit_rows(&app, &owner, "trigger.fired").await;
+    assert_eq!(fired_rows[0]["actor"], "schedule: Nightly review");
+
+    // Paused: a due firing does nothing; resumed, it waits for its next time.
+    let pause = flare::triggers::SetTriggerEnabled {
+        trigger_id: id.clone(),
+        enabled: false,
+    };
+    assert_eq!(app.send(&owner, pause).await.status, StatusCode::OK);
+    due_now(&app, &id, 1000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(runs(&app).await, 1);
+    let resume = flare::triggers::SetTriggerEnabled {
+        trigger_id: id.clone(),
+        enabled: true,
+    };
+    assert_eq!(app.send(&owner, resume).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        runs(&app).await,
+        1,
+        "what it missed while paused is skipped"
+    );
+    assert!(next_fire(&app, &id).await > first - 300_000);
+}
+
+#[tokio::test]
+async fn two_instances_fire_each_slot_exactly_once() {
+    let (app, owner, agent) = scheduled().await;
+    let mut config = flare::server::config::Config::for_database(app.database_url.clone());
+    config.secret_key = Some(Secret::new(KEY));
+    config.scheduler_tick_ms = 100;
+    let second = TestApp::start(config).await;
+    let r = add_schedule(&app, &owner, &agent, "* * * * *", "UTC").await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    for slot in 1..=6 {
+        due_now(&app, &id, 10).await;
+        fired(&app, &id).await;
+        tokio::time::sleep(Duration::from_millis(250)).await; // both instances ticked past it
+        assert_eq!(
+            runs(&app).await,
+            slot,
+            "slot {slot}: one run across two instances"
+        );
+    }
+    second.stop().await;
 }

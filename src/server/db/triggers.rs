@@ -16,11 +16,16 @@ pub struct TriggerRow {
     /// Sealed with the deployment's key (see `secret_box`): never sent anywhere.
     pub secret: Option<String>,
     pub created_at: i64,
+    /// Schedules: the cron expression, its IANA time zone, the message and the next firing.
+    pub cron: Option<String>,
+    pub time_zone: Option<String>,
+    pub message: Option<String>,
+    pub next_fire_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT g.id, g.team_id, g.agent_id, a.name AS agent_name, \
-    a.deleted_at AS agent_deleted_at, g.kind, g.name, g.enabled, g.secret, g.created_at \
-    FROM triggers g JOIN agents a ON a.id = g.agent_id";
+    a.deleted_at AS agent_deleted_at, g.kind, g.name, g.enabled, g.secret, g.created_at, \
+    g.cron, g.time_zone, g.message, g.next_fire_at FROM triggers g JOIN agents a ON a.id = g.agent_id";
 
 pub struct NewTrigger<'a> {
     pub id: &'a str,
@@ -30,6 +35,8 @@ pub struct NewTrigger<'a> {
     pub name: &'a str,
     pub secret: Option<&'a str>,
     pub created_by: &'a str,
+    /// A schedule's cron expression, time zone, message and first firing.
+    pub schedule: Option<(&'a str, &'a str, &'a str, i64)>,
 }
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
@@ -39,7 +46,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO triggers (id, team_id, agent_id, kind, name, enabled, secret, created_by, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8)",
+         created_at, updated_at, cron, time_zone, message, next_fire_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $9, $10, $11, $12)",
     )
     .bind(t.id)
     .bind(t.team_id)
@@ -49,6 +57,10 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(t.secret.map(str::to_string))
     .bind(t.created_by)
     .bind(now)
+    .bind(t.schedule.map(|s| s.0.to_string()))
+    .bind(t.schedule.map(|s| s.1.to_string()))
+    .bind(t.schedule.map(|s| s.2.to_string()))
+    .bind(t.schedule.map(|s| s.3))
     .execute(ex)
     .await?;
     Ok(())
@@ -89,6 +101,52 @@ pub async fn set_enabled<'e, E: Executor<'e, Database = Any>>(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Schedules whose next firing has come, oldest first.
+pub async fn due_schedules(db: &Db, now: i64, limit: i64) -> Result<Vec<TriggerRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE g.kind = 'schedule' AND g.enabled = 1 AND g.next_fire_at <= $1 \
+         AND g.deleted_at IS NULL ORDER BY g.next_fire_at LIMIT $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Claims a schedule's firing: moves `next_fire_at` from `due` to `next`. Exactly one of the
+/// instances that try wins (true); the others learn it was taken.
+pub async fn claim_firing<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    due: i64,
+    next: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE triggers SET next_fire_at = $3 WHERE id = $1 AND next_fire_at = $2 \
+         AND enabled = 1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(due)
+    .bind(next)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets a schedule's next firing (when it is resumed: what it missed while paused is skipped).
+pub async fn set_next_fire<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    next: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE triggers SET next_fire_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(next)
+        .execute(ex)
+        .await?;
+    Ok(())
 }
 
 /// Deletes a trigger: its secret is gone at once, the row stays for the audit's sake.

@@ -210,6 +210,7 @@ pub async fn api_start_run(
             actor: token.actor(),
             action: "run.started",
             subject: &agent.id,
+            claim: None,
         },
     )
     .await
@@ -219,6 +220,8 @@ pub async fn api_start_run(
             "This Idempotency-Key was used for another request (another agent or message) in the last 24 hours; nothing was started.",
         ),
         triggers::StartError::Database(e) => e.into(),
+        // Only schedules claim a firing.
+        triggers::StartError::NotClaimed => AppError::internal("an API run claimed a firing").into(),
     })?;
     Ok(json(
         StatusCode::ACCEPTED,

@@ -1,6 +1,7 @@
-//! Adding, pausing and deleting an agent's triggers: members of its team see them, owners and
+//! Adding, pausing and deleting an agent's triggers (webhooks, schedules): members of its team see them, owners and
 //! admins of that team change them. A webhook's signing secret is shown once, then kept sealed.
 
+use super::schedule::Schedule;
 use crate::error::AppError;
 use crate::server::auth::viewer;
 use crate::server::config::Secret;
@@ -8,7 +9,7 @@ use crate::server::db::audit;
 use crate::server::db::triggers::{self as db, NewTrigger, TriggerRow};
 use crate::server::db::{new_id, now_ms};
 use crate::server::state::{AppState, app_state};
-use crate::triggers::{AgentTriggers, NewWebhook, TriggerInfo, TriggerKind};
+use crate::triggers::{AgentTriggers, NewWebhook, ScheduleInfo, TriggerInfo, TriggerKind};
 use crate::validate;
 use rand_core::{OsRng, RngCore};
 
@@ -22,14 +23,84 @@ pub fn hook_path(trigger_id: &str) -> String {
 }
 
 fn info(row: &TriggerRow) -> TriggerInfo {
+    let schedule = (row.kind == TriggerKind::Schedule).then(|| {
+        let (cron, tz) = (
+            row.cron.clone().unwrap_or_default(),
+            row.time_zone.clone().unwrap_or_default(),
+        );
+        let upcoming = Schedule::parse(&cron, &tz)
+            .map(|s| s.upcoming(now_ms(), 3))
+            .unwrap_or_default();
+        ScheduleInfo {
+            cron,
+            time_zone: tz,
+            message: row.message.clone().unwrap_or_default(),
+            upcoming,
+        }
+    });
     TriggerInfo {
         id: row.id.clone(),
         kind: row.kind,
         name: row.name.clone(),
         enabled: row.enabled != 0,
-        path: hook_path(&row.id),
+        path: (row.kind == TriggerKind::Webhook).then(|| hook_path(&row.id)),
+        schedule,
         created_at_ms: row.created_at,
     }
+}
+
+pub async fn preview(cron: String, time_zone: String) -> Result<Vec<String>, AppError> {
+    viewer().await?;
+    Ok(Schedule::parse(&cron, &time_zone)?.upcoming(now_ms(), 3))
+}
+
+pub async fn add_schedule(
+    agent_id: String,
+    name: String,
+    cron: String,
+    time_zone: String,
+    message: String,
+) -> Result<TriggerInfo, AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("add triggers")?;
+    let state = app_state()?;
+    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let name = validate::name(&name, "schedule name", 80)?;
+    let schedule = Schedule::parse(&cron, &time_zone)?;
+    let message = validate::long_text(&message, "message", crate::chat::MAX_MESSAGE_BYTES)?;
+    let (cron, time_zone) = (cron.trim(), time_zone.trim());
+    let first = schedule.next_after(now_ms()).map_err(AppError::internal)?;
+    let id = new_id();
+    let mut tx = state.db.begin().await?;
+    db::insert(
+        &mut *tx,
+        NewTrigger {
+            id: &id,
+            team_id: &agent.team_id,
+            agent_id: &agent.id,
+            kind: TriggerKind::Schedule,
+            name: &name,
+            secret: None,
+            created_by: &v.user.id,
+            schedule: Some((cron, time_zone, &message, first)),
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&agent.team_id),
+        "trigger.created",
+        &id,
+        &format!(
+            "schedule \u{201c}{name}\u{201d} ({cron}, {time_zone}) for {}",
+            agent.name
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = db::by_id(&state.db, &id).await?.ok_or(AppError::Internal)?;
+    Ok(info(&row))
 }
 
 pub async fn list(agent_id: String) -> Result<AgentTriggers, AppError> {
@@ -70,6 +141,7 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
             name: &name,
             secret: Some(&sealed),
             created_by: &v.user.id,
+            schedule: None,
         },
     )
     .await?;
@@ -89,7 +161,8 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
             kind: TriggerKind::Webhook,
             name,
             enabled: true,
-            path: hook_path(&id),
+            path: Some(hook_path(&id)),
+            schedule: None,
             created_at_ms: now_ms(),
         },
         secret,
@@ -126,6 +199,17 @@ pub async fn set_enabled(trigger_id: String, enabled: bool) -> Result<(), AppErr
     if !db::set_enabled(&mut *tx, &row.id, enabled).await? {
         // Already so (a double click, or another admin): nothing changed, nothing to say.
         return Ok(());
+    }
+    // A resumed schedule fires next at its next time from now: what it missed while paused
+    // is skipped, not fired all at once.
+    if enabled && row.kind == TriggerKind::Schedule {
+        let next = Schedule::parse(
+            row.cron.as_deref().unwrap_or_default(),
+            row.time_zone.as_deref().unwrap_or_default(),
+        )?
+        .next_after(now_ms())
+        .map_err(AppError::internal)?;
+        db::set_next_fire(&mut *tx, &row.id, next).await?;
     }
     let what = if enabled { "resumed" } else { "paused" };
     audit::record_for(

@@ -4,6 +4,7 @@
 //! it is the same run as a chat's (guardrail, provider, escalation, first answer wins).
 
 pub mod manage;
+pub mod schedule;
 pub mod webhook;
 
 use super::db::agents::AgentRow;
@@ -50,6 +51,8 @@ pub struct Start<'a> {
     pub actor: Actor<'a>,
     pub action: &'a str,
     pub subject: &'a str,
+    /// A schedule's firing, claimed in the same transaction: (trigger, due, next).
+    pub claim: Option<(&'a str, i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub struct Started {
 pub enum StartError {
     #[error("this key was used for another request")]
     KeyReused,
+    #[error("another instance fired it first")]
+    NotClaimed,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -74,6 +79,11 @@ pub enum StartError {
 pub async fn start_run(state: &AppState, s: Start<'_>) -> Result<Started, StartError> {
     let agent = s.agent;
     let mut tx = state.db.begin().await?;
+    if let Some((id, due, next)) = s.claim
+        && !db::claim_firing(&mut *tx, id, due, next).await?
+    {
+        return Err(StartError::NotClaimed);
+    }
     if let Some(once) = &s.once {
         db::forget_expired_key(&mut *tx, &once.scope, once.key).await?;
     }

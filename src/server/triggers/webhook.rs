@@ -173,6 +173,7 @@ async fn check(
             },
             action: "trigger.fired",
             subject: &row.id,
+            claim: None,
         },
     )
     .await
@@ -182,6 +183,11 @@ async fn check(
             "This X-Flare-Delivery id was used for another body; nothing was started.",
         ),
         StartError::Database(e) => e.into(),
+        // Only schedules claim a firing.
+        StartError::NotClaimed => refused(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side; nothing was started. Retry later.",
+        ),
     })?;
     if !started.fresh && delivery.is_none() {
         return Err(refused(
