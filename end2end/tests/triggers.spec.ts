@@ -27,6 +27,16 @@ test('a signed webhook escalates live on the Escalations page and the API shows 
   const row = admin.getByRole('row', { name: /Zendesk/ });
   await expect(row).toContainText('Active');
 
+  // A schedule's next firings follow the expression as it is typed; a bad one is refused.
+  const next = admin.getByLabel('Next firings');
+  await expect(next.getByRole('listitem')).toHaveCount(3);
+  await admin.getByLabel('Cron expression').fill('* * * * * *');
+  await expect(next).toContainText('at most once a minute');
+  await admin.getByLabel('Cron expression').fill('30 7 * * SUN');
+  await admin.getByLabel('Time zone').fill('Asia/Tokyo');
+  await expect(next.getByRole('listitem')).toHaveCount(3);
+  await expect(next.getByRole('listitem').first()).toContainText(/^Sun \d{4}-\d\d-\d\d 07:30 JST$/);
+
   // An API token to read the run with afterwards.
   await admin.goto('/app/settings/tokens');
   await hydrated(admin);
