@@ -215,6 +215,7 @@ async fn started(
         .events
         .commit_then_publish(&state.db, tx, events)
         .await?;
+    super::metrics::run("started", thread.trigger);
     runtime::spawn(state.clone(), run_id);
     Ok(())
 }

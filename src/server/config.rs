@@ -73,6 +73,8 @@ pub struct Config {
     pub run_lease_ms: u64,
     /// How often each instance looks for schedules that are due (FLARE_SCHEDULER_TICK_MS).
     pub scheduler_tick_ms: u64,
+    /// Where `/metrics` is served (FLARE_METRICS_ADDR); none: no metrics.
+    pub metrics_addr: Option<SocketAddr>,
     /// How long one provider call may take (FLARE_PROVIDER_TIMEOUT_MS).
     pub provider_timeout_ms: u64,
     pub provider: ProviderConfig,
@@ -195,6 +197,12 @@ impl Config {
             log_json: var("FLARE_LOG_FORMAT").is_some_and(|v| v == "json"),
             run_lease_ms: millis("FLARE_RUN_LEASE_MS", DEFAULT_RUN_LEASE_MS)?,
             scheduler_tick_ms: millis("FLARE_SCHEDULER_TICK_MS", DEFAULT_SCHEDULER_TICK_MS)?,
+            metrics_addr: match var("FLARE_METRICS_ADDR") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| {
+                    format!("FLARE_METRICS_ADDR must be an address and port like 127.0.0.1:9100, got {v:?}")
+                })?),
+            },
             provider_timeout_ms: millis("FLARE_PROVIDER_TIMEOUT_MS", DEFAULT_PROVIDER_TIMEOUT_MS)?,
             embedding_model: var("FLARE_EMBEDDING_MODEL"),
             secret_key,
@@ -216,6 +224,7 @@ impl Config {
             log_json: false,
             run_lease_ms: DEFAULT_RUN_LEASE_MS,
             scheduler_tick_ms: DEFAULT_SCHEDULER_TICK_MS,
+            metrics_addr: None,
             provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
             provider: ProviderConfig::Rules,
             critical_overdue_minutes: DEFAULT_CRITICAL_OVERDUE_MINUTES,

@@ -16,6 +16,7 @@ pub mod events;
 pub mod http;
 pub mod markdown;
 pub mod members;
+pub mod metrics;
 pub mod models;
 pub mod runtime;
 pub mod secret_box;
@@ -169,6 +170,15 @@ pub async fn serve(
     });
     let runs = tokio::spawn(runtime::sweep_abandoned(state.clone()));
     let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
+    // /metrics on its own address, when asked for.
+    let exporter = match state.config.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            tracing::info!("metrics at http://{addr}/metrics");
+            Some(tokio::spawn(metrics::serve(state.clone(), listener)))
+        }
+        None => None,
+    };
     let closing = state.closing.clone();
     let app = http::router(state);
     let result = axum::serve(
@@ -184,6 +194,9 @@ pub async fn serve(
     sweeper.abort();
     runs.abort();
     schedules.abort();
+    if let Some(exporter) = exporter {
+        exporter.abort();
+    }
     result
 }
 

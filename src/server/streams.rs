@@ -58,6 +58,16 @@ impl StreamCaps {
         }
     }
 
+    /// Open streams of every holder on this instance.
+    pub fn total(&self) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(VecDeque::len)
+            .sum()
+    }
+
     /// Open streams of one holder on this instance.
     pub fn count(&self, holder: &str) -> usize {
         self.open

@@ -1117,3 +1117,114 @@ async fn two_instances_fire_each_slot_exactly_once() {
     }
     second.stop().await;
 }
+
+// ---- Metrics ----
+
+/// The value of the series whose line starts with `series` (name and labels), if it is there.
+fn series(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address_only_when_asked() {
+    let port = free_port();
+    let mut config = TestApp::owner_config().await;
+    config.secret_key = Some(Secret::new(KEY));
+    config.metrics_addr = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    let app = TestApp::start(config).await;
+    let owner = app.owner().await;
+    let (team, agent) = team_with_agent(
+        &app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    let hook = add_hook(&app, &owner, &agent, "Zendesk").await;
+    let body = json!({ "message": TUTORIAL_MESSAGE }).to_string();
+    let r = deliver(&app, &hook, body.as_bytes(), now(), None, None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let forged = deliver(
+        &app,
+        &hook,
+        body.as_bytes(),
+        now(),
+        Some("sha256=00".into()),
+        None,
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    let write = token(&app, &owner, "api_write", &team, "Bridge").await;
+    let benign = post(
+        &app,
+        &write,
+        &format!("/api/v1/agents/{agent}/runs"),
+        json!({ "message": "What are your opening hours?" }),
+    )
+    .await;
+    let run = benign.body["run_id"].as_str().unwrap().to_string();
+    run_until(&app, &write, &run, "completed").await;
+    let thread = r.body["thread_id"].as_str().unwrap().to_string();
+    wait_for(&app, &owner, &thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+
+    let res = client()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = res.text().await.unwrap();
+    let has = |s: &str| series(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
+    assert!(has(r#"flare_http_requests_total{route="/hooks/{id}",status="202"}"#) >= 1.0);
+    assert!(has(r#"flare_http_requests_total{route="/hooks/{id}",status="401"}"#) >= 1.0);
+    assert!(
+        has(r#"flare_http_request_duration_seconds_count{route="/api/v1/runs/{run_id}"}"#) >= 1.0
+    );
+    assert!(has(r#"flare_runs_total{status="started",trigger="webhook"}"#) >= 1.0);
+    assert!(has(r#"flare_runs_total{status="waiting",trigger="webhook"}"#) >= 1.0);
+    assert!(has(r#"flare_runs_total{status="completed",trigger="api"}"#) >= 1.0);
+    assert!(has(r#"flare_trigger_firings_total{kind="webhook"}"#) >= 1.0);
+    assert!(has(r#"flare_trigger_rejections_total{kind="webhook"}"#) >= 1.0);
+    assert!(has("flare_provider_call_duration_seconds_count") >= 1.0);
+    // Read from this Flare's database at the scrape: exactly its one open escalation.
+    assert_eq!(has(r#"flare_open_escalations{severity="warning"}"#), 1.0);
+    assert_eq!(has(r#"flare_open_escalations{severity="critical"}"#), 0.0);
+    assert!(has("flare_live_subscribers") >= 0.0);
+    assert!(
+        !text.contains(&hook.secret) && !text.contains(&write),
+        "no secret in metrics"
+    );
+
+    // Not on the app's own address.
+    let on_app = client().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(on_app.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn without_an_address_there_is_no_metrics_listener() {
+    let config = TestApp::owner_config().await;
+    assert!(config.metrics_addr.is_none(), "off by default");
+    let app = TestApp::start(config).await;
+    assert_eq!(
+        client()
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}

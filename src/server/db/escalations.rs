@@ -250,3 +250,14 @@ pub async fn any_ever(db: &super::Db, team_ids: &[String]) -> Result<bool, sqlx:
         .await?
         .is_some())
 }
+
+/// Open escalations of every team by severity (the metrics).
+pub async fn open_by_severity_everywhere(
+    db: &super::Db,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT severity, COUNT(*) FROM escalations WHERE status = 'open' GROUP BY severity",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -94,6 +94,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Innermost, so it sees the route each request matched.
+        .layer(axum::middleware::from_fn(
+            crate::server::metrics::track_http,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::gate,

@@ -337,7 +337,14 @@ async fn call_provider(
         }
         resolved.provider.complete(request, &on_delta).await
     };
+    let started = std::time::Instant::now();
     let result = tokio::time::timeout(timeout, answer).await;
+    let error = match &result {
+        Ok(Ok(_)) => None,
+        Ok(Err(_)) => Some("error"),
+        Err(_) => Some("timeout"),
+    };
+    crate::server::metrics::provider_call(started.elapsed().as_secs_f64(), error);
     // Every piece is out before the run's next event (its reply, its card or its failure).
     drop(on_delta);
     let _ = publisher.await;
@@ -460,6 +467,7 @@ async fn pause(
     }
     add_reply(&mut tx, run, thread, text).await?;
     let id = raise(&mut tx, run, thread, esc, true, Some(&call.id)).await?;
+    crate::server::metrics::run("waiting", thread.trigger);
     state
         .events
         .commit_then_publish(
@@ -513,6 +521,7 @@ async fn finish(
         ));
     }
     threads::release(&mut tx, &run.thread_id, &run.id).await?;
+    crate::server::metrics::run("completed", thread.trigger);
     events.push(event(
         run,
         Change::Run {
@@ -551,6 +560,9 @@ pub async fn fail(
     )
     .await?;
     threads::release(&mut tx, &run.thread_id, &run.id).await?;
+    if let Ok(Some(thread)) = threads::by_id(&state.db, &run.thread_id).await {
+        crate::server::metrics::run("failed", thread.trigger);
+    }
     state
         .events
         .commit_then_publish(

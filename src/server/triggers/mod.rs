@@ -157,6 +157,8 @@ pub async fn start_run(state: &AppState, s: Start<'_>) -> Result<Started, StartE
         .events
         .commit_then_publish(&state.db, tx, events)
         .await?;
+    super::metrics::run("started", s.trigger);
+    super::metrics::trigger(s.trigger.as_str(), true);
     super::runtime::spawn(state.clone(), run_id.clone());
     Ok(Started {
         run_id,
@@ -188,6 +190,7 @@ async fn earlier(db: &Db, once: &Once<'_>) -> Result<Started, StartError> {
 
 /// Records a trigger's refusal (why, never the body) for the team's audit.
 pub async fn audit_rejected(db: &Db, row: &db::TriggerRow, why: &str) {
+    super::metrics::trigger(row.kind.as_str(), false);
     let actor = Actor::Trigger {
         kind: row.kind.as_str(),
         name: &row.name,
