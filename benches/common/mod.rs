@@ -103,6 +103,8 @@ pub struct Setup {
     #[allow(dead_code)]
     pub team: String,
     pub agent: String,
+    // The triggers bench starts its runs by webhook, with threads of their own.
+    #[allow(dead_code)]
     pub thread: String,
 }
 
