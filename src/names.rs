@@ -110,6 +110,7 @@ mod tests {
         round_trips(Severity::VARIANTS);
         round_trips(TokenKind::VARIANTS);
         round_trips(crate::triggers::TriggerKind::VARIANTS);
+        round_trips(crate::triggers::EventKind::VARIANTS);
     }
 
     #[test]

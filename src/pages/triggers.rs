@@ -2,13 +2,14 @@
 //! URL and a signing secret (shown once); owners and admins add, pause and delete them, members
 //! see them. Its own page, so the agent page's piece of the bundle does not grow.
 
+use crate::agents::list_agents;
 use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::time::format_time;
 use crate::triggers::{
-    AddSchedule, AddWebhook, DeleteTrigger, SetTriggerEnabled, TriggerKind, list_triggers,
-    preview_schedule,
+    AddEventTrigger, AddSchedule, AddWebhook, DeleteTrigger, EventKind, SetTriggerEnabled,
+    TriggerKind, list_triggers, preview_schedule,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,6 +21,9 @@ pub fn TriggersPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let add = ServerAction::<AddWebhook>::new();
     let add_schedule = ServerAction::<AddSchedule>::new();
+    let add_event = ServerAction::<AddEventTrigger>::new();
+    let agents = data(|| (), |_| list_agents());
+    let event_error = Signal::derive(move || add_event.value().with(error_text));
     // The schedule form's expression and zone, read back as the next firings while typing.
     let cron = RwSignal::new("0 9 * * MON-FRI".to_string());
     let zone = RwSignal::new("UTC".to_string());
@@ -36,6 +40,7 @@ pub fn TriggersPage() -> impl IntoView {
                 id(),
                 add.version().get(),
                 add_schedule.version().get(),
+                add_event.version().get(),
                 toggle.version().get(),
                 delete.version().get(),
             )
@@ -95,7 +100,9 @@ pub fn TriggersPage() -> impl IntoView {
                     }
                     Ok(t) => {
                         let can_edit = t.can_edit;
-                        let (agent_id, schedule_agent_id) = (t.agent_id.clone(), t.agent_id.clone());
+                        let (agent_id, schedule_agent_id, event_agent_id) =
+                            (t.agent_id.clone(), t.agent_id.clone(), t.agent_id.clone());
+                        let team_id = t.team_id.clone();
                         let rows = t
                             .triggers
                             .into_iter()
@@ -131,6 +138,13 @@ pub fn TriggersPage() -> impl IntoView {
                                             s.time_zone,
                                             s.upcoming.first().cloned().unwrap_or_default()
                                         ),
+                                    ),
+                                    (TriggerKind::Event, _) => (
+                                        "Event",
+                                        g.event
+                                            .as_ref()
+                                            .map(|e| format!("when {}'s {}", e.source_agent_name, e.on.label()))
+                                            .unwrap_or_default(),
                                     ),
                                     _ => ("Webhook", g.path.clone().unwrap_or_default()),
                                 };
@@ -230,6 +244,50 @@ pub fn TriggersPage() -> impl IntoView {
                                                     <textarea id="schedule-message" name="message" required rows=3></textarea>
                                                     <FormError message=schedule_error />
                                                     <button type="submit" class="primary">"Add schedule"</button>
+                                                })}
+                                            </ActionForm>
+                                        </section>
+                                        <section class="card narrow" aria-labelledby="new-event-heading">
+                                            <h2 id="new-event-heading">"Add event trigger"</h2>
+                                            <ActionForm action=add_event>
+                                                {InStep(view! {
+                                                    <input type="hidden" name="agent_id" value=event_agent_id />
+                                                    <label for="event-name">"Trigger name"</label>
+                                                    <input id="event-name" name="name" required maxlength=80 placeholder="Review every refund" />
+                                                    <label for="event-source">"When this agent's"</label>
+                                                    <Suspense>
+                                                        {move || {
+                                                            let team_id = team_id.clone();
+                                                            Suspend::new(async move {
+                                                                let list = agents.await.unwrap_or_default();
+                                                                view! {
+                                                                    <select id="event-source" name="source_agent_id">
+                                                                        {list
+                                                                            .into_iter()
+                                                                            .filter(|a| a.team_id == team_id)
+                                                                            .map(|a| view! { <option value=a.id>{a.name}</option> })
+                                                                            .collect_view()}
+                                                                    </select>
+                                                                }
+                                                            })
+                                                        }}
+                                                    </Suspense>
+                                                    <label for="event-on">"Event"</label>
+                                                    <select id="event-on" name="on_event">
+                                                        {<EventKind as strum::VariantArray>::VARIANTS
+                                                            .iter()
+                                                            .map(|k| view! { <option value=k.as_str()>{k.label()}</option> })
+                                                            .collect_view()}
+                                                    </select>
+                                                    <label for="event-message">"Message"</label>
+                                                    <textarea id="event-message" name="message" required rows=3>
+                                                        "{agent}'s {event}: {reply}"
+                                                    </textarea>
+                                                    <p class="helper">
+                                                        "The message may name {agent}, {event}, {run_id}, {thread_id}, {reply} (completed), {error} (failed), {reason} and {severity} (escalations), {outcome}, {guidance} and {responder} (answered). A chain of agents started by events stops after 5."
+                                                    </p>
+                                                    <FormError message=event_error />
+                                                    <button type="submit" class="primary">"Add event trigger"</button>
                                                 })}
                                             </ActionForm>
                                         </section>

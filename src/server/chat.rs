@@ -186,6 +186,7 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
             connection_id: agent.connection_id.as_deref(),
             model: agent.model.as_deref(),
             lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
+            chain_depth: 0,
         },
     )
     .await?;

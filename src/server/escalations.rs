@@ -121,7 +121,29 @@ pub async fn answer_as(
         .commit_then_publish(&state.db, tx, events)
         .await?;
     if resumed {
-        runtime::spawn(state.clone(), run_id);
+        runtime::spawn(state.clone(), run_id.clone());
+    }
+    if let Ok(Some(run)) = runs::by_id(&state.db, &run_id).await {
+        use super::triggers::events;
+        let outcome = match status {
+            EscalationStatus::Resolved => "resolved",
+            _ => "dismissed",
+        };
+        events::after(
+            state,
+            events::Happened {
+                kind: crate::triggers::EventKind::EscalationAnswered,
+                run,
+                escalation_id: Some(row.id.clone()),
+                fields: vec![
+                    ("reason", row.reason.clone()),
+                    ("severity", row.severity.as_str().to_string()),
+                    ("outcome", outcome.to_string()),
+                    ("guidance", guidance.unwrap_or_default().to_string()),
+                    ("responder", by.name.to_string()),
+                ],
+            },
+        );
     }
     Ok(())
 }

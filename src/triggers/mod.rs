@@ -1,5 +1,5 @@
-//! What starts an agent without a person in a chat: inbound webhooks and schedules (later
-//! events). Owners and admins of the agent's team add, pause and delete them; members of the
+//! What starts an agent without a person in a chat: inbound webhooks, schedules and events
+//! (another agent's run completing, failing, escalating or being answered). Owners and admins of the agent's team add, pause and delete them; members of the
 //! team see them. Every server function checks the session, the team and the role itself.
 
 use crate::error::AppError;
@@ -13,6 +13,39 @@ crate::names::stored_enum! {
         Event,
     }
 }
+
+crate::names::stored_enum! {
+    /// What an event trigger follows in another agent's runs.
+    pub enum EventKind as "event" {
+        #[serde(rename = "run_completed")]
+        #[strum(serialize = "run_completed")]
+        RunCompleted,
+        #[serde(rename = "run_failed")]
+        #[strum(serialize = "run_failed")]
+        RunFailed,
+        #[serde(rename = "escalation_raised")]
+        #[strum(serialize = "escalation_raised")]
+        EscalationRaised,
+        #[serde(rename = "escalation_answered")]
+        #[strum(serialize = "escalation_answered")]
+        EscalationAnswered,
+    }
+}
+
+impl EventKind {
+    /// How the page says it: "When X's run completes".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::RunCompleted => "run completes",
+            Self::RunFailed => "run fails",
+            Self::EscalationRaised => "escalation is raised",
+            Self::EscalationAnswered => "escalation is answered",
+        }
+    }
+}
+
+/// How many events in a row may start runs: the sixth link of a chain is not started.
+pub const MAX_CHAIN_DEPTH: i64 = 5;
 
 /// The largest webhook body Flare reads.
 pub const MAX_HOOK_BODY_BYTES: usize = 256 * 1024;
@@ -28,7 +61,17 @@ pub struct TriggerInfo {
     /// Where a webhook is sent (a path on this Flare: `/hooks/{id}`).
     pub path: Option<String>,
     pub schedule: Option<ScheduleInfo>,
+    pub event: Option<EventInfo>,
     pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInfo {
+    pub source_agent_id: String,
+    pub source_agent_name: String,
+    pub on: EventKind,
+    /// The message template (`{agent}`, `{reply}`, `{reason}`… filled in from the event).
+    pub message: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +86,7 @@ pub struct ScheduleInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentTriggers {
     pub agent_id: String,
+    pub team_id: String,
     pub agent_name: String,
     pub can_edit: bool,
     pub triggers: Vec<TriggerInfo>,
@@ -74,6 +118,19 @@ pub async fn add_schedule(
     message: String,
 ) -> Result<TriggerInfo, AppError> {
     crate::server::triggers::manage::add_schedule(agent_id, name, cron, time_zone, message).await
+}
+
+/// "When `source_agent_id`'s `on_event` happens, start `agent_id` with `message`" (a template).
+#[server(endpoint = "add_event_trigger")]
+pub async fn add_event_trigger(
+    agent_id: String,
+    name: String,
+    source_agent_id: String,
+    on_event: String,
+    message: String,
+) -> Result<TriggerInfo, AppError> {
+    crate::server::triggers::manage::add_event(agent_id, name, source_agent_id, on_event, message)
+        .await
 }
 
 /// The next three firings of a cron expression in a time zone, or why it is refused (the

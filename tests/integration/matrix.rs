@@ -251,6 +251,16 @@ fn calls(w: &World) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             ],
         ),
         (
+            "add_event_trigger",
+            vec![
+                ("agent_id", w.agent.clone()),
+                ("name", s("Follow")),
+                ("source_agent_id", w.agent.clone()),
+                ("on_event", s("run_completed")),
+                ("message", s("hi")),
+            ],
+        ),
+        (
             "preview_schedule",
             vec![("cron", s("0 9 * * *")), ("time_zone", s("UTC"))],
         ),
@@ -268,7 +278,7 @@ const ACCOUNT_WIDE: [&str; 5] = [
 ];
 
 /// What only owners and admins may do: a plain member of team A asking must change nothing.
-const MANAGERS_ONLY: [&str; 18] = [
+const MANAGERS_ONLY: [&str; 19] = [
     "create_agent",
     "rename_agent",
     "delete_agent",
@@ -287,6 +297,7 @@ const MANAGERS_ONLY: [&str; 18] = [
     "set_trigger_enabled",
     "delete_trigger",
     "add_schedule",
+    "add_event_trigger",
 ];
 
 #[tokio::test]

@@ -1228,3 +1228,272 @@ async fn without_an_address_there_is_no_metrics_listener() {
         StatusCode::NOT_FOUND
     );
 }
+
+// ---- Events ----
+
+async fn add_agent(app: &TestApp, owner: &reqwest::Client, team: &str, name: &str) -> String {
+    let agent = app
+        .call_fn(
+            owner,
+            CreateAgent {
+                name: name.into(),
+                team_id: team.into(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create_agent: {e}"))
+        .id;
+    app.call_fn(
+        owner,
+        SaveDescription {
+            agent_id: agent.clone(),
+            base_revision: 1,
+            description: TUTORIAL_RULE.into(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("save_description: {e}"));
+    agent
+}
+
+async fn follow(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    agent: &str,
+    source: &str,
+    on: &str,
+    message: &str,
+) -> Reply {
+    app.send(
+        owner,
+        flare::triggers::AddEventTrigger {
+            agent_id: agent.into(),
+            name: format!("After {on}"),
+            source_agent_id: source.into(),
+            on_event: on.into(),
+            message: message.into(),
+        },
+    )
+    .await
+}
+
+/// The first message of each thread started by an event, with its run's depth.
+async fn event_runs(app: &TestApp) -> Vec<(String, i64, String)> {
+    sqlx::query_as(
+        "SELECT th.title, r.chain_depth, m.body FROM runs r JOIN threads th ON th.id = r.thread_id \
+         JOIN messages m ON m.thread_id = r.thread_id AND m.seq = r.message_seq \
+         WHERE th.trigger = 'event' ORDER BY r.chain_depth",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap()
+}
+
+async fn settle(app: &TestApp, sql: &str, want: i64) {
+    for _ in 0..200 {
+        if app.count(sql).await >= want {
+            tokio::time::sleep(Duration::from_millis(300)).await; // and nothing more comes
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never reached {want}: {sql}");
+}
+
+#[tokio::test]
+async fn an_agent_starts_when_another_completes_escalates_or_is_answered() {
+    let (app, owner, team, first) = setup().await;
+    let second = add_agent(&app, &owner, &team, "Follow-up Agent").await;
+    let third = add_agent(&app, &owner, &team, "Escalation Watcher").await;
+    let r = follow(
+        &app,
+        &owner,
+        &second,
+        &first,
+        "run_completed",
+        "{agent} finished: {reply}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["event"]["source_agent_name"],
+        "Customer Support Agent"
+    );
+    assert_eq!(r.body["event"]["on"], "run_completed");
+    let r = follow(
+        &app,
+        &owner,
+        &third,
+        &first,
+        "escalation_raised",
+        "{agent} escalated ({severity}): {reason}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = follow(
+        &app,
+        &owner,
+        &third,
+        &first,
+        "escalation_answered",
+        "{responder} {outcome} it: {guidance}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let thread = start(&app, &owner, &first).await;
+    send(&app, &owner, &thread, "What are your opening hours?").await;
+    settle(
+        &app,
+        "SELECT COUNT(*) FROM threads WHERE trigger = 'event'",
+        1,
+    )
+    .await;
+    let runs = event_runs(&app).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].0, "Event: After run_completed");
+    assert_eq!(runs[0].1, 1, "one link down the chain");
+    assert!(
+        runs[0].2.starts_with("Customer Support Agent finished: "),
+        "{}",
+        runs[0].2
+    );
+
+    send(&app, &owner, &thread, TUTORIAL_MESSAGE).await;
+    let t = wait_for(&app, &owner, &thread, "the card", |t| {
+        run_status(t) == "waiting"
+    })
+    .await;
+    settle(
+        &app,
+        "SELECT COUNT(*) FROM threads WHERE trigger = 'event'",
+        2,
+    )
+    .await;
+    let runs = event_runs(&app).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs.iter().any(|r| r
+            .2
+            .starts_with("Customer Support Agent escalated (warning): ")),
+        "{runs:?}"
+    );
+    let esc = card(&t).unwrap()["id"].as_str().unwrap().to_string();
+    let r = app
+        .send(
+            &owner,
+            RespondEscalation {
+                escalation_id: esc,
+                guidance: "Approve it.".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Resolved: the resumed run completes (the follow-up again) and the watcher hears of it.
+    settle(
+        &app,
+        "SELECT COUNT(*) FROM threads WHERE trigger = 'event'",
+        4,
+    )
+    .await;
+    let runs = event_runs(&app).await;
+    assert!(
+        runs.iter()
+            .any(|r| r.2.ends_with("resolved it: Approve it.")),
+        "{runs:?}"
+    );
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    let fired = audit_rows(&app, &owner, "trigger.fired").await;
+    assert!(
+        fired
+            .iter()
+            .all(|r| r["actor"].as_str().unwrap().starts_with("event: "))
+    );
+}
+
+#[tokio::test]
+async fn two_agents_that_follow_each_other_stop_at_depth_five_with_a_note() {
+    let (app, owner, team, first) = setup().await;
+    let second = add_agent(&app, &owner, &team, "Echo Agent").await;
+    assert_eq!(
+        follow(
+            &app,
+            &owner,
+            &second,
+            &first,
+            "run_completed",
+            "ping: {reply}"
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        follow(
+            &app,
+            &owner,
+            &first,
+            &second,
+            "run_completed",
+            "pong: {reply}"
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let thread = start(&app, &owner, &first).await;
+    send(&app, &owner, &thread, "What are your opening hours?").await;
+    settle(
+        &app,
+        "SELECT COUNT(*) FROM messages WHERE kind = 'notice'",
+        1,
+    )
+    .await;
+    let runs = event_runs(&app).await;
+    let depths: Vec<i64> = runs.iter().map(|r| r.1).collect();
+    assert_eq!(depths, vec![1, 2, 3, 4, 5], "{runs:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM runs").await, 6);
+    let (note, depth): (String, i64) = sqlx::query_as(
+        "SELECT m.body, r.chain_depth FROM messages m JOIN runs r ON r.id = m.run_id WHERE m.kind = 'notice'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(depth, 5, "the note is in the last link's thread");
+    assert!(
+        note.contains("5 agents in a row") && note.contains("not started"),
+        "{note}"
+    );
+    let rejected = audit_rows(&app, &owner, "trigger.rejected").await;
+    assert_eq!(rejected.len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_trigger_follows_only_its_own_teams_agents_and_only_managers_add_one() {
+    let (app, owner, team, first) = setup().await;
+    let second = add_agent(&app, &owner, &team, "Follow-up Agent").await;
+    let (_, other) = team_with_agent(&app, &owner, "Sales", "Sales Agent", TUTORIAL_RULE).await;
+    let r = follow(&app, &owner, &second, &other, "run_completed", "x").await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another team's agent: {:?}",
+        r.body
+    );
+    let r = follow(&app, &owner, &second, &first, "run_exploded", "x").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = follow(&app, &owner, &second, &first, "run_completed", "").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let member = app
+        .create_user(&owner, "member@example.com", "member")
+        .await;
+    app.add_member(&owner, &team, &member).await;
+    let m = app.sign_in("member@example.com", "password-123").await;
+    let r = follow(&app, &m, &second, &first, "run_completed", "x").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM triggers").await,
+        0,
+        "nothing written"
+    );
+}

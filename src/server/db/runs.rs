@@ -20,10 +20,12 @@ pub struct RunRow {
     /// The agent's connection and model when the run started (`None`: the default).
     pub connection_id: Option<String>,
     pub model: Option<String>,
+    /// How many events led to this run (0: a person, the API, a webhook or a schedule).
+    pub chain_depth: i64,
 }
 
 const SELECT: &str = "SELECT id, thread_id, team_id, agent_id, message_seq, status, description, \
-    steps, error, attempts, connection_id, model FROM runs";
+    steps, error, attempts, connection_id, model, chain_depth FROM runs";
 
 pub struct NewRun<'a> {
     pub thread_id: &'a str,
@@ -34,6 +36,7 @@ pub struct NewRun<'a> {
     pub connection_id: Option<&'a str>,
     pub model: Option<&'a str>,
     pub lease_until: i64,
+    pub chain_depth: i64,
 }
 
 pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String, sqlx::Error> {
@@ -41,8 +44,8 @@ pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String,
     let now = now_ms();
     sqlx::query(
         "INSERT INTO runs (id, thread_id, team_id, agent_id, message_seq, status, description, \
-         steps, lease_until, created_at, updated_at, connection_id, model) \
-         VALUES ($1, $2, $3, $4, $5, 'running', $6, '[]', $7, $8, $8, $9, $10)",
+         steps, lease_until, created_at, updated_at, connection_id, model, chain_depth) \
+         VALUES ($1, $2, $3, $4, $5, 'running', $6, '[]', $7, $8, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(run.thread_id)
@@ -54,6 +57,7 @@ pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String,
     .bind(now)
     .bind(run.connection_id)
     .bind(run.model)
+    .bind(run.chain_depth)
     .execute(conn)
     .await?;
     Ok(id)

@@ -21,11 +21,14 @@ pub struct TriggerRow {
     pub time_zone: Option<String>,
     pub message: Option<String>,
     pub next_fire_at: Option<i64>,
+    /// Events: whose runs it follows and on what (`crate::triggers::EventKind`).
+    pub source_agent_id: Option<String>,
+    pub on_event: Option<String>,
 }
 
 const SELECT: &str = "SELECT g.id, g.team_id, g.agent_id, a.name AS agent_name, \
     a.deleted_at AS agent_deleted_at, g.kind, g.name, g.enabled, g.secret, g.created_at, \
-    g.cron, g.time_zone, g.message, g.next_fire_at FROM triggers g JOIN agents a ON a.id = g.agent_id";
+    g.cron, g.time_zone, g.message, g.next_fire_at, g.source_agent_id, g.on_event FROM triggers g JOIN agents a ON a.id = g.agent_id";
 
 pub struct NewTrigger<'a> {
     pub id: &'a str,
@@ -37,6 +40,8 @@ pub struct NewTrigger<'a> {
     pub created_by: &'a str,
     /// A schedule's cron expression, time zone, message and first firing.
     pub schedule: Option<(&'a str, &'a str, &'a str, i64)>,
+    /// An event's source agent, event and message template.
+    pub event: Option<(&'a str, &'a str, &'a str)>,
 }
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
@@ -46,8 +51,8 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO triggers (id, team_id, agent_id, kind, name, enabled, secret, created_by, \
-         created_at, updated_at, cron, time_zone, message, next_fire_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $9, $10, $11, $12)",
+         created_at, updated_at, cron, time_zone, message, next_fire_at, source_agent_id, on_event) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(t.id)
     .bind(t.team_id)
@@ -59,8 +64,15 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     .bind(now)
     .bind(t.schedule.map(|s| s.0.to_string()))
     .bind(t.schedule.map(|s| s.1.to_string()))
-    .bind(t.schedule.map(|s| s.2.to_string()))
+    .bind(
+        t.schedule
+            .map(|s| s.2)
+            .or(t.event.map(|e| e.2))
+            .map(str::to_string),
+    )
     .bind(t.schedule.map(|s| s.3))
+    .bind(t.event.map(|e| e.0.to_string()))
+    .bind(t.event.map(|e| e.1.to_string()))
     .execute(ex)
     .await?;
     Ok(())
@@ -101,6 +113,22 @@ pub async fn set_enabled<'e, E: Executor<'e, Database = Any>>(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The live event triggers that follow `source_agent_id` on `on_event`.
+pub async fn following(
+    db: &Db,
+    source_agent_id: &str,
+    on_event: &str,
+) -> Result<Vec<TriggerRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE g.kind = 'event' AND g.source_agent_id = $1 AND g.on_event = $2 \
+         AND g.enabled = 1 AND g.deleted_at IS NULL"
+    ))
+    .bind(source_agent_id)
+    .bind(on_event)
+    .fetch_all(db)
+    .await
 }
 
 /// Schedules whose next firing has come, oldest first.

@@ -211,6 +211,7 @@ pub async fn api_start_run(
             action: "run.started",
             subject: &agent.id,
             claim: None,
+            chain_depth: 0,
         },
     )
     .await

@@ -478,7 +478,7 @@ async fn pause(
                 event(
                     run,
                     Change::Escalation {
-                        escalation_id: id,
+                        escalation_id: id.clone(),
                         status: EscalationStatus::Open,
                     },
                 ),
@@ -492,7 +492,25 @@ async fn pause(
             ],
         )
         .await?;
+    raised(state, run, id, esc);
     Ok(())
+}
+
+/// Tells the event triggers following this agent that it escalated.
+fn raised(state: &AppState, run: &RunRow, escalation_id: String, esc: &Escalate) {
+    use crate::server::triggers::events;
+    events::after(
+        state,
+        events::Happened {
+            kind: crate::triggers::EventKind::EscalationRaised,
+            run: run.clone(),
+            escalation_id: Some(escalation_id),
+            fields: vec![
+                ("reason", esc.reason.clone()),
+                ("severity", esc.severity.as_str().to_string()),
+            ],
+        },
+    );
 }
 
 /// The run's turn ends: its reply (and a non-blocking card, if a tool worker left one).
@@ -510,15 +528,17 @@ async fn finish(
     }
     add_reply(&mut tx, run, thread, text).await?;
     let mut events = vec![event(run, Change::Message)];
+    let mut card_id = None;
     if let Some(esc) = card {
         let id = raise(&mut tx, run, thread, esc, false, None).await?;
         events.push(event(
             run,
             Change::Escalation {
-                escalation_id: id,
+                escalation_id: id.clone(),
                 status: EscalationStatus::Open,
             },
         ));
+        card_id = Some((id, esc));
     }
     threads::release(&mut tx, &run.thread_id, &run.id).await?;
     crate::server::metrics::run("completed", thread.trigger);
@@ -533,6 +553,18 @@ async fn finish(
         .events
         .commit_then_publish(&state.db, tx, events)
         .await?;
+    if let Some((id, esc)) = card_id {
+        raised(state, run, id, esc);
+    }
+    crate::server::triggers::events::after(
+        state,
+        crate::server::triggers::events::Happened {
+            kind: crate::triggers::EventKind::RunCompleted,
+            run: run.clone(),
+            escalation_id: None,
+            fields: vec![("reply", text.to_string())],
+        },
+    );
     Ok(())
 }
 
@@ -580,6 +612,15 @@ pub async fn fail(
             ],
         )
         .await?;
+    crate::server::triggers::events::after(
+        state,
+        crate::server::triggers::events::Happened {
+            kind: crate::triggers::EventKind::RunFailed,
+            run,
+            escalation_id: None,
+            fields: vec![("error", message.to_string())],
+        },
+    );
     Ok(())
 }
 

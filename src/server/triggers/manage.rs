@@ -9,7 +9,9 @@ use crate::server::db::audit;
 use crate::server::db::triggers::{self as db, NewTrigger, TriggerRow};
 use crate::server::db::{new_id, now_ms};
 use crate::server::state::{AppState, app_state};
-use crate::triggers::{AgentTriggers, NewWebhook, ScheduleInfo, TriggerInfo, TriggerKind};
+use crate::triggers::{
+    AgentTriggers, EventInfo, EventKind, NewWebhook, ScheduleInfo, TriggerInfo, TriggerKind,
+};
 use crate::validate;
 use rand_core::{OsRng, RngCore};
 
@@ -45,8 +47,87 @@ fn info(row: &TriggerRow) -> TriggerInfo {
         enabled: row.enabled != 0,
         path: (row.kind == TriggerKind::Webhook).then(|| hook_path(&row.id)),
         schedule,
+        event: None,
         created_at_ms: row.created_at,
     }
+}
+
+/// With an event trigger's source agent named (one lookup per event trigger).
+async fn info_named(db: &crate::server::db::Db, row: &TriggerRow) -> Result<TriggerInfo, AppError> {
+    let mut out = info(row);
+    if let (Some(source), Some(on)) = (&row.source_agent_id, &row.on_event) {
+        let name = crate::server::db::agents::by_id(db, source)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_else(|| "a deleted agent".into());
+        out.event = Some(EventInfo {
+            source_agent_id: source.clone(),
+            source_agent_name: name,
+            on: EventKind::from_stored(on).map_err(AppError::internal)?,
+            message: row.message.clone().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+pub async fn add_event(
+    agent_id: String,
+    name: String,
+    source_agent_id: String,
+    on_event: String,
+    message: String,
+) -> Result<TriggerInfo, AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("add triggers")?;
+    let state = app_state()?;
+    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let name = validate::name(&name, "trigger name", 80)?;
+    // The agent it follows must be of the same team: another team's runs are not its business.
+    let source = crate::server::agents::visible(&v, &state.db, &source_agent_id)
+        .await
+        .ok()
+        .filter(|s| s.team_id == agent.team_id)
+        .ok_or_else(|| {
+            AppError::NotFound("No such agent to follow in this agent's team.".into())
+        })?;
+    let on = on_event
+        .parse::<EventKind>()
+        .map_err(|_| AppError::invalid("Choose what to follow: a run completes, a run fails, an escalation is raised or answered."))?;
+    let message = validate::long_text(&message, "message", crate::chat::MAX_MESSAGE_BYTES)?;
+    let id = new_id();
+    let mut tx = state.db.begin().await?;
+    db::insert(
+        &mut *tx,
+        NewTrigger {
+            id: &id,
+            team_id: &agent.team_id,
+            agent_id: &agent.id,
+            kind: TriggerKind::Event,
+            name: &name,
+            secret: None,
+            created_by: &v.user.id,
+            schedule: None,
+            event: Some((&source.id, on.as_str(), &message)),
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&agent.team_id),
+        "trigger.created",
+        &id,
+        &format!(
+            "event \u{201c}{name}\u{201d}: when {}'s {}, start {}",
+            source.name,
+            on.label(),
+            agent.name
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = db::by_id(&state.db, &id).await?.ok_or(AppError::Internal)?;
+    info_named(&state.db, &row).await
 }
 
 pub async fn preview(cron: String, time_zone: String) -> Result<Vec<String>, AppError> {
@@ -83,6 +164,7 @@ pub async fn add_schedule(
             secret: None,
             created_by: &v.user.id,
             schedule: Some((cron, time_zone, &message, first)),
+            event: None,
         },
     )
     .await?;
@@ -108,11 +190,16 @@ pub async fn list(agent_id: String) -> Result<AgentTriggers, AppError> {
     let state = app_state()?;
     let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
     let rows = db::for_agent(&state.db, &agent.id).await?;
+    let mut triggers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        triggers.push(info_named(&state.db, row).await?);
+    }
     Ok(AgentTriggers {
         agent_id: agent.id,
+        team_id: agent.team_id,
         agent_name: agent.name,
         can_edit: v.user.role.can_manage(),
-        triggers: rows.iter().map(info).collect(),
+        triggers,
     })
 }
 
@@ -142,6 +229,7 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
             secret: Some(&sealed),
             created_by: &v.user.id,
             schedule: None,
+            event: None,
         },
     )
     .await?;
@@ -163,6 +251,7 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
             enabled: true,
             path: Some(hook_path(&id)),
             schedule: None,
+            event: None,
             created_at_ms: now_ms(),
         },
         secret,

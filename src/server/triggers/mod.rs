@@ -3,6 +3,7 @@
 //! where it came from, and a run with the Description in force at that moment: from there on
 //! it is the same run as a chat's (guardrail, provider, escalation, first answer wins).
 
+pub mod events;
 pub mod manage;
 pub mod schedule;
 pub mod webhook;
@@ -53,6 +54,8 @@ pub struct Start<'a> {
     pub subject: &'a str,
     /// A schedule's firing, claimed in the same transaction: (trigger, due, next).
     pub claim: Option<(&'a str, i64, i64)>,
+    /// How many events led here (0 unless an event started it).
+    pub chain_depth: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +120,7 @@ pub async fn start_run(state: &AppState, s: Start<'_>) -> Result<Started, StartE
             connection_id: agent.connection_id.as_deref(),
             model: agent.model.as_deref(),
             lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
+            chain_depth: s.chain_depth,
         },
     )
     .await?;

@@ -155,6 +155,7 @@ async fn fire(state: &AppState, row: &TriggerRow) {
             action: "trigger.fired",
             subject: &row.id,
             claim: Some((&row.id, due, next)),
+            chain_depth: 0,
         },
     )
     .await;

@@ -174,6 +174,7 @@ async fn check(
             action: "trigger.fired",
             subject: &row.id,
             claim: None,
+            chain_depth: 0,
         },
     )
     .await
