@@ -46,21 +46,10 @@ async fn until_run(
     thread: &str,
     status: &str,
 ) {
-    loop {
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: "))
-                && let Ok(ev) = serde_json::from_str::<Value>(data)
-                && ev["thread_id"] == thread
-                && ev["type"] == "run"
-                && ev["status"] == status
-            {
-                return;
-            }
-        }
-        let chunk = events.next().await.expect("live stream open").unwrap();
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    common::until_event(events, buf, |ev| {
+        ev["thread_id"] == thread && ev["type"] == "run" && ev["status"] == status
+    })
+    .await
 }
 
 #[tokio::main]

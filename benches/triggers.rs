@@ -59,24 +59,10 @@ async fn until_escalation(
     buf: &mut String,
     thread: &str,
 ) {
-    loop {
-        while let Some(end) = buf.find("\n\n") {
-            let frame: String = buf.drain(..end + 2).collect();
-            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: "))
-                && let Ok(ev) = serde_json::from_str::<Value>(data)
-                && ev["thread_id"] == thread
-                && ev["type"] == "escalation"
-            {
-                return;
-            }
-        }
-        let chunk = tokio::time::timeout(Duration::from_secs(10), events.next())
-            .await
-            .expect("an escalation event within 10 s")
-            .expect("live stream open")
-            .unwrap();
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    common::until_event(events, buf, |ev| {
+        ev["thread_id"] == thread && ev["type"] == "escalation"
+    })
+    .await
 }
 
 #[tokio::main]

@@ -159,3 +159,32 @@ pub async fn agent_with_rule(c: &reqwest::Client, base: &str, rule: &str) -> Set
         thread,
     }
 }
+
+/// Reads the live stream (`/api/live`) until an event for which `found` holds; frames after it
+/// stay in `buf` for the next call.
+// Each bench compiles this module on its own; not every one follows the live stream.
+#[allow(dead_code)]
+pub async fn until_event(
+    events: &mut (impl futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Unpin),
+    buf: &mut String,
+    found: impl Fn(&serde_json::Value) -> bool,
+) {
+    use futures::StreamExt;
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: "))
+                && let Ok(ev) = serde_json::from_str::<serde_json::Value>(data)
+                && found(&ev)
+            {
+                return;
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("a live event within 30 s")
+            .expect("live stream open")
+            .unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}

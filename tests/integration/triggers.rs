@@ -13,8 +13,14 @@ const KEY: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdc
 /// An app with a secret key (webhook secrets are sealed with it), the owner signed in, a team
 /// "Support" with the tutorial's agent; returns (app, owner, team, agent).
 async fn setup() -> (TestApp, reqwest::Client, String, String) {
+    setup_ticking(1000).await
+}
+
+/// `setup` with schedules looked at every `tick_ms`.
+async fn setup_ticking(tick_ms: u64) -> (TestApp, reqwest::Client, String, String) {
     let mut config = TestApp::owner_config().await;
     config.secret_key = Some(Secret::new(KEY));
+    config.scheduler_tick_ms = tick_ms;
     let app = TestApp::start(config).await;
     let owner = app.owner().await;
     let (team, agent) = team_with_agent(
@@ -907,21 +913,9 @@ async fn paused_deleted_and_orphaned_hooks_start_nothing_and_only_the_teams_mana
 
 // ---- Schedules ----
 
-/// Like `setup`, with schedules looked at every 100 ms; returns the config's database too.
+/// `setup` with schedules looked at every 100 ms.
 async fn scheduled() -> (TestApp, reqwest::Client, String) {
-    let mut config = TestApp::owner_config().await;
-    config.secret_key = Some(Secret::new(KEY));
-    config.scheduler_tick_ms = 100;
-    let app = TestApp::start(config).await;
-    let owner = app.owner().await;
-    let (_, agent) = team_with_agent(
-        &app,
-        &owner,
-        "Support",
-        "Customer Support Agent",
-        TUTORIAL_RULE,
-    )
-    .await;
+    let (app, owner, _, agent) = setup_ticking(100).await;
     (app, owner, agent)
 }
 

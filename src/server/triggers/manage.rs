@@ -3,8 +3,9 @@
 
 use super::schedule::Schedule;
 use crate::error::AppError;
-use crate::server::auth::viewer;
+use crate::server::auth::{Viewer, viewer};
 use crate::server::config::Secret;
+use crate::server::db::agents::AgentRow;
 use crate::server::db::audit;
 use crate::server::db::triggers::{self as db, NewTrigger, TriggerRow};
 use crate::server::db::{new_id, now_ms};
@@ -77,10 +78,7 @@ pub async fn add_event(
     on_event: String,
     message: String,
 ) -> Result<TriggerInfo, AppError> {
-    let v = viewer().await?;
-    v.require_manager_to("add triggers")?;
-    let state = app_state()?;
-    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let (v, state, agent) = addable(&agent_id).await?;
     let name = validate::name(&name, "trigger name", 80)?;
     // The agent it follows must be of the same team: another team's runs are not its business.
     let source = crate::server::agents::visible(&v, &state.db, &source_agent_id)
@@ -95,37 +93,24 @@ pub async fn add_event(
         .map_err(|_| AppError::invalid("Choose what to follow: a run completes, a run fails, an escalation is raised or answered."))?;
     let message = validate::long_text(&message, "message", crate::chat::MAX_MESSAGE_BYTES)?;
     let id = new_id();
-    let mut tx = state.db.begin().await?;
-    db::insert(
-        &mut *tx,
-        NewTrigger {
-            id: &id,
-            team_id: &agent.team_id,
-            agent_id: &agent.id,
-            kind: TriggerKind::Event,
-            name: &name,
-            secret: None,
-            created_by: &v.user.id,
-            schedule: None,
-            event: Some((&source.id, on.as_str(), &message)),
-        },
-    )
-    .await?;
-    audit::record_for(
-        &mut *tx,
-        v.actor(),
-        Some(&agent.team_id),
-        "trigger.created",
-        &id,
-        &format!(
-            "event \u{201c}{name}\u{201d}: when {}'s {}, start {}",
-            source.name,
-            on.label(),
-            agent.name
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    let trigger = NewTrigger {
+        id: &id,
+        team_id: &agent.team_id,
+        agent_id: &agent.id,
+        kind: TriggerKind::Event,
+        name: &name,
+        secret: None,
+        created_by: &v.user.id,
+        schedule: None,
+        event: Some((&source.id, on.as_str(), &message)),
+    };
+    let detail = format!(
+        "event \u{201c}{name}\u{201d}: when {}'s {}, start {}",
+        source.name,
+        on.label(),
+        agent.name
+    );
+    store(&state, &v, trigger, &detail).await?;
     let row = db::by_id(&state.db, &id).await?.ok_or(AppError::Internal)?;
     info_named(&state.db, &row).await
 }
@@ -142,45 +127,29 @@ pub async fn add_schedule(
     time_zone: String,
     message: String,
 ) -> Result<TriggerInfo, AppError> {
-    let v = viewer().await?;
-    v.require_manager_to("add triggers")?;
-    let state = app_state()?;
-    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let (v, state, agent) = addable(&agent_id).await?;
     let name = validate::name(&name, "schedule name", 80)?;
     let schedule = Schedule::parse(&cron, &time_zone)?;
     let message = validate::long_text(&message, "message", crate::chat::MAX_MESSAGE_BYTES)?;
     let (cron, time_zone) = (cron.trim(), time_zone.trim());
     let first = schedule.next_after(now_ms()).map_err(AppError::internal)?;
     let id = new_id();
-    let mut tx = state.db.begin().await?;
-    db::insert(
-        &mut *tx,
-        NewTrigger {
-            id: &id,
-            team_id: &agent.team_id,
-            agent_id: &agent.id,
-            kind: TriggerKind::Schedule,
-            name: &name,
-            secret: None,
-            created_by: &v.user.id,
-            schedule: Some((cron, time_zone, &message, first)),
-            event: None,
-        },
-    )
-    .await?;
-    audit::record_for(
-        &mut *tx,
-        v.actor(),
-        Some(&agent.team_id),
-        "trigger.created",
-        &id,
-        &format!(
-            "schedule \u{201c}{name}\u{201d} ({cron}, {time_zone}) for {}",
-            agent.name
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    let trigger = NewTrigger {
+        id: &id,
+        team_id: &agent.team_id,
+        agent_id: &agent.id,
+        kind: TriggerKind::Schedule,
+        name: &name,
+        secret: None,
+        created_by: &v.user.id,
+        schedule: Some((cron, time_zone, &message, first)),
+        event: None,
+    };
+    let detail = format!(
+        "schedule \u{201c}{name}\u{201d} ({cron}, {time_zone}) for {}",
+        agent.name
+    );
+    store(&state, &v, trigger, &detail).await?;
     let row = db::by_id(&state.db, &id).await?.ok_or(AppError::Internal)?;
     Ok(info(&row))
 }
@@ -203,11 +172,40 @@ pub async fn list(agent_id: String) -> Result<AgentTriggers, AppError> {
     })
 }
 
-pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, AppError> {
+/// The viewer, the state and the agent, if the viewer may add triggers to it.
+async fn addable(agent_id: &str) -> Result<(Viewer, AppState, AgentRow), AppError> {
     let v = viewer().await?;
     v.require_manager_to("add triggers")?;
     let state = app_state()?;
-    let agent = crate::server::agents::visible(&v, &state.db, &agent_id).await?;
+    let agent = crate::server::agents::visible(&v, &state.db, agent_id).await?;
+    Ok((v, state, agent))
+}
+
+/// Stores a new trigger with its audit entry, together.
+async fn store(
+    state: &AppState,
+    v: &Viewer,
+    trigger: NewTrigger<'_>,
+    detail: &str,
+) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await?;
+    let (id, team_id) = (trigger.id, trigger.team_id);
+    db::insert(&mut *tx, trigger).await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(team_id),
+        "trigger.created",
+        id,
+        detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, AppError> {
+    let (v, state, agent) = addable(&agent_id).await?;
     let name = validate::name(&name, "webhook name", 80)?;
     let id = new_id();
     let mut bytes = [0u8; 32];
@@ -217,32 +215,19 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
     let sealed = seal(&state, &secret, &id)?;
-    let mut tx = state.db.begin().await?;
-    db::insert(
-        &mut *tx,
-        NewTrigger {
-            id: &id,
-            team_id: &agent.team_id,
-            agent_id: &agent.id,
-            kind: TriggerKind::Webhook,
-            name: &name,
-            secret: Some(&sealed),
-            created_by: &v.user.id,
-            schedule: None,
-            event: None,
-        },
-    )
-    .await?;
-    audit::record_for(
-        &mut *tx,
-        v.actor(),
-        Some(&agent.team_id),
-        "trigger.created",
-        &id,
-        &format!("webhook \u{201c}{name}\u{201d} for {}", agent.name),
-    )
-    .await?;
-    tx.commit().await?;
+    let trigger = NewTrigger {
+        id: &id,
+        team_id: &agent.team_id,
+        agent_id: &agent.id,
+        kind: TriggerKind::Webhook,
+        name: &name,
+        secret: Some(&sealed),
+        created_by: &v.user.id,
+        schedule: None,
+        event: None,
+    };
+    let detail = format!("webhook \u{201c}{name}\u{201d} for {}", agent.name);
+    store(&state, &v, trigger, &detail).await?;
     Ok(NewWebhook {
         trigger: TriggerInfo {
             id: id.clone(),
