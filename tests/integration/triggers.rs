@@ -13,14 +13,16 @@ const KEY: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdc
 /// An app with a secret key (webhook secrets are sealed with it), the owner signed in, a team
 /// "Support" with the tutorial's agent; returns (app, owner, team, agent).
 async fn setup() -> (TestApp, reqwest::Client, String, String) {
-    setup_ticking(1000).await
+    setup_with(|_| {}).await
 }
 
-/// `setup` with schedules looked at every `tick_ms`.
-async fn setup_ticking(tick_ms: u64) -> (TestApp, reqwest::Client, String, String) {
+/// `setup` with more of the configuration changed by `change`.
+async fn setup_with(
+    change: impl FnOnce(&mut flare::server::config::Config),
+) -> (TestApp, reqwest::Client, String, String) {
     let mut config = TestApp::owner_config().await;
     config.secret_key = Some(Secret::new(KEY));
-    config.scheduler_tick_ms = tick_ms;
+    change(&mut config);
     let app = TestApp::start(config).await;
     let owner = app.owner().await;
     let (team, agent) = team_with_agent(
@@ -915,7 +917,7 @@ async fn paused_deleted_and_orphaned_hooks_start_nothing_and_only_the_teams_mana
 
 /// `setup` with schedules looked at every 100 ms.
 async fn scheduled() -> (TestApp, reqwest::Client, String) {
-    let (app, owner, _, agent) = setup_ticking(100).await;
+    let (app, owner, _, agent) = setup_with(|c| c.scheduler_tick_ms = 100).await;
     (app, owner, agent)
 }
 
@@ -1125,19 +1127,8 @@ fn series(text: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_are_served_on_their_own_address_only_when_asked() {
     let port = free_port();
-    let mut config = TestApp::owner_config().await;
-    config.secret_key = Some(Secret::new(KEY));
-    config.metrics_addr = Some(format!("127.0.0.1:{port}").parse().unwrap());
-    let app = TestApp::start(config).await;
-    let owner = app.owner().await;
-    let (team, agent) = team_with_agent(
-        &app,
-        &owner,
-        "Support",
-        "Customer Support Agent",
-        TUTORIAL_RULE,
-    )
-    .await;
+    let (app, owner, team, agent) =
+        setup_with(|c| c.metrics_addr = Some(format!("127.0.0.1:{port}").parse().unwrap())).await;
     let hook = add_hook(&app, &owner, &agent, "Zendesk").await;
     let body = json!({ "message": TUTORIAL_MESSAGE }).to_string();
     let r = deliver(&app, &hook, body.as_bytes(), now(), None, None).await;
