@@ -137,9 +137,7 @@ pub fn load(config: &super::config::Config) -> anyhow::Result<Option<SecretBox>>
     let hex = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = [0u8; 32];
-            rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = random_hex();
             match create_private(&path, &hex) {
                 Ok(()) => {
                     tracing::info!(
@@ -197,6 +195,14 @@ fn create_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     let linked = written.and_then(|_| std::fs::hard_link(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
     linked
+}
+
+/// 32 random bytes from the operating system, as 64 hexadecimal digits: a key, a token's or
+/// a signing secret's value.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
+    hex::encode(bytes)
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {

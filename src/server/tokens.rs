@@ -9,15 +9,10 @@ use crate::error::AppError;
 use crate::live::{Change, LiveEvent};
 use crate::tokens::{NewToken, SeverityCounts, TokenInfo, TokenKind};
 use crate::validate;
-use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn hash(value: &str) -> String {
-    hex(&Sha256::digest(value.as_bytes()))
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 fn prefix(kind: TokenKind) -> &'static str {
@@ -86,9 +81,7 @@ pub async fn create(kind: String, team_id: String, name: String) -> Result<NewTo
     })?;
     let name = validate::name(&name, "token name", 80)?;
     let state = app_state()?;
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let value = format!("{}{}", prefix(kind), hex(&bytes));
+    let value = format!("{}{}", prefix(kind), super::secret_box::random_hex());
     let id = tokens::insert(
         &state.db,
         &team_id,

@@ -107,15 +107,6 @@ impl FromRequestParts<AppState> for ApiToken {
     }
 }
 
-fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 /// A JSON request body as `T`, or a clear 400.
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
@@ -149,7 +140,7 @@ pub async fn api_agents(
         .filter(|a| a.deleted_at.is_none())
         .map(|a| serde_json::json!({ "id": a.id, "name": a.name, "team": a.team_name }))
         .collect();
-    Ok(json(
+    Ok(super::json_response(
         StatusCode::OK,
         serde_json::json!({ "agents": agents }),
     ))
@@ -224,7 +215,7 @@ pub async fn api_start_run(
         // Only schedules claim a firing.
         triggers::StartError::NotClaimed => AppError::internal("an API run claimed a firing").into(),
     })?;
-    Ok(json(
+    Ok(super::json_response(
         StatusCode::ACCEPTED,
         serde_json::json!({
             "run_id": started.run_id, "thread_id": started.thread_id, "status": started.status,
@@ -260,7 +251,7 @@ pub async fn api_run(
         .iter()
         .find(|e| e.run_id == run.id && e.status == EscalationStatus::Open)
         .map(escalation_json);
-    Ok(json(
+    Ok(super::json_response(
         StatusCode::OK,
         serde_json::json!({
             "run_id": run.id, "status": run.status, "trigger": thread.trigger,
@@ -288,7 +279,7 @@ pub async fn api_escalation(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = team_escalation(&state, &token, &id).await?;
-    Ok(json(StatusCode::OK, escalation_json(&row)))
+    Ok(super::json_response(StatusCode::OK, escalation_json(&row)))
 }
 
 #[derive(serde::Deserialize)]
@@ -336,7 +327,7 @@ async fn answer(
     };
     crate::server::escalations::answer_as(state, &row, answer, by).await?;
     let row = team_escalation(state, &token.0, &row.id).await?;
-    Ok(json(StatusCode::OK, escalation_json(&row)))
+    Ok(super::json_response(StatusCode::OK, escalation_json(&row)))
 }
 
 /// `GET /api/v1/escalations?status=open|answered&limit=1..100` with `Authorization: Bearer
@@ -389,5 +380,5 @@ pub async fn api_escalations(
     let body = serde_json::json!({
         "team": row.team_name, "open_count": total, "escalations": items,
     });
-    Ok(json(StatusCode::OK, body))
+    Ok(super::json_response(StatusCode::OK, body))
 }

@@ -5,17 +5,8 @@ use crate::server::triggers::webhook;
 use crate::triggers::MAX_HOOK_BODY_BYTES;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
 pub async fn receive(
     State(state): State<AppState>,
@@ -25,7 +16,7 @@ pub async fn receive(
 ) -> Response {
     // Read no more than the limit, whatever Content-Length claims.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_HOOK_BODY_BYTES).await else {
-        return json(
+        return super::json_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             serde_json::json!({ "error": format!(
                 "The body is over {} KB; nothing was started.",
@@ -35,10 +26,12 @@ pub async fn receive(
     };
     let now = crate::server::db::now_ms() / 1000;
     match webhook::receive(&state, &id, &headers, &bytes, now).await {
-        Ok(started) => json(
+        Ok(started) => super::json_response(
             StatusCode::ACCEPTED,
             serde_json::json!({ "run_id": started.run_id, "thread_id": started.thread_id }),
         ),
-        Err(webhook::Refused(status, msg)) => json(status, serde_json::json!({ "error": msg })),
+        Err(webhook::Refused(status, msg)) => {
+            super::json_response(status, serde_json::json!({ "error": msg }))
+        }
     }
 }

@@ -146,6 +146,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// A JSON answer with its status (the API, the webhooks).
+pub(super) fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 pub(super) fn error_response(status: StatusCode, error: AppError) -> Response {
     let body = serde_json::to_string(&error).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()

@@ -14,7 +14,6 @@ use crate::triggers::{
     AgentTriggers, EventInfo, EventKind, NewWebhook, ScheduleInfo, TriggerInfo, TriggerKind,
 };
 use crate::validate;
-use rand_core::{OsRng, RngCore};
 
 /// Where a trigger's sealed secret belongs (a sealed value opens only for its own row).
 pub fn seal_context(trigger_id: &str) -> String {
@@ -208,12 +207,7 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
     let (v, state, agent) = addable(&agent_id).await?;
     let name = validate::name(&name, "webhook name", 80)?;
     let id = new_id();
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let secret = format!(
-        "whsec_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let secret = format!("whsec_{}", crate::server::secret_box::random_hex());
     let sealed = seal(&state, &secret, &id)?;
     let trigger = NewTrigger {
         id: &id,

@@ -35,7 +35,7 @@ impl Once<'_> {
             h.update((p.len() as u64).to_le_bytes());
             h.update(p);
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(h.finalize())
     }
 }
 
