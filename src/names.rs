@@ -34,6 +34,9 @@ macro_rules! stored_enum {
             strum::IntoStaticStr,
             strum::VariantArray,
         )]
+        // The JSON API's document names each one's values (server only: the browser never
+        // needs it).
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
         #[serde(rename_all = "lowercase")]
         #[strum(serialize_all = "lowercase")]
         $vis enum $name {

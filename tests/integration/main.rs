@@ -22,6 +22,7 @@ mod matrix;
 mod members;
 mod models;
 mod openai;
+mod openapi;
 mod pages;
 mod scoping;
 mod security;

@@ -12,7 +12,7 @@ const KEY: &str = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdc
 
 /// An app with a secret key (webhook secrets are sealed with it), the owner signed in, a team
 /// "Support" with the tutorial's agent; returns (app, owner, team, agent).
-async fn setup() -> (TestApp, reqwest::Client, String, String) {
+pub(crate) async fn setup() -> (TestApp, reqwest::Client, String, String) {
     setup_with(|_| {}).await
 }
 
@@ -36,7 +36,7 @@ async fn setup_with(
     (app, owner, team, agent)
 }
 
-async fn token(
+pub(crate) async fn token(
     app: &TestApp,
     owner: &reqwest::Client,
     kind: &str,
@@ -57,15 +57,15 @@ async fn token(
     r.body["value"].as_str().unwrap().to_string()
 }
 
-fn bearer(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+pub(crate) fn bearer(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
     req.header("authorization", format!("Bearer {token}"))
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> Reply {
+pub(crate) async fn get(app: &TestApp, token: &str, path: &str) -> Reply {
     Reply::read(bearer(client().get(app.url(path)), token)).await
 }
 
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
+pub(crate) async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
     Reply::read(
         bearer(client().post(app.url(path)), token)
             .header("content-type", "application/json")

@@ -1,9 +1,11 @@
 //! The JSON API under `/api/v1`, with a team-scoped bearer token: read tokens read, read and
-//! write tokens also start runs and answer escalations.
+//! write tokens also start runs and answer escalations. Each handler's `#[utoipa::path]` and
+//! the types below are what `GET /api/v1/openapi.json` is generated from (see `openapi`).
 
-use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, Trigger};
+use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, RunStatus, Trigger};
 use crate::error::AppError;
 use crate::escalations::{EscalationStatus, MAX_GUIDANCE_BYTES};
+use crate::rules::Severity;
 use crate::server::db::audit::Actor;
 use crate::server::db::escalations::{self, EscalationRow};
 use crate::server::db::tokens::TokenRow;
@@ -17,11 +19,112 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(serde::Deserialize)]
+/// Every refusal and failure: what went wrong, in words for people.
+#[derive(Serialize, ToSchema)]
+pub struct ApiErrorBody {
+    #[schema(example = "This escalation is already resolved.")]
+    pub error: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiAgent {
+    pub id: String,
+    pub name: String,
+    /// The team's name.
+    pub team: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiAgentList {
+    pub agents: Vec<ApiAgent>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ApiStartRun {
+    /// What the agent is asked, as a person would type it in the chat (at most 32 KB).
+    #[schema(example = "Customer 4411 asks for their money back for order 88.")]
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiRunStarted {
+    pub run_id: String,
+    pub thread_id: String,
+    pub status: RunStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiRun {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub trigger: Trigger,
+    pub thread_id: String,
+    pub agent_id: String,
+    /// Why the run failed, when it did.
+    pub error: Option<String>,
+    /// The escalation the run waits on, if any.
+    pub escalation: Option<ApiEscalation>,
+    /// The agent's last reply in this run, if it has replied.
+    pub reply: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiEscalation {
+    pub id: String,
+    /// The agent's name.
+    pub agent: String,
+    pub agent_id: String,
+    pub reason: String,
+    pub severity: Severity,
+    pub trigger: Trigger,
+    pub thread_id: String,
+    pub run_id: String,
+    pub status: EscalationStatus,
+    /// Whether the run waits for the answer.
+    pub blocking: bool,
+    /// Unix time in milliseconds.
+    pub created_at_ms: i64,
+    pub answered_at_ms: Option<i64>,
+    /// Who answered: a person's name, or `token: <name>`.
+    pub responder: Option<String>,
+    pub guidance: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiEscalationList {
+    /// The token's team.
+    pub team: String,
+    /// How many of the team's escalations are open.
+    pub open_count: i64,
+    pub escalations: Vec<ApiEscalation>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ApiRespond {
+    /// What the agent should do, as "Respond & Resume" takes it on the page (at most 8 KB).
+    #[schema(example = "Refund approved up to $50; offer store credit for the rest.")]
+    pub guidance: String,
+}
+
+/// The query of `GET /api/v1/escalations`. Read as text, so a bad value gets this API's error
+/// rather than the framework's.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ApiListQuery {
+    /// `open` (the default, newest first) or `answered` (latest answered first).
+    #[param(value_type = Option<String>, pattern = "^(open|answered)$")]
     status: Option<String>,
+    /// 1 to 100; 50 by default.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+}
+
+/// A JSON answer from one of this API's types.
+fn ok<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    super::json_response(status, body)
 }
 
 /// The one error shape of `/api/v1`: `{"error": "…"}` with its status (and, for a missing or
@@ -35,12 +138,7 @@ fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (
-            self.0,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({ "error": self.1 }).to_string(),
-        )
-            .into_response();
+        let mut res = ok(self.0, &ApiErrorBody { error: self.1 });
         if self.0 == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -117,17 +215,36 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-fn escalation_json(e: &EscalationRow) -> serde_json::Value {
-    serde_json::json!({
-        "id": e.id, "agent": e.agent_name, "agent_id": e.agent_id, "reason": e.reason,
-        "severity": e.severity, "trigger": e.trigger, "thread_id": e.thread_id,
-        "run_id": e.run_id, "status": e.status, "blocking": e.blocking != 0,
-        "created_at_ms": e.created_at, "answered_at_ms": e.answered_at,
-        "responder": e.responder, "guidance": e.guidance,
-    })
+impl From<&EscalationRow> for ApiEscalation {
+    fn from(e: &EscalationRow) -> Self {
+        ApiEscalation {
+            id: e.id.clone(),
+            agent: e.agent_name.clone(),
+            agent_id: e.agent_id.clone(),
+            reason: e.reason.clone(),
+            severity: e.severity,
+            trigger: e.trigger,
+            thread_id: e.thread_id.clone(),
+            run_id: e.run_id.clone(),
+            status: e.status,
+            blocking: e.blocking != 0,
+            created_at_ms: e.created_at,
+            answered_at_ms: e.answered_at,
+            responder: e.responder.clone(),
+            guidance: e.guidance.clone(),
+        }
+    }
 }
 
-/// `GET /api/v1/agents`: the token's team's agents.
+/// The token's team's agents.
+#[utoipa::path(
+    get, path = "/api/v1/agents", tag = "agents", operation_id = "list_agents",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The agents of the token's team.", body = ApiAgentList),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+    )
+)]
 pub async fn api_agents(
     State(state): State<AppState>,
     ApiToken(token): ApiToken,
@@ -135,25 +252,39 @@ pub async fn api_agents(
     let rows =
         crate::server::db::agents::for_teams(&state.db, std::slice::from_ref(&token.team_id))
             .await?;
-    let agents: Vec<_> = rows
-        .iter()
+    let agents = rows
+        .into_iter()
         .filter(|a| a.deleted_at.is_none())
-        .map(|a| serde_json::json!({ "id": a.id, "name": a.name, "team": a.team_name }))
+        .map(|a| ApiAgent {
+            id: a.id,
+            name: a.name,
+            team: a.team_name,
+        })
         .collect();
-    Ok(super::json_response(
-        StatusCode::OK,
-        serde_json::json!({ "agents": agents }),
-    ))
+    Ok(ok(StatusCode::OK, &ApiAgentList { agents }))
 }
 
-#[derive(serde::Deserialize)]
-struct StartRun {
-    message: String,
-}
-
-/// `POST /api/v1/agents/{agent_id}/runs` with `{"message": "…"}` (write token): starts a run
-/// in a new thread, `202 {"run_id", "thread_id", "status"}`. With an `Idempotency-Key`, the
-/// same key within 24 hours answers with the same run and starts nothing.
+/// Starts a run in a new thread (trigger `api`), as if the message were typed in the chat: the
+/// same guardrail, model and escalations. With an `Idempotency-Key`, the same key within 24
+/// hours answers with the same run and starts nothing.
+#[utoipa::path(
+    post, path = "/api/v1/agents/{agent_id}/runs", tag = "runs", operation_id = "start_run",
+    security(("token" = [])),
+    params(
+        ("agent_id" = String, Path, description = "The agent's id (see `GET /api/v1/agents`)."),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 255 visible ASCII characters, unique per request, per team, for 24 hours."),
+    ),
+    request_body = ApiStartRun,
+    responses(
+        (status = 202, description = "The run started (or, for a key seen before, the run it started).", body = ApiRunStarted),
+        (status = 400, description = "The body or the key is not what this route takes.", body = ApiErrorBody),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+        (status = 403, description = "A read token.", body = ApiErrorBody),
+        (status = 404, description = "No such agent in the token's team.", body = ApiErrorBody),
+        (status = 422, description = "The key was used for another request in the last 24 hours.", body = ApiErrorBody),
+    )
+)]
 pub async fn api_start_run(
     State(state): State<AppState>,
     token: ApiToken,
@@ -166,7 +297,7 @@ pub async fn api_start_run(
         .await?
         .filter(|a| a.team_id == token.0.team_id && a.deleted_at.is_none())
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "No such agent."))?;
-    let req: StartRun = body(&bytes)?;
+    let req: ApiStartRun = body(&bytes)?;
     let message = crate::validate::long_text(&req.message, "message", MAX_MESSAGE_BYTES)?;
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
@@ -215,16 +346,28 @@ pub async fn api_start_run(
         // Only schedules claim a firing.
         triggers::StartError::NotClaimed => AppError::internal("an API run claimed a firing").into(),
     })?;
-    Ok(super::json_response(
+    Ok(ok(
         StatusCode::ACCEPTED,
-        serde_json::json!({
-            "run_id": started.run_id, "thread_id": started.thread_id, "status": started.status,
-        }),
+        &ApiRunStarted {
+            run_id: started.run_id,
+            thread_id: started.thread_id,
+            status: started.status,
+        },
     ))
 }
 
-/// `GET /api/v1/runs/{run_id}`: the run's status, trigger and thread, its open escalation if
-/// any, and the agent's last reply.
+/// A run: its status, trigger and thread, the escalation it waits on if any, and the agent's
+/// last reply.
+#[utoipa::path(
+    get, path = "/api/v1/runs/{run_id}", tag = "runs", operation_id = "get_run",
+    security(("token" = [])),
+    params(("run_id" = String, Path, description = "From the 202 that started it.")),
+    responses(
+        (status = 200, description = "The run.", body = ApiRun),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+        (status = 404, description = "No such run in the token's team.", body = ApiErrorBody),
+    )
+)]
 pub async fn api_run(
     State(state): State<AppState>,
     ApiToken(token): ApiToken,
@@ -247,17 +390,22 @@ pub async fn api_run(
         .rev()
         .find(|m| m.kind == MessageKind::Agent && m.run_id.as_deref() == Some(run.id.as_str()))
         .map(|m| m.body.clone());
-    let open = escalations
+    let escalation = escalations
         .iter()
         .find(|e| e.run_id == run.id && e.status == EscalationStatus::Open)
-        .map(escalation_json);
-    Ok(super::json_response(
+        .map(ApiEscalation::from);
+    Ok(ok(
         StatusCode::OK,
-        serde_json::json!({
-            "run_id": run.id, "status": run.status, "trigger": thread.trigger,
-            "thread_id": run.thread_id, "agent_id": run.agent_id, "error": run.error,
-            "escalation": open, "reply": reply,
-        }),
+        &ApiRun {
+            run_id: run.id,
+            status: run.status,
+            trigger: thread.trigger,
+            thread_id: run.thread_id,
+            agent_id: run.agent_id,
+            error: run.error,
+            escalation,
+            reply,
+        },
     ))
 }
 
@@ -272,23 +420,43 @@ async fn team_escalation(
         .ok_or_else(|| err(StatusCode::NOT_FOUND, "No such escalation."))
 }
 
-/// `GET /api/v1/escalations/{id}`.
+/// One escalation of the token's team.
+#[utoipa::path(
+    get, path = "/api/v1/escalations/{id}", tag = "escalations", operation_id = "get_escalation",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "The escalation's id.")),
+    responses(
+        (status = 200, description = "The escalation.", body = ApiEscalation),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+        (status = 404, description = "No such escalation in the token's team.", body = ApiErrorBody),
+    )
+)]
 pub async fn api_escalation(
     State(state): State<AppState>,
     ApiToken(token): ApiToken,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = team_escalation(&state, &token, &id).await?;
-    Ok(super::json_response(StatusCode::OK, escalation_json(&row)))
+    Ok(ok(StatusCode::OK, &ApiEscalation::from(&row)))
 }
 
-#[derive(serde::Deserialize)]
-struct Respond {
-    guidance: String,
-}
-
-/// `POST /api/v1/escalations/{id}/respond` with `{"guidance": "…"}` (write token): Respond &
-/// Resume. The first answer wins, across the web and the API; a later one gets 409.
+/// Respond & Resume: the agent resumes with this guidance. The first answer wins, across the
+/// web, the API and every channel.
+#[utoipa::path(
+    post, path = "/api/v1/escalations/{id}/respond", tag = "escalations",
+    operation_id = "respond_to_escalation",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "The escalation's id.")),
+    request_body = ApiRespond,
+    responses(
+        (status = 200, description = "Answered; the escalation as it is now.", body = ApiEscalation),
+        (status = 400, description = "The body is not what this route takes.", body = ApiErrorBody),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+        (status = 403, description = "A read token.", body = ApiErrorBody),
+        (status = 404, description = "No such escalation in the token's team.", body = ApiErrorBody),
+        (status = 409, description = "Someone answered first: `This escalation is already resolved.`", body = ApiErrorBody),
+    )
+)]
 pub async fn api_respond(
     State(state): State<AppState>,
     token: ApiToken,
@@ -297,12 +465,25 @@ pub async fn api_respond(
 ) -> Result<Response, ApiError> {
     token.writer()?;
     let row = team_escalation(&state, &token.0, &id).await?;
-    let req: Respond = body(&bytes)?;
+    let req: ApiRespond = body(&bytes)?;
     let guidance = crate::validate::long_text(&req.guidance, "guidance", MAX_GUIDANCE_BYTES)?;
     answer(&state, &token, row, Answer::Resolved { guidance }).await
 }
 
-/// `POST /api/v1/escalations/{id}/dismiss` (write token).
+/// Dismiss: the agent proceeds on its own. The first answer wins.
+#[utoipa::path(
+    post, path = "/api/v1/escalations/{id}/dismiss", tag = "escalations",
+    operation_id = "dismiss_escalation",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "The escalation's id.")),
+    responses(
+        (status = 200, description = "Dismissed; the escalation as it is now.", body = ApiEscalation),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+        (status = 403, description = "A read token.", body = ApiErrorBody),
+        (status = 404, description = "No such escalation in the token's team.", body = ApiErrorBody),
+        (status = 409, description = "Someone answered first: `This escalation is already resolved.`", body = ApiErrorBody),
+    )
+)]
 pub async fn api_dismiss(
     State(state): State<AppState>,
     token: ApiToken,
@@ -327,11 +508,21 @@ async fn answer(
     };
     crate::server::escalations::answer_as(state, &row, answer, by).await?;
     let row = team_escalation(state, &token.0, &row.id).await?;
-    Ok(super::json_response(StatusCode::OK, escalation_json(&row)))
+    Ok(ok(StatusCode::OK, &ApiEscalation::from(&row)))
 }
 
-/// `GET /api/v1/escalations?status=open|answered&limit=1..100` with `Authorization: Bearer
-/// flr_api_…`: the token's team's escalations, newest first, as JSON.
+/// The token's team's escalations: open ones newest first, or answered ones latest answered
+/// first.
+#[utoipa::path(
+    get, path = "/api/v1/escalations", tag = "escalations", operation_id = "list_escalations",
+    security(("token" = [])),
+    params(ApiListQuery),
+    responses(
+        (status = 200, description = "The escalations, and how many are open.", body = ApiEscalationList),
+        (status = 400, description = "A bad `status` or `limit`.", body = ApiErrorBody),
+        (status = 401, description = "No valid token.", body = ApiErrorBody),
+    )
+)]
 pub async fn api_escalations(
     State(state): State<AppState>,
     ApiToken(row): ApiToken,
@@ -376,9 +567,12 @@ pub async fn api_escalations(
         escalations::list(&state.db, &filter),
         escalations::count_open(&state.db, &teams)
     )?;
-    let items: Vec<serde_json::Value> = rows.iter().map(escalation_json).collect();
-    let body = serde_json::json!({
-        "team": row.team_name, "open_count": total, "escalations": items,
-    });
-    Ok(super::json_response(StatusCode::OK, body))
+    Ok(ok(
+        StatusCode::OK,
+        &ApiEscalationList {
+            team: row.team_name,
+            open_count: total,
+            escalations: rows.iter().map(ApiEscalation::from).collect(),
+        },
+    ))
 }

@@ -5,6 +5,7 @@ mod api;
 mod hooks;
 mod live;
 mod middleware;
+mod openapi;
 
 pub use middleware::{is_content_hashed, page_policy};
 
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::sync::LazyLock;
@@ -79,14 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route(crate::live::LIVE_PATH, get(live::live))
         .route("/embed/live", get(live::embed_live))
         .route("/embed-widget.js", get(embed_widget_js))
-        .route("/api/v1/agents", get(api::api_agents))
-        .route("/api/v1/agents/{agent_id}/runs", post(api::api_start_run))
-        .route("/api/v1/runs/{run_id}", get(api::api_run))
-        .route("/api/v1/escalations", get(api::api_escalations))
-        .route("/api/v1/escalations/{id}", get(api::api_escalation))
-        .route("/api/v1/escalations/{id}/respond", post(api::api_respond))
-        .route("/api/v1/escalations/{id}/dismiss", post(api::api_dismiss))
-        .route("/hooks/{id}", post(hooks::receive))
+        // The API and the webhooks, each route registered with its documentation.
+        .merge(openapi::routes().split_for_parts().0)
         .leptos_routes_with_context(
             &state,
             routes,
@@ -147,13 +142,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// A JSON answer with its status (the API, the webhooks).
-pub(super) fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+pub(super) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    (status, axum::Json(body)).into_response()
 }
 
 pub(super) fn error_response(status: StatusCode, error: AppError) -> Response {
