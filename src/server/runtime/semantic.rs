@@ -375,22 +375,115 @@ impl Meaning {
     }
 }
 
-/// Runs model work off the async threads, with [`DEADLINE`] (passed to the work too, so it
-/// stops when nobody waits for it any more). Only a loaded model gets here, so a failure is
-/// news: it is logged once, here, and callers go on with words.
+/// How long a message may wait for a free model thread (a burst's backlog) before the
+/// guardrail goes on with words only. The wait is not part of [`DEADLINE`], so a burst delays
+/// runs rather than weakening their guardrail.
+pub const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The model threads' nice value: under load, requests (pages, live updates, webhook intake)
+/// get the cores first; with nothing else to do, the model still has all of them.
+pub const MODEL_NICE: i32 = 10;
+
+/// The threads model work runs on (a rayon pool, as candle computes on rayon), one per core,
+/// at a lower priority, and one slot per thread: further work waits for a slot outside its
+/// deadline.
+pub struct ModelThreads {
+    pool: rayon::ThreadPool,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl ModelThreads {
+    /// `threads` threads, at [`MODEL_NICE`] when `lower` (Linux).
+    pub fn new(threads: usize, lower: bool) -> Result<Self, String> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("flare-model-{i}"))
+            .start_handler(move |_| {
+                if lower {
+                    lower_this_threads_priority();
+                }
+            })
+            // A panic in model code ends that job (its caller hears "stopped"), not the server.
+            .panic_handler(|_| tracing::error!("the embedding model panicked"))
+            .build()
+            .map_err(|e| format!("the model's threads could not start: {e}"))?;
+        Ok(Self {
+            pool,
+            slots: Arc::new(tokio::sync::Semaphore::new(threads)),
+        })
+    }
+
+    /// The process's model threads (one per core), started on first use.
+    pub fn shared() -> Result<&'static Self, String> {
+        static THREADS: std::sync::LazyLock<Result<ModelThreads, String>> =
+            std::sync::LazyLock::new(|| {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                ModelThreads::new(cores, true)
+            });
+        THREADS.as_ref().map_err(Clone::clone)
+    }
+
+    /// Runs `work` once a thread is free (waiting at most `wait`), with `deadline` for the work
+    /// itself (passed to it too, so it stops when nobody waits for it any more).
+    pub async fn run<T: Send + 'static>(
+        &self,
+        wait: std::time::Duration,
+        deadline: std::time::Duration,
+        work: impl FnOnce(Instant) -> Result<T, ModelError> + Send + 'static,
+    ) -> Result<T, String> {
+        let slot = match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err("the embedding model's threads stopped".into()),
+            Err(_) => {
+                return Err(format!(
+                    "the embedding model was busy for over {} s",
+                    wait.as_secs()
+                ));
+            }
+        };
+        let until = Instant::now() + deadline;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pool.spawn(move || {
+            // The slot is free again when the work has really stopped.
+            let _slot = slot;
+            let _ = tx.send(work(until));
+        });
+        match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(ModelError::Late))) | Err(_) => Err(format!(
+                "reading the message's meaning took longer than {} s",
+                deadline.as_secs()
+            )),
+            Ok(Ok(Err(e))) => Err(e.to_string()),
+            Ok(Err(_)) => Err("the embedding model stopped".into()),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // On Linux, PRIO_PROCESS with 0 names the calling thread only. Raising one's own nice
+    // value needs no privilege.
+    // SAFETY: a plain system call with no pointers.
+    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, MODEL_NICE) };
+    if done != 0 {
+        tracing::warn!("could not lower the model thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
+/// Runs model work on the model threads, with [`QUEUE_DEADLINE`] to get a thread and
+/// [`DEADLINE`] for the work. Only a loaded model gets here, so a failure is news: it is logged
+/// once, here, and callers go on with words.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce(std::time::Instant) -> Result<T, ModelError> + Send + 'static,
 ) -> Result<T, String> {
-    let until = std::time::Instant::now() + DEADLINE;
-    let task = tokio::task::spawn_blocking(move || work(until));
-    let result = match tokio::time::timeout(DEADLINE, task).await {
-        Ok(Ok(Ok(v))) => Ok(v),
-        Ok(Ok(Err(ModelError::Late))) | Err(_) => Err(format!(
-            "reading the message's meaning took longer than {} s",
-            DEADLINE.as_secs()
-        )),
-        Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Err(e)) => Err(format!("the embedding model stopped: {e}")),
+    let result = match ModelThreads::shared() {
+        Ok(threads) => threads.run(QUEUE_DEADLINE, DEADLINE, work).await,
+        Err(e) => Err(e),
     };
     if let Err(why) = &result {
         tracing::warn!(%why, "meaning was not read: the guardrail goes on with words");
@@ -552,6 +645,67 @@ fn check_draft(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    const LONG: Duration = Duration::from_secs(5);
+
+    /// Model work that takes `ms` milliseconds.
+    fn nap(ms: u64) -> impl FnOnce(Instant) -> Result<u64, ModelError> + Send + 'static {
+        move |_| {
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok(ms)
+        }
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_model_thread_is_not_part_of_the_deadline() {
+        let threads = ModelThreads::new(1, false).unwrap();
+        // Four jobs of 100 ms on one thread: the last waits 300 ms, longer than its deadline.
+        let jobs = (0..4).map(|_| threads.run(LONG, Duration::from_millis(250), nap(100)));
+        let results = futures::future::join_all(jobs).await;
+        assert!(results.iter().all(|r| r == &Ok(100)), "{results:?}");
+    }
+
+    #[tokio::test]
+    async fn work_over_its_deadline_or_a_queue_waited_too_long_is_refused_in_words() {
+        let threads = ModelThreads::new(1, false).unwrap();
+        let slow = threads.run(LONG, Duration::from_millis(50), nap(300));
+        assert!(slow.await.unwrap_err().contains("took longer than"));
+        // The slow work still holds the only thread (its slot is free once it really stops),
+        // so the next waits, at most 50 ms here.
+        let queued = threads.run(Duration::from_millis(50), LONG, nap(1));
+        assert!(queued.await.unwrap_err().contains("busy"));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(threads.run(LONG, LONG, nap(1)).await, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_model_work_ends_that_work_only() {
+        let threads = ModelThreads::new(1, false).unwrap();
+        let r = threads
+            .run(LONG, LONG, |_| -> Result<u64, ModelError> {
+                panic!("boom")
+            })
+            .await;
+        assert!(r.unwrap_err().contains("stopped"));
+        assert_eq!(threads.run(LONG, LONG, nap(1)).await, Ok(1));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn model_threads_run_at_a_lower_priority() {
+        // SAFETY: plain system calls with no pointers.
+        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let threads = ModelThreads::new(2, true).unwrap();
+        let theirs = threads
+            .run(LONG, LONG, |_| {
+                Ok(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) })
+            })
+            .await;
+        assert_eq!(theirs, Ok(MODEL_NICE));
+        // Only the model's threads: this one keeps its priority.
+        assert_eq!(unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }, ours);
+    }
 
     #[test]
     fn fine_examples_are_read_whole_and_item_by_item() {
