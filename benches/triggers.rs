@@ -3,7 +3,9 @@
 //!    event the page reacts to), p50/p99 over 200 requests, one at a time;
 //! 2. intake throughput: 32 connections sending signed requests (each with its own
 //!    `X-Flare-Delivery` id) for 10 s, runs started per second; then every accepted delivery
-//!    is sent again, and the runs are counted: none lost, none duplicated.
+//!    is sent again, and the runs are counted: none lost, none duplicated;
+//! 3. the backlog the burst left: how long until every run has finished (the model's
+//!    warnings are shown, so a guardrail that fell back to words would say so).
 //!
 //! Rerun: `cargo bench --features ssr --bench triggers`
 //! (FLARE_BENCH_DATABASE_URL=postgres://… for PostgreSQL; the database must be empty).
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 const LATENCY_SAMPLES: usize = 200;
 const CONNECTIONS: usize = 32;
 const LOAD_FOR: Duration = Duration::from_secs(10);
+const DRAIN_AT_MOST: Duration = Duration::from_secs(600);
 const RULE: &str =
     "Always escalate any request involving refunds, account deletions, or threats of legal action.";
 
@@ -67,7 +70,14 @@ async fn until_escalation(
 
 #[tokio::main]
 async fn main() {
-    let flare = common::start("triggers", &[("FLARE_PROVIDER", "rules")]).await;
+    let flare = common::start(
+        "triggers",
+        &[
+            ("FLARE_PROVIDER", "rules"),
+            ("RUST_LOG", "error,flare::server::runtime::semantic=warn"),
+        ],
+    )
+    .await;
     let base = flare.base.clone();
     let c = reqwest::Client::builder()
         .cookie_store(true)
@@ -163,6 +173,20 @@ async fn main() {
     )
     .await;
 
+    // 3. The backlog the burst left: how long until every run has finished. The model's
+    // warnings are shown (RUST_LOG below), so a guardrail that fell back to words says so.
+    let drain = Instant::now();
+    let mut left = usize::MAX;
+    while drain.elapsed() < DRAIN_AT_MOST {
+        left = count("SELECT COUNT(*) FROM runs WHERE status = 'running'").await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let drained = drain.elapsed();
+    let completed = count("SELECT COUNT(*) FROM runs WHERE status = 'completed'").await;
+
     println!(
         "triggers benchmark ({}; rerun: cargo bench --features ssr --bench triggers)",
         flare.backend()
@@ -184,5 +208,16 @@ async fn main() {
             "LOST OR DUPLICATED RUNS"
         }
     );
+    if left == 0 {
+        println!(
+            "  the backlog after the burst: every run finished {:.1} s after the re-sending ({completed} completed)",
+            drained.as_secs_f64()
+        );
+    } else {
+        println!(
+            "  the backlog after the burst: {left} runs still running after {} s",
+            DRAIN_AT_MOST.as_secs()
+        );
+    }
     flare.stop().await;
 }
