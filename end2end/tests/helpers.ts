@@ -80,6 +80,18 @@ export async function newAgent(page: Page, name: string) {
 }
 
 
+/** On the (signed-in) Tokens page, creates a token of `kind` for Support named `name`; returns its value, shown once. */
+export async function createToken(page: Page, kind: string, name: string): Promise<string> {
+  await page.goto('/app/settings/tokens');
+  await expect(page.getByRole('heading', { name: 'Tokens', exact: true })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Token name').fill(name);
+  await page.getByLabel('Kind').selectOption({ label: kind });
+  await page.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });
+  await page.getByRole('button', { name: 'Create token' }).click();
+  return page.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+}
+
 export const RULE = 'Always escalate any request involving refunds, account deletions, or threats of legal action.';
 export const MESSAGE = 'A customer named John is asking for a full refund on order #1234. Draft my response.';
 

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import Ajv2020 from 'ajv/dist/2020';
 import { MAIN_URL } from '../playwright.config';
-import { RULE, MESSAGE, hydrated, newAgent } from './helpers';
+import { RULE, MESSAGE, createToken, newAgent } from './helpers';
 
 // Issue 13: GET /api/v1/openapi.json is a valid OpenAPI 3.1 document (checked against the
 // specification's own JSON Schema), and what the API really answers matches it.
@@ -42,13 +42,7 @@ test('the OpenAPI document validates and describes what the API answers', async 
   await newAgent(admin, agent);
   await admin.getByRole('textbox', { name: 'Description' }).fill(RULE);
   await expect(admin.getByRole('status')).toHaveText('Saved');
-  await admin.goto('/app/settings/tokens');
-  await hydrated(admin);
-  await admin.getByLabel('Token name').fill(`Bridge ${Date.now()}`);
-  await admin.getByLabel('Kind').selectOption({ label: 'API (read and write)' });
-  await admin.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });
-  await admin.getByRole('button', { name: 'Create token' }).click();
-  const token = await admin.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+  const token = await createToken(admin, 'API (read and write)', `Bridge ${Date.now()}`);
   expect(token).toMatch(/^flr_api_rw_[0-9a-f]{64}$/);
   const call = (method: string, path: string, body?: unknown) =>
     fetch(`${MAIN_URL}${path}`, {

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { createHmac } from 'crypto';
 import { MAIN_URL } from '../playwright.config';
-import { RULE, MESSAGE, hydrated, newAgent, watchConsole } from './helpers';
+import { RULE, MESSAGE, createToken, hydrated, newAgent, watchConsole } from './helpers';
 
 // Issue 13: an agent started by a webhook, not a chat. Add a webhook on the agent's Triggers
 // page, sign and send a request from here, watch the escalation arrive live on the
@@ -39,13 +39,7 @@ test('a signed webhook escalates live on the Escalations page and the API shows 
   await expect(next.getByRole('listitem').first()).toContainText(/^Sun \d{4}-\d\d-\d\d 07:30 JST$/);
 
   // An API token to read the run with afterwards.
-  await admin.goto('/app/settings/tokens');
-  await hydrated(admin);
-  await admin.getByLabel('Token name').fill(`Reader ${Date.now()}`);
-  await admin.getByLabel('Kind').selectOption({ label: 'API (read)' });
-  await admin.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });
-  await admin.getByRole('button', { name: 'Create token' }).click();
-  const token = await admin.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+  const token = await createToken(admin, 'API (read)', `Reader ${Date.now()}`);
   expect(token).toMatch(/^flr_api_[0-9a-f]{64}$/);
 
   await admin.goto('/app/escalations');

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import * as http from 'http';
 import { MAIN_URL, OWNER } from '../playwright.config';
-import { MESSAGE, hydrated, openChat, signIn, watchConsole } from './helpers';
+import { MESSAGE, createToken, openChat, signIn, watchConsole } from './helpers';
 
 // The dashboard widget embedded in another site's page (another origin), through an embed
 // token made in Settings → Tokens: it renders, goes live and follows new escalations.
@@ -11,13 +11,8 @@ test('the embedded widget on another origin shows the count and updates live', a
   await admin.goto('/login?next=/app/settings/tokens');
   await signIn(admin, OWNER.email, OWNER.password);
   await expect(admin.getByRole('heading', { name: 'Tokens', exact: true })).toBeVisible();
-  await hydrated(admin);
   const tokenName = `Wallboard ${Date.now()}`;
-  await admin.getByLabel('Token name').fill(tokenName);
-  await admin.getByLabel('Kind').selectOption({ label: 'Embed widget' });
-  await admin.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });
-  await admin.getByRole('button', { name: 'Create token' }).click();
-  const token = await admin.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+  const token = await createToken(admin, 'Embed widget', tokenName);
   expect(token).toMatch(/^flr_embed_[0-9a-f]{64}$/);
   await expect(admin.getByRole('textbox', { name: 'How to use it' })).toHaveValue(/<iframe src="http:\/\/127\.0\.0\.1:3101\/embed\/widget\?token=flr_embed_/);
 
