@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    /// Whose turn it is to write the run lifecycle's transactions (SQLite only).
+    pub writes: super::db::WriteTurn,
     pub config: Arc<Config>,
     /// Whether the account has its first admin (the owner). Once true it stays true, and the
     /// page gate stops asking the database.

@@ -21,6 +21,38 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub type Db = AnyPool;
 pub type Tx = sqlx::Transaction<'static, Any>;
 
+/// SQLite has one writer. The run lifecycle's hot transactions (a run started, paused,
+/// completed or failed) take turns here, first come first served, instead of in SQLite's busy
+/// handler, which sleeps 1 to 100 ms between tries: under a burst of webhooks that moved
+/// intake from about 600 to 750 runs/s (README, Benchmarks). PostgreSQL locks rows and needs
+/// no turn.
+#[derive(Clone, Default)]
+pub struct WriteTurn(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+/// How long a write waits for its turn: as long as the pool waits for a connection.
+pub const TURN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl WriteTurn {
+    pub fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self(Some(Default::default())),
+            Backend::Postgres => Self(None),
+        }
+    }
+
+    /// Waits for the turn (held until the guard drops: after the commit), at most
+    /// [`TURN_DEADLINE`]. Never take it while holding it: it is not reentrant.
+    pub async fn take(&self) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, sqlx::Error> {
+        let Some(turn) = &self.0 else {
+            return Ok(None);
+        };
+        tokio::time::timeout(TURN_DEADLINE, turn.clone().lock_owned())
+            .await
+            .map(Some)
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,5 +200,25 @@ impl Params {
             };
         }
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_and_postgres_needs_none() {
+        let turn = WriteTurn::for_backend(Backend::Sqlite);
+        let first = turn.take().await.unwrap();
+        assert!(first.is_some());
+        let second = tokio::time::timeout(Duration::from_millis(50), turn.take()).await;
+        assert!(second.is_err(), "a second writer waits for the first");
+        drop(first);
+        assert!(turn.clone().take().await.unwrap().is_some());
+        let pg = WriteTurn::for_backend(Backend::Postgres);
+        let (a, b) = (pg.take().await.unwrap(), pg.take().await.unwrap());
+        assert!(a.is_none() && b.is_none());
     }
 }

@@ -461,6 +461,7 @@ async fn pause(
     call: &ToolCall,
     esc: &Escalate,
 ) -> Result<(), RunError> {
+    let _turn = state.writes.take().await?;
     let mut tx = state.db.begin().await?;
     if !lifecycle::pause(&mut *tx, &run.id, &serde_json::to_string(&steps)?).await? {
         return Ok(()); // Someone else moved it: nothing to do.
@@ -522,6 +523,7 @@ async fn finish(
     text: &str,
     card: Option<&Escalate>,
 ) -> Result<(), RunError> {
+    let _turn = state.writes.take().await?;
     let mut tx = state.db.begin().await?;
     if !lifecycle::complete(&mut *tx, &run.id, &serde_json::to_string(steps)?).await? {
         return Ok(());
@@ -577,6 +579,7 @@ pub async fn fail(
     let Some(run) = runs::by_id(&state.db, run_id).await? else {
         return Ok(());
     };
+    let _turn = state.writes.take().await?;
     let mut tx = state.db.begin().await?;
     if !lifecycle::fail(&mut *tx, &run.id, &run.steps, message).await? {
         return Ok(());

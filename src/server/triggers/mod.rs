@@ -81,6 +81,7 @@ pub enum StartError {
 /// key started). The thread, its message, the run, the key and the audit entry commit together.
 pub async fn start_run(state: &AppState, s: Start<'_>) -> Result<Started, StartError> {
     let agent = s.agent;
+    let _turn = state.writes.take().await?;
     let mut tx = state.db.begin().await?;
     if let Some((id, due, next)) = s.claim
         && !db::claim_firing(&mut *tx, id, due, next).await?
