@@ -2,6 +2,7 @@
 //! write tokens also start runs and answer escalations. Each handler's `#[utoipa::path]` and
 //! the types below are what `GET /api/v1/openapi.json` is generated from (see `openapi`).
 
+use super::json_response;
 use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, RunStatus, Trigger};
 use crate::error::AppError;
 use crate::escalations::{EscalationStatus, MAX_GUIDANCE_BYTES};
@@ -122,11 +123,6 @@ pub struct ApiListQuery {
     limit: Option<String>,
 }
 
-/// A JSON answer from one of this API's types.
-fn ok<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    super::json_response(status, body)
-}
-
 /// The one error shape of `/api/v1`: `{"error": "…"}` with its status (and, for a missing or
 /// bad token, `WWW-Authenticate: Bearer`).
 #[derive(Debug)]
@@ -138,7 +134,7 @@ fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = ok(self.0, &ApiErrorBody { error: self.1 });
+        let mut res = json_response(self.0, &ApiErrorBody { error: self.1 });
         if self.0 == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -261,7 +257,7 @@ pub async fn api_agents(
             team: a.team_name,
         })
         .collect();
-    Ok(ok(StatusCode::OK, &ApiAgentList { agents }))
+    Ok(json_response(StatusCode::OK, &ApiAgentList { agents }))
 }
 
 /// Starts a run in a new thread (trigger `api`), as if the message were typed in the chat: the
@@ -315,14 +311,13 @@ pub async fn api_start_run(
             ));
         }
     };
-    let author = format!("token: {}", token.0.name);
     let started = triggers::start_run(
         &state,
         triggers::Start {
             agent: &agent,
             trigger: Trigger::Api,
             title: format!("API: {}", token.0.name),
-            author: &author,
+            author: format!("token: {}", token.0.name),
             message: &message,
             once: key.as_deref().map(|k| triggers::Once {
                 scope: format!("api:{}", token.0.team_id),
@@ -346,7 +341,7 @@ pub async fn api_start_run(
         // Only schedules claim a firing.
         triggers::StartError::NotClaimed => AppError::internal("an API run claimed a firing").into(),
     })?;
-    Ok(ok(
+    Ok(json_response(
         StatusCode::ACCEPTED,
         &ApiRunStarted {
             run_id: started.run_id,
@@ -394,7 +389,7 @@ pub async fn api_run(
         .iter()
         .find(|e| e.run_id == run.id && e.status == EscalationStatus::Open)
         .map(ApiEscalation::from);
-    Ok(ok(
+    Ok(json_response(
         StatusCode::OK,
         &ApiRun {
             run_id: run.id,
@@ -437,7 +432,7 @@ pub async fn api_escalation(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = team_escalation(&state, &token, &id).await?;
-    Ok(ok(StatusCode::OK, &ApiEscalation::from(&row)))
+    Ok(json_response(StatusCode::OK, &ApiEscalation::from(&row)))
 }
 
 /// Respond & Resume: the agent resumes with this guidance. The first answer wins, across the
@@ -508,7 +503,7 @@ async fn answer(
     };
     crate::server::escalations::answer_as(state, &row, answer, by).await?;
     let row = team_escalation(state, &token.0, &row.id).await?;
-    Ok(ok(StatusCode::OK, &ApiEscalation::from(&row)))
+    Ok(json_response(StatusCode::OK, &ApiEscalation::from(&row)))
 }
 
 /// The token's team's escalations: open ones newest first, or answered ones latest answered
@@ -567,7 +562,7 @@ pub async fn api_escalations(
         escalations::list(&state.db, &filter),
         escalations::count_open(&state.db, &teams)
     )?;
-    Ok(ok(
+    Ok(json_response(
         StatusCode::OK,
         &ApiEscalationList {
             team: row.team_name,

@@ -9,14 +9,13 @@
 //! one twice starts nothing more.
 
 use super::{Once, Start, StartError};
-use crate::chat::{MessageKind, Trigger};
+use crate::chat::MessageKind;
 use crate::live::{Change, LiveEvent};
-use crate::server::db::audit::Actor;
 use crate::server::db::runs::RunRow;
 use crate::server::db::threads;
 use crate::server::db::triggers::{self as db, TriggerRow};
 use crate::server::state::AppState;
-use crate::triggers::{EventKind, MAX_CHAIN_DEPTH, TriggerKind};
+use crate::triggers::{EventKind, MAX_CHAIN_DEPTH};
 
 /// Something that happened to a run, with what a template may name.
 pub struct Happened {
@@ -94,7 +93,6 @@ async fn fire(state: &AppState, h: &Happened) -> Result<(), sqlx::Error> {
             continue;
         };
         let message = render(row.message.as_deref().unwrap_or_default(), &fields);
-        let author = format!("event: {}", row.name);
         let key = format!(
             "{}:{}",
             h.kind.as_str(),
@@ -103,24 +101,13 @@ async fn fire(state: &AppState, h: &Happened) -> Result<(), sqlx::Error> {
         let started = super::start_run(
             state,
             Start {
-                agent: &agent,
-                trigger: Trigger::Event,
-                title: format!("Event: {}", row.name),
-                author: &author,
-                message: &message,
                 once: Some(Once {
                     scope: format!("event:{}", row.id),
                     key: &key,
                     fingerprint: Once::fingerprint(&[message.as_bytes()]),
                 }),
-                actor: Actor::Trigger {
-                    kind: TriggerKind::Event.as_str(),
-                    name: &row.name,
-                },
-                action: "trigger.fired",
-                subject: &row.id,
-                claim: None,
                 chain_depth: depth,
+                ..Start::fired(row, &agent, &message)
             },
         )
         .await;

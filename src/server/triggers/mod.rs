@@ -17,6 +17,7 @@ use super::db::{Db, now_ms};
 use super::state::AppState;
 use crate::chat::{MessageKind, RunStatus, Trigger};
 use crate::live::{Change, LiveEvent};
+use crate::triggers::TriggerKind;
 use sha2::{Digest, Sha256};
 
 /// A request that must start at most one run: its key within a scope (a team's API keys, one
@@ -45,7 +46,7 @@ pub struct Start<'a> {
     /// The thread's title: where the run came from ("Webhook: Zendesk").
     pub title: String,
     /// Who the message is from, as the thread shows it ("webhook: Zendesk").
-    pub author: &'a str,
+    pub author: String,
     pub message: &'a str,
     pub once: Option<Once<'a>>,
     /// Who started it, for the audit (`run.started` or `trigger.fired`).
@@ -56,6 +57,35 @@ pub struct Start<'a> {
     pub claim: Option<(&'a str, i64, i64)>,
     /// How many events led here (0 unless an event started it).
     pub chain_depth: i64,
+}
+
+impl<'a> Start<'a> {
+    /// A run that trigger `row` fires: the thread titled, the message signed and the audit
+    /// entry written in the trigger's name ("Webhook: Zendesk", "webhook: Zendesk",
+    /// `trigger.fired`). Set `once`, `claim` or `chain_depth` on the result as needed.
+    pub fn fired(row: &'a db::TriggerRow, agent: &'a AgentRow, message: &'a str) -> Self {
+        let (trigger, title) = match row.kind {
+            TriggerKind::Webhook => (Trigger::Webhook, "Webhook"),
+            TriggerKind::Schedule => (Trigger::Cron, "Schedule"),
+            TriggerKind::Event => (Trigger::Event, "Event"),
+        };
+        Start {
+            agent,
+            trigger,
+            title: format!("{title}: {}", row.name),
+            author: format!("{}: {}", row.kind.as_str(), row.name),
+            message,
+            once: None,
+            actor: Actor::Trigger {
+                kind: row.kind.as_str(),
+                name: &row.name,
+            },
+            action: "trigger.fired",
+            subject: &row.id,
+            claim: None,
+            chain_depth: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +135,7 @@ pub async fn start_run(state: &AppState, s: Start<'_>) -> Result<Started, StartE
         &thread_id,
         None,
         MessageKind::User,
-        s.author,
+        &s.author,
         s.message,
         None,
     )

@@ -5,13 +5,10 @@
 //! after *now*, so a schedule that missed several slots while Flare was down fires once.
 
 use super::{Start, StartError};
-use crate::chat::Trigger;
 use crate::error::AppError;
-use crate::server::db::audit::Actor;
 use crate::server::db::now_ms;
 use crate::server::db::triggers::{self as db, TriggerRow};
 use crate::server::state::AppState;
-use crate::triggers::TriggerKind;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use jiff::tz::TimeZone;
@@ -138,24 +135,11 @@ async fn fire(state: &AppState, row: &TriggerRow) {
             return;
         }
     };
-    let author = format!("schedule: {}", row.name);
     let result = super::start_run(
         state,
         Start {
-            agent: &agent,
-            trigger: Trigger::Cron,
-            title: format!("Schedule: {}", row.name),
-            author: &author,
-            message: row.message.as_deref().unwrap_or_default(),
-            once: None,
-            actor: Actor::Trigger {
-                kind: TriggerKind::Schedule.as_str(),
-                name: &row.name,
-            },
-            action: "trigger.fired",
-            subject: &row.id,
             claim: Some((&row.id, due, next)),
-            chain_depth: 0,
+            ..Start::fired(row, &agent, row.message.as_deref().unwrap_or_default())
         },
     )
     .await;

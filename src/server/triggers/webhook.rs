@@ -6,9 +6,7 @@
 //! sender's retry (newly signed) answer with the run the first try started.
 
 use super::{Once, Start, StartError, Started};
-use crate::chat::Trigger;
 use crate::server::config::Secret;
-use crate::server::db::audit::Actor;
 use crate::server::db::triggers::{self as db, TriggerRow};
 use crate::server::state::AppState;
 use crate::triggers::{HOOK_TOLERANCE_SECS, MAX_HOOK_BODY_BYTES, TriggerKind};
@@ -153,28 +151,15 @@ async fn check(
         Some(d) => format!("delivery:{d}"),
         None => format!("signature:{sig_hex}"),
     };
-    let author = format!("webhook: {}", row.name);
     let started = super::start_run(
         state,
         Start {
-            agent: &agent,
-            trigger: Trigger::Webhook,
-            title: format!("Webhook: {}", row.name),
-            author: &author,
-            message: &message,
             once: Some(Once {
                 scope: format!("hook:{}", row.id),
                 key: &key,
                 fingerprint: Once::fingerprint(&[body]),
             }),
-            actor: Actor::Trigger {
-                kind: TriggerKind::Webhook.as_str(),
-                name: &row.name,
-            },
-            action: "trigger.fired",
-            subject: &row.id,
-            claim: None,
-            chain_depth: 0,
+            ..Start::fired(row, &agent, &message)
         },
     )
     .await
