@@ -117,6 +117,7 @@ pub async fn prepare_with_parts(
     Ok(AppState {
         leptos_options,
         writes: db::WriteTurn::for_backend(db::Backend::of(&config.database_url)?),
+        intake: Default::default(),
         db,
         config: Arc::new(config),
         has_admin: Default::default(),

@@ -14,6 +14,8 @@ pub struct AppState {
     pub db: Db,
     /// Whose turn it is to write the run lifecycle's transactions (SQLite only).
     pub writes: super::db::WriteTurn,
+    /// Starts waiting to be written together (SQLite only; see `triggers::intake`).
+    pub intake: Arc<super::triggers::Intake>,
     pub config: Arc<Config>,
     /// Whether the account has its first admin (the owner). Once true it stays true, and the
     /// page gate stops asking the database.

@@ -343,6 +343,154 @@ async fn an_idempotency_key_starts_one_run_even_when_sent_at_once() {
     assert_eq!(runs(&app).await, 3);
 }
 
+/// Starts that arrive together (on SQLite written in one transaction, see `triggers::intake`):
+/// each is written once, with its thread, first message, run and audit entry; a delivery sent
+/// twice at once starts one run; a start the database refuses fails alone and spoils none of
+/// the others.
+#[tokio::test]
+async fn starts_that_arrive_together_are_each_written_once_and_one_refused_spoils_none() {
+    use flare::server::db::audit::Actor;
+    use flare::server::triggers::{Start, StartError, start_run};
+    let (app, owner, _team, agent) = setup().await;
+    let hook = add_hook(&app, &owner, &agent, "Burst").await;
+    let ts = now();
+    let deliveries: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| {
+            let body = format!(r#"{{"message": "What are your opening hours? ({i})"}}"#);
+            (format!("burst-{i}"), body.into_bytes())
+        })
+        .collect();
+    let replies = futures::future::join_all(deliveries.iter().flat_map(|(id, body)| {
+        [
+            deliver(&app, &hook, body, ts, None, Some(id)),
+            deliver(&app, &hook, body, ts, None, Some(id)),
+        ]
+    }))
+    .await;
+    let mut runs_seen = std::collections::HashSet::new();
+    for pair in replies.chunks(2) {
+        for r in pair {
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        }
+        assert_eq!(
+            pair[0].body["run_id"], pair[1].body["run_id"],
+            "one delivery, one run"
+        );
+        runs_seen.insert(pair[0].body["run_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(runs_seen.len(), 40);
+    assert_eq!(runs(&app).await, 40);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM threads WHERE trigger = 'webhook'")
+            .await,
+        40
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM runs r JOIN messages m ON m.thread_id = r.thread_id \
+             AND m.seq = r.message_seq AND m.kind = 'user' AND m.author = 'webhook: Burst'"
+        )
+        .await,
+        40,
+        "each run answers its own first message"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'trigger.fired'")
+            .await,
+        40
+    );
+    // Each thread was created held by its run: finishing frees it, and its messages follow on.
+    let finished = "SELECT COUNT(*) FROM runs WHERE status = 'completed'";
+    for _ in 0..600 {
+        if app.count(finished).await == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count(finished).await, 40);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM threads WHERE active_run IS NOT NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM threads t WHERE t.next_seq <> \
+             (SELECT MAX(m.seq) + 1 FROM messages m WHERE m.thread_id = t.id)"
+        )
+        .await,
+        0,
+        "every thread's next place follows its last message"
+    );
+
+    // Five starts and one whose team does not exist, queued behind a held write turn so that
+    // on SQLite they share one transaction.
+    let state = app.state.clone().expect("in-process server");
+    let row = flare::server::db::agents::by_id(&app.db, &agent)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut orphan = row.clone();
+    orphan.team_id = "no-such-team".into();
+    let start = |agent, title: &str| {
+        start_run(
+            &state,
+            Start {
+                agent,
+                trigger: flare::chat::Trigger::Api,
+                title: title.to_string(),
+                author: "token: Batch".into(),
+                message: "Hello",
+                once: None,
+                actor: Actor::Token { name: "Batch" },
+                action: "run.started",
+                subject: &agent.id,
+                claim: None,
+                chain_depth: 0,
+            },
+        )
+    };
+    let turn = state.writes.take().await.unwrap();
+    let (results, ()) = tokio::join!(
+        futures::future::join_all([
+            start(&row, "API: a"),
+            start(&row, "API: b"),
+            start(&orphan, "API: orphan"),
+            start(&row, "API: c"),
+            start(&row, "API: d"),
+            start(&row, "API: e"),
+        ]),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(turn);
+        }
+    );
+    for (i, result) in results.iter().enumerate() {
+        match (i, result) {
+            (2, Err(StartError::Database(_))) => {}
+            (2, other) => panic!("the orphan start: {other:?}"),
+            (_, Ok(started)) => assert!(started.fresh),
+            (_, Err(e)) => panic!("start {i} failed with the orphan: {e}"),
+        }
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM threads WHERE title LIKE 'API: %'")
+            .await,
+        5
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM threads WHERE team_id = 'no-such-team'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'run.started'")
+            .await,
+        5
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_api_refuses_what_it_must_and_starts_nothing() {
     let (app, owner, team, agent) = setup().await;

@@ -4,6 +4,7 @@ use super::{Params, new_id, now_ms};
 use sqlx::{Any, Executor};
 
 /// Who acted: a signed-in user, or Flare itself (start-up, demo seeding).
+#[derive(Debug, Clone, Copy)]
 pub enum Actor<'a> {
     User {
         id: &'a str,
@@ -36,31 +37,46 @@ pub async fn record<'e, E: Executor<'e, Database = Any>>(
     record_for(ex, actor, None, action, subject, detail).await
 }
 
+/// Who acted, as the log stores it: the user's id (for people) and the label the page shows.
+/// Owned, so a write queued for later (a batch of runs starting) can carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorLabel {
+    pub id: Option<String>,
+    pub label: String,
+}
+
+impl From<Actor<'_>> for ActorLabel {
+    fn from(actor: Actor<'_>) -> Self {
+        let (id, label) = match actor {
+            Actor::User { id, email } => (Some(id.to_string()), email.to_string()),
+            Actor::Agent { name } => (None, format!("agent: {name}")),
+            Actor::System => (None, "system".to_string()),
+            Actor::Token { name } => (None, format!("token: {name}")),
+            Actor::Trigger { kind, name } => (None, format!("{kind}: {name}")),
+        };
+        Self { id, label }
+    }
+}
+
 /// An entry about one team's data (agents, escalations): only that team's owners and admins
 /// see it, as with the data itself.
 pub async fn record_for<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-    actor: Actor<'_>,
+    actor: impl Into<ActorLabel>,
     team_id: Option<&str>,
     action: &str,
     subject: &str,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
-    let (actor_id, actor_label) = match actor {
-        Actor::User { id, email } => (Some(id.to_string()), email.to_string()),
-        Actor::Agent { name } => (None, format!("agent: {name}")),
-        Actor::System => (None, "system".to_string()),
-        Actor::Token { name } => (None, format!("token: {name}")),
-        Actor::Trigger { kind, name } => (None, format!("{kind}: {name}")),
-    };
+    let ActorLabel { id, label } = actor.into();
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor_id, actor, action, subject, detail, team_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new_id())
     .bind(now_ms())
-    .bind(actor_id)
-    .bind(actor_label)
+    .bind(id)
+    .bind(label)
     .bind(action)
     .bind(subject)
     .bind(detail)

@@ -40,6 +40,12 @@ impl WriteTurn {
         }
     }
 
+    /// Whether writers take turns here (SQLite): one writer at a time, so writes that arrive
+    /// together can share a transaction.
+    pub fn is_shared(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Waits for the turn (held until the guard drops: after the commit), at most
     /// [`TURN_DEADLINE`]. Never take it while holding it: it is not reentrant.
     pub async fn take(&self) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, sqlx::Error> {

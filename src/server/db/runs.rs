@@ -41,13 +41,24 @@ pub struct NewRun<'a> {
 
 pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String, sqlx::Error> {
     let id = new_id();
+    insert_with_id(conn, &id, run).await?;
+    Ok(id)
+}
+
+/// [`insert`] with an id chosen beforehand (a trigger's start refers to it before the run row
+/// exists).
+pub async fn insert_with_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    run: NewRun<'_>,
+) -> Result<(), sqlx::Error> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO runs (id, thread_id, team_id, agent_id, message_seq, status, description, \
          steps, lease_until, created_at, updated_at, connection_id, model, chain_depth) \
          VALUES ($1, $2, $3, $4, $5, 'running', $6, '[]', $7, $8, $8, $9, $10, $11)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(run.thread_id)
     .bind(run.team_id)
     .bind(run.agent_id)
@@ -58,9 +69,9 @@ pub async fn insert(conn: &mut AnyConnection, run: NewRun<'_>) -> Result<String,
     .bind(run.connection_id)
     .bind(run.model)
     .bind(run.chain_depth)
-    .execute(conn)
+    .execute(ex)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 pub async fn by_id<'e, E: Executor<'e, Database = Any>>(

@@ -338,6 +338,7 @@ pub async fn api_start_run(
             "This Idempotency-Key was used for another request (another agent or message) in the last 24 hours; nothing was started.",
         ),
         triggers::StartError::Database(e) => e.into(),
+        triggers::StartError::Unwritten(why) => AppError::internal(why).into(),
         // Only schedules claim a firing.
         triggers::StartError::NotClaimed => AppError::internal("an API run claimed a firing").into(),
     })?;

@@ -248,6 +248,12 @@ pub struct Meaning {
 /// only (a 32 KB message takes about a second).
 pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long preparing a Description (embedding its topics, once per text) may take. It grows
+/// with the Description: 200 rules take seconds, several times that on a busy machine, where
+/// the model threads' low priority gives them what is left. Messages then read against the
+/// cached preparation within [`DEADLINE`].
+pub const PREPARE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Meaning {
     /// Loads the model from `dir`; without one (or with a broken one) logs why, once, and
     /// leaves the guardrail to words.
@@ -303,7 +309,7 @@ impl Meaning {
             return Ok(p.clone());
         }
         let policy = policy.clone();
-        let prepared = blocking(move |_| prepare(&model, &policy)).await?;
+        let prepared = blocking(PREPARE_DEADLINE, move |_| prepare(&model, &policy)).await?;
         let prepared = Arc::new(prepared);
         let mut cache = self.prepared.lock().expect("prepared");
         if cache.len() >= 512 {
@@ -371,7 +377,10 @@ impl Meaning {
         let prepared = self.prepare(description, policy).await?;
         let policy = policy.clone();
         let text = super::rules_text(text);
-        blocking(move |until| work(&model, &policy, &prepared, &text, until)).await
+        blocking(DEADLINE, move |until| {
+            work(&model, &policy, &prepared, &text, until)
+        })
+        .await
     }
 }
 
@@ -452,7 +461,7 @@ impl ModelThreads {
         match tokio::time::timeout(deadline, rx).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(ModelError::Late))) | Err(_) => Err(format!(
-                "reading the message's meaning took longer than {} s",
+                "the embedding model took longer than {} s",
                 deadline.as_secs()
             )),
             Ok(Ok(Err(e))) => Err(e.to_string()),
@@ -476,13 +485,14 @@ fn lower_this_threads_priority() {
 fn lower_this_threads_priority() {}
 
 /// Runs model work on the model threads, with [`QUEUE_DEADLINE`] to get a thread and
-/// [`DEADLINE`] for the work. Only a loaded model gets here, so a failure is news: it is logged
+/// `deadline` for the work. Only a loaded model gets here, so a failure is news: it is logged
 /// once, here, and callers go on with words.
 async fn blocking<T: Send + 'static>(
+    deadline: std::time::Duration,
     work: impl FnOnce(std::time::Instant) -> Result<T, ModelError> + Send + 'static,
 ) -> Result<T, String> {
     let result = match ModelThreads::shared() {
-        Ok(threads) => threads.run(QUEUE_DEADLINE, DEADLINE, work).await,
+        Ok(threads) => threads.run(QUEUE_DEADLINE, deadline, work).await,
         Err(e) => Err(e),
     };
     if let Err(why) = &result {

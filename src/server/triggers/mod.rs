@@ -4,6 +4,7 @@
 //! it is the same run as a chat's (guardrail, provider, escalation, first answer wins).
 
 pub mod events;
+mod intake;
 pub mod manage;
 pub mod schedule;
 pub mod webhook;
@@ -19,6 +20,8 @@ use crate::chat::{MessageKind, RunStatus, Trigger};
 use crate::live::{Change, LiveEvent};
 use crate::triggers::TriggerKind;
 use sha2::{Digest, Sha256};
+
+pub use intake::Intake;
 
 /// A request that must start at most one run: its key within a scope (a team's API keys, one
 /// webhook's deliveries), and what the request was, so a key reused for another one is caught.
@@ -105,102 +108,201 @@ pub enum StartError {
     NotClaimed,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The transaction it was written in with other starts failed (each of them hears why).
+    #[error("the database did not store it: {0}")]
+    Unwritten(String),
+}
+
+/// A start as it is written: owned, so that a batch (see [`intake`]) can write it whoever
+/// waits for it, and with its run's and thread's ids chosen first, so the key names them
+/// before anything else is written.
+pub(crate) struct Job {
+    run_id: String,
+    thread_id: String,
+    team_id: String,
+    agent_id: String,
+    description: String,
+    connection_id: Option<String>,
+    model: Option<String>,
+    trigger: Trigger,
+    title: String,
+    author: String,
+    message: String,
+    once: Option<(String, String, String)>,
+    actor: audit::ActorLabel,
+    action: String,
+    subject: String,
+    claim: Option<(String, i64, i64)>,
+    chain_depth: i64,
+    /// The run's first lease, from when it is written.
+    lease: std::time::Duration,
+}
+
+impl Job {
+    fn new(state: &AppState, s: &Start<'_>) -> Self {
+        Job {
+            run_id: super::db::new_id(),
+            thread_id: super::db::new_id(),
+            team_id: s.agent.team_id.clone(),
+            agent_id: s.agent.id.clone(),
+            description: s.agent.description.clone(),
+            connection_id: s.agent.connection_id.clone(),
+            model: s.agent.model.clone(),
+            trigger: s.trigger,
+            title: s.title.clone(),
+            author: s.author.clone(),
+            message: s.message.to_string(),
+            once: s
+                .once
+                .as_ref()
+                .map(|o| (o.scope.clone(), o.key.to_string(), o.fingerprint.clone())),
+            actor: s.actor.into(),
+            action: s.action.to_string(),
+            subject: s.subject.to_string(),
+            claim: s.claim.map(|(id, due, next)| (id.to_string(), due, next)),
+            chain_depth: s.chain_depth,
+            lease: state.runtime.lease,
+        }
+    }
+}
+
+/// What writing a [`Job`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Its thread, message, run, key and audit entry are written.
+    Fresh,
+    /// Its key was taken: an earlier request's run stands, and nothing was written.
+    Earlier,
+}
+
+/// Writes one start. The checks that can refuse it (the schedule's claim, the key) come
+/// before anything else, so a refused start leaves nothing behind in the transaction, and a
+/// batch needs no savepoint per start. The thread is created with its first message's place
+/// taken and held by its run.
+async fn write(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<Written, StartError> {
+    if let Some((id, due, next)) = &job.claim
+        && !db::claim_firing(&mut *conn, id, *due, *next).await?
+    {
+        return Err(StartError::NotClaimed);
+    }
+    if let Some((scope, key, fingerprint)) = &job.once {
+        db::forget_expired_key(&mut *conn, scope, key).await?;
+        if !db::remember_key(
+            &mut *conn,
+            scope,
+            key,
+            fingerprint,
+            &job.run_id,
+            &job.thread_id,
+        )
+        .await?
+        {
+            return Ok(Written::Earlier);
+        }
+    }
+    let now = now_ms();
+    threads::insert_started(
+        &mut *conn,
+        &threads::StartedThread {
+            id: &job.thread_id,
+            team_id: &job.team_id,
+            agent_id: &job.agent_id,
+            trigger: job.trigger,
+            title: &job.title,
+            run_id: &job.run_id,
+            at: now,
+        },
+    )
+    .await?;
+    threads::insert_message(
+        &mut *conn,
+        &threads::NewMessage {
+            thread_id: &job.thread_id,
+            seq: threads::FIRST_SEQ,
+            run_id: None,
+            kind: MessageKind::User,
+            author: &job.author,
+            body: &job.message,
+            escalation_id: None,
+            at: now,
+        },
+    )
+    .await?;
+    runs::insert_with_id(
+        &mut *conn,
+        &job.run_id,
+        NewRun {
+            thread_id: &job.thread_id,
+            team_id: &job.team_id,
+            agent_id: &job.agent_id,
+            message_seq: threads::FIRST_SEQ,
+            description: &job.description,
+            connection_id: job.connection_id.as_deref(),
+            model: job.model.as_deref(),
+            lease_until: now + job.lease.as_millis() as i64,
+            chain_depth: job.chain_depth,
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *conn,
+        job.actor.clone(),
+        Some(&job.team_id),
+        &job.action,
+        &job.subject,
+        &format!("run {}", job.run_id),
+    )
+    .await?;
+    Ok(Written::Fresh)
+}
+
+/// After a fresh start commits: the pages hear of it, and the run is driven.
+async fn started(state: &AppState, job: &Job) -> Started {
+    let events = [
+        Change::Message,
+        Change::Run {
+            run_id: job.run_id.clone(),
+            status: RunStatus::Running,
+        },
+    ]
+    .map(|change| LiveEvent::in_thread(&job.team_id, &job.thread_id, change));
+    for ev in events {
+        state.events.publish(&state.db, ev).await;
+    }
+    super::metrics::run("started", job.trigger);
+    super::metrics::trigger(job.trigger.as_str(), true);
+    super::runtime::spawn(state.clone(), job.run_id.clone());
+    Started {
+        run_id: job.run_id.clone(),
+        thread_id: job.thread_id.clone(),
+        status: RunStatus::Running,
+        fresh: true,
+    }
 }
 
 /// Starts a run of `agent` in a new thread (or finds the one an earlier request with the same
 /// key started). The thread, its message, the run, the key and the audit entry commit together.
+/// On SQLite, starts that arrive together are written in one transaction (see [`intake`]).
 pub async fn start_run(state: &AppState, s: Start<'_>) -> Result<Started, StartError> {
-    let agent = s.agent;
-    let _turn = state.writes.take().await?;
-    let mut tx = state.db.begin().await?;
-    if let Some((id, due, next)) = s.claim
-        && !db::claim_firing(&mut *tx, id, due, next).await?
-    {
-        return Err(StartError::NotClaimed);
+    let job = Job::new(state, &s);
+    let fresh = if state.writes.is_shared() {
+        intake::submit(state, job).await?
+    } else {
+        let mut tx = state.db.begin().await?;
+        match write(&mut tx, &job).await? {
+            Written::Fresh => {
+                tx.commit().await?;
+                Some(started(state, &job).await)
+            }
+            // Dropping the transaction undoes the expired key it may have forgotten.
+            Written::Earlier => None,
+        }
+    };
+    match (fresh, &s.once) {
+        (Some(started), _) => Ok(started),
+        (None, Some(once)) => earlier(&state.db, once).await,
+        (None, None) => unreachable!("only a key finds an earlier run"),
     }
-    if let Some(once) = &s.once {
-        db::forget_expired_key(&mut *tx, &once.scope, once.key).await?;
-    }
-    let thread_id = threads::insert(
-        &mut *tx,
-        &agent.team_id,
-        &agent.id,
-        s.trigger,
-        &s.title,
-        None,
-    )
-    .await?;
-    let seq = threads::add_message(
-        &mut tx,
-        &thread_id,
-        None,
-        MessageKind::User,
-        &s.author,
-        s.message,
-        None,
-    )
-    .await?;
-    let run_id = runs::insert(
-        &mut tx,
-        NewRun {
-            thread_id: &thread_id,
-            team_id: &agent.team_id,
-            agent_id: &agent.id,
-            message_seq: seq,
-            description: &agent.description,
-            connection_id: agent.connection_id.as_deref(),
-            model: agent.model.as_deref(),
-            lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
-            chain_depth: s.chain_depth,
-        },
-    )
-    .await?;
-    // A thread of its own: nobody else can hold it yet.
-    threads::claim(&mut tx, &thread_id, &run_id).await?;
-    if let Some(once) = &s.once
-        && !db::remember_key(
-            &mut *tx,
-            &once.scope,
-            once.key,
-            &once.fingerprint,
-            &run_id,
-            &thread_id,
-        )
-        .await?
-    {
-        drop(tx); // Rolls back this request's thread and run: the first one stands.
-        return earlier(&state.db, once).await;
-    }
-    audit::record_for(
-        &mut *tx,
-        s.actor,
-        Some(&agent.team_id),
-        s.action,
-        s.subject,
-        &format!("run {run_id}"),
-    )
-    .await?;
-    let events = [
-        Change::Message,
-        Change::Run {
-            run_id: run_id.clone(),
-            status: RunStatus::Running,
-        },
-    ]
-    .map(|change| LiveEvent::in_thread(&agent.team_id, &thread_id, change));
-    state
-        .events
-        .commit_then_publish(&state.db, tx, events)
-        .await?;
-    super::metrics::run("started", s.trigger);
-    super::metrics::trigger(s.trigger.as_str(), true);
-    super::runtime::spawn(state.clone(), run_id.clone());
-    Ok(Started {
-        run_id,
-        thread_id,
-        status: RunStatus::Running,
-        fresh: true,
-    })
 }
 
 /// The run an earlier request with this key started.

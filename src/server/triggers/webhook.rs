@@ -21,13 +21,18 @@ fn refused(status: StatusCode, msg: impl Into<String>) -> Refused {
     Refused(status, msg.into())
 }
 
+/// Our own failure: logged, and the sender told to retry.
+fn failed(why: impl std::fmt::Display) -> Refused {
+    tracing::error!(error = %why, "webhook: database error");
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side; nothing was started. Retry later.",
+    )
+}
+
 impl From<sqlx::Error> for Refused {
     fn from(e: sqlx::Error) -> Self {
-        tracing::error!(error = %e, "webhook: database error");
-        refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side; nothing was started. Retry later.",
-        )
+        failed(e)
     }
 }
 
@@ -169,11 +174,9 @@ async fn check(
             "This X-Flare-Delivery id was used for another body; nothing was started.",
         ),
         StartError::Database(e) => e.into(),
+        StartError::Unwritten(why) => failed(why),
         // Only schedules claim a firing.
-        StartError::NotClaimed => refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side; nothing was started. Retry later.",
-        ),
+        StartError::NotClaimed => failed("a webhook's start claimed a firing"),
     })?;
     if !started.fresh && delivery.is_none() {
         return Err(refused(
