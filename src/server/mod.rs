@@ -118,6 +118,7 @@ pub async fn prepare_with_parts(
         leptos_options,
         writes: db::WriteTurn::for_backend(db::Backend::of(&config.database_url)?),
         intake: Default::default(),
+        refusals: Default::default(),
         db,
         config: Arc::new(config),
         has_admin: Default::default(),
@@ -172,6 +173,17 @@ pub async fn serve(
     });
     let runs = tokio::spawn(runtime::sweep_abandoned(state.clone()));
     let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
+    let refusals = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                triggers::webhook::audit_counted(&state, std::time::Instant::now()).await;
+            }
+        })
+    };
+    let flushing = state.clone();
     // /metrics on its own address, when asked for.
     let exporter = match state.config.metrics_addr {
         Some(addr) => {
@@ -196,6 +208,10 @@ pub async fn serve(
     sweeper.abort();
     runs.abort();
     schedules.abort();
+    refusals.abort();
+    // The refusals counted in the last minutes: every minute is over at shutdown.
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    triggers::webhook::audit_counted(&flushing, later).await;
     if let Some(exporter) = exporter {
         exporter.abort();
     }

@@ -16,6 +16,8 @@ pub struct AppState {
     pub writes: super::db::WriteTurn,
     /// Starts waiting to be written together (SQLite only; see `triggers::intake`).
     pub intake: Arc<super::triggers::Intake>,
+    /// Each webhook's refusals this minute, so a flood is counted rather than audited row by row.
+    pub refusals: Arc<super::triggers::webhook::Refusals>,
     pub config: Arc<Config>,
     /// Whether the account has its first admin (the owner). Once true it stays true, and the
     /// page gate stops asking the database.

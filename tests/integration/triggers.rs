@@ -904,12 +904,57 @@ async fn a_webhook_refuses_forged_replayed_old_huge_and_invalid_requests_and_sta
             .to_string()
             .contains("SECRET-BODY-TEXT")
     );
-    assert!(rejected.iter().any(|r| {
-        r["detail"]
-            .as_str()
-            .unwrap()
-            .contains("signature does not match")
-    }));
+    for why in ["signature does not match", "over 256 KB"] {
+        assert!(
+            rejected
+                .iter()
+                .any(|r| r["detail"].as_str().unwrap().contains(why)),
+            "{why}: {rejected:?}"
+        );
+    }
+}
+
+/// A flood of forged requests at a hook's address: the first refusals of a minute are audited
+/// one by one, the rest counted and audited as one entry when the minute is over; the next
+/// minute starts afresh, and nothing is started.
+#[tokio::test]
+async fn a_flood_of_refusals_is_counted_rather_than_audited_row_by_row() {
+    use flare::server::triggers::webhook::{AUDITED_PER_MINUTE, audit_counted};
+    let (app, owner, _team, agent) = setup().await;
+    let hook = add_hook(&app, &owner, &agent, "Zendesk").await;
+    let ts = now();
+    let forged = || {
+        deliver(
+            &app,
+            &hook,
+            b"{}",
+            ts,
+            Some(format!("sha256={}", sign("whsec_guess", ts, b"{}"))),
+            None,
+        )
+    };
+    for _ in 0..25 {
+        assert_eq!(forged().await.status, StatusCode::UNAUTHORIZED);
+    }
+    let rejected = || async { audit_rows(&app, &owner, "trigger.rejected").await };
+    assert_eq!(rejected().await.len(), AUDITED_PER_MINUTE as usize);
+
+    // The minute is over: the 15 counted refusals become one entry, in the hook's name.
+    let state = app.state.clone().expect("in-process server");
+    let later = std::time::Instant::now() + Duration::from_secs(61);
+    audit_counted(&state, later).await;
+    let rows = rejected().await;
+    assert_eq!(rows.len(), AUDITED_PER_MINUTE as usize + 1, "{rows:?}");
+    let summary = rows
+        .iter()
+        .find(|r| r["detail"].as_str().unwrap().contains("15 more refusals"))
+        .unwrap_or_else(|| panic!("no count: {rows:?}"));
+    assert_eq!(summary["actor"], "webhook: Zendesk");
+    // Nothing more to write for that minute, and the next one audits its refusals again.
+    audit_counted(&state, later).await;
+    assert_eq!(forged().await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(rejected().await.len(), AUDITED_PER_MINUTE as usize + 2);
+    assert_eq!(runs(&app).await, 0);
 }
 
 #[tokio::test]

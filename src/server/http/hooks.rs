@@ -47,15 +47,8 @@ pub async fn receive(
 ) -> Response {
     // Read no more than the limit, whatever Content-Length claims.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_HOOK_BODY_BYTES).await else {
-        return super::json_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &ApiErrorBody {
-                error: format!(
-                    "The body is over {} KB; nothing was started.",
-                    MAX_HOOK_BODY_BYTES / 1024
-                ),
-            },
-        );
+        let webhook::Refused(status, error) = webhook::refuse_oversized(&state, &id).await;
+        return super::json_response(status, &ApiErrorBody { error });
     };
     let now = crate::server::db::now_ms() / 1000;
     match webhook::receive(&state, &id, &headers, &bytes, now).await {

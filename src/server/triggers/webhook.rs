@@ -57,6 +57,126 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(str::trim)
 }
 
+/// How many of one hook's refusals a minute are audited one by one. Past that they are counted,
+/// and the count is audited once the minute is over ([`audit_counted`]): a flood of forged
+/// requests at a known hook address cannot fill the audit log, and none goes unaccounted for.
+pub const AUDITED_PER_MINUTE: u32 = 10;
+
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Each hook's refusals in its current minute (hooks that were refused lately only).
+#[derive(Default)]
+pub struct Refusals(std::sync::Mutex<std::collections::HashMap<String, Window>>);
+
+struct Window {
+    since: std::time::Instant,
+    audited: u32,
+    counted: u32,
+}
+
+impl Refusals {
+    /// Notes a refusal of hook `id`: true when it is audited on its own.
+    fn note(&self, id: &str, now: std::time::Instant) -> bool {
+        let mut hooks = self.0.lock().expect("refusals");
+        let fresh = || Window {
+            since: now,
+            audited: 0,
+            counted: 0,
+        };
+        let w = hooks.entry(id.to_string()).or_insert_with(fresh);
+        // A minute with a count waits for `audit_counted` to write it before a new one starts.
+        if now.duration_since(w.since) >= MINUTE && w.counted == 0 {
+            *w = fresh();
+        }
+        if w.audited < AUDITED_PER_MINUTE {
+            w.audited += 1;
+            true
+        } else {
+            w.counted += 1;
+            false
+        }
+    }
+
+    /// Removes the minutes that are over; returns the hooks with refusals only counted in
+    /// them, and how many.
+    fn take_over(&self, now: std::time::Instant) -> Vec<(String, u32)> {
+        let mut counted = Vec::new();
+        self.0.lock().expect("refusals").retain(|id, w| {
+            if now.duration_since(w.since) < MINUTE {
+                return true;
+            }
+            if w.counted > 0 {
+                counted.push((id.clone(), w.counted));
+            }
+            false
+        });
+        counted
+    }
+}
+
+/// Audits a refusal on its own, or counts it past [`AUDITED_PER_MINUTE`] (the metrics count
+/// every one).
+async fn audit_refusal(state: &AppState, row: &TriggerRow, why: &str) {
+    if state.refusals.note(&row.id, std::time::Instant::now()) {
+        super::audit_rejected(&state.db, row, why).await;
+    } else {
+        crate::server::metrics::trigger(row.kind.as_str(), false);
+    }
+}
+
+/// Audits, for each hook whose minute (as of `now`) is over, how many of its refusals were
+/// counted rather than recorded one by one. Runs every minute, and at shutdown.
+pub async fn audit_counted(state: &AppState, now: std::time::Instant) {
+    for (id, n) in state.refusals.take_over(now) {
+        let row = match db::by_id(&state.db, &id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => continue, // deleted since: its audit says so
+            Err(e) => {
+                tracing::warn!(error = %e, trigger = %id, "cannot audit counted refusals");
+                continue;
+            }
+        };
+        let why = format!(
+            "{n} more refusals in one minute, counted and not recorded one by one (at most \
+             {AUDITED_PER_MINUTE} a minute are)"
+        );
+        let actor = crate::server::db::audit::Actor::Trigger {
+            kind: row.kind.as_str(),
+            name: &row.name,
+        };
+        if let Err(e) = crate::server::db::audit::record_for(
+            &state.db,
+            actor,
+            Some(&row.team_id),
+            "trigger.rejected",
+            &row.id,
+            &why,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, trigger = %id, "cannot audit counted refusals");
+        }
+    }
+}
+
+/// A body over the limit, refused before it is read to the end: audited like any refusal when
+/// the hook exists.
+pub async fn refuse_oversized(state: &AppState, trigger_id: &str) -> Refused {
+    let r = refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "The body is over {} KB; nothing was started.",
+            MAX_HOOK_BODY_BYTES / 1024
+        ),
+    );
+    match db::by_id(&state.db, trigger_id).await {
+        Ok(Some(row)) if row.kind == TriggerKind::Webhook => audit_refusal(state, &row, &r.1).await,
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, trigger = %trigger_id, "cannot audit a refusal"),
+    }
+    r
+}
+
 /// Checks the request and starts the hook's agent. `body` is at most the limit already.
 pub async fn receive(
     state: &AppState,
@@ -75,7 +195,7 @@ pub async fn receive(
         Err(r) => {
             // The audit says why, never what was sent.
             if r.0 != StatusCode::INTERNAL_SERVER_ERROR {
-                super::audit_rejected(&state.db, &row, &r.1).await;
+                audit_refusal(state, &row, &r.1).await;
             }
             Err(r)
         }
