@@ -112,6 +112,7 @@ pub async fn prepare_with_parts(
         connections,
         tools,
         lease: std::time::Duration::from_millis(config.run_lease_ms),
+        leases: Default::default(),
         provider_timeout: std::time::Duration::from_millis(config.provider_timeout_ms),
     };
     Ok(AppState {
@@ -172,6 +173,7 @@ pub async fn serve(
         }
     });
     let runs = tokio::spawn(runtime::sweep_abandoned(state.clone()));
+    let leases = tokio::spawn(runtime::renew_leases(state.clone()));
     let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
     let refusals = {
         let state = state.clone();
@@ -207,6 +209,7 @@ pub async fn serve(
     .await;
     sweeper.abort();
     runs.abort();
+    leases.abort();
     schedules.abort();
     refusals.abort();
     // The refusals counted in the last minutes: every minute is over at shutdown.

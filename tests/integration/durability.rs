@@ -101,3 +101,42 @@ async fn a_running_run_is_taken_over_after_sigkill_and_finishes() {
     p.kill().await;
     drop_database(&url).await;
 }
+
+/// A run that outlasts its lease keeps it while its driver lives: the instance renews the
+/// leases of the runs it drives (together), so nobody takes the run over and the model is
+/// asked once.
+#[tokio::test]
+async fn a_run_longer_than_its_lease_is_not_taken_over_while_its_driver_lives() {
+    let (fake, fake_url) = Fake::start(vec![Script::Hang]).await;
+    let url = fresh_database_url().await;
+    let env = [
+        ("FLARE_PROVIDER", "openai"),
+        ("FLARE_OPENAI_BASE_URL", fake_url.as_str()),
+        ("FLARE_OPENAI_MODEL", "test-model"),
+        ("FLARE_PROVIDER_TIMEOUT_MS", "60000"),
+    ];
+    // The process's lease is 1 s (see `Process::launch`); the take-over sweep looks every 0.5 s.
+    let p = launch(&url, &env).await;
+    let (owner, thread) = chat_in(&p, "Answer questions.").await;
+    send(&p.app, &owner, &thread, "Hello").await;
+    for _ in 0..200 {
+        if !fake.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(fake.requests().len(), 1);
+    // Four leases later, the run is still its first driver's.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(run_status(&load(&p.app, &owner, &thread).await), "running");
+    assert_eq!(
+        p.app
+            .count("SELECT COUNT(*) FROM runs WHERE attempts > 0")
+            .await,
+        0,
+        "never taken over"
+    );
+    assert_eq!(fake.requests().len(), 1, "the model was asked once");
+    p.kill().await;
+    drop_database(&url).await;
+}

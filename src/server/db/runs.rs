@@ -134,14 +134,22 @@ pub async fn save_steps(db: &Db, id: &str, steps: &str) -> Result<bool, sqlx::Er
     Ok(done.rows_affected() == 1)
 }
 
-/// The driver is alive: keep others from taking the run over.
-pub async fn renew_lease(db: &Db, id: &str, until: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE runs SET lease_until = $2 WHERE id = $1 AND status = 'running'")
-        .bind(id)
-        .bind(until)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Their driver is alive: keep others from taking these runs over (those still running).
+pub async fn renew_leases(db: &Db, ids: &[String], until: i64) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "UPDATE runs SET lease_until = $1 WHERE status = 'running' AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(until);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.execute(db).await?;
+    Ok(())
 }
 
 /// Running runs whose driver stopped renewing (it died with its process).
