@@ -58,34 +58,69 @@ async fn a_waiting_run_survives_sigkill_and_resumes_when_answered() {
     drop_database(&url).await;
 }
 
+/// A process whose model is the fake OpenAI server playing `script`, and a chat that said
+/// "Hello": returned once the model has the request and is "thinking".
+struct Asked {
+    fake: Fake,
+    url: String,
+    fake_url: String,
+    p: Process,
+    owner: reqwest::Client,
+    thread: String,
+}
+
+impl Asked {
+    async fn start(script: Vec<Script>) -> Self {
+        let (fake, fake_url) = Fake::start(script).await;
+        let url = fresh_database_url().await;
+        let p = launch(&url, &Self::env(&fake_url)).await;
+        let (owner, thread) = chat_in(&p, "Answer questions.").await;
+        send(&p.app, &owner, &thread, "Hello").await;
+        for _ in 0..200 {
+            if !fake.requests().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        Asked {
+            fake,
+            url,
+            fake_url,
+            p,
+            owner,
+            thread,
+        }
+    }
+
+    fn env(fake_url: &str) -> [(&'static str, &str); 4] {
+        [
+            ("FLARE_PROVIDER", "openai"),
+            ("FLARE_OPENAI_BASE_URL", fake_url),
+            ("FLARE_OPENAI_MODEL", "test-model"),
+            ("FLARE_PROVIDER_TIMEOUT_MS", "60000"),
+        ]
+    }
+}
+
 #[tokio::test]
 async fn a_running_run_is_taken_over_after_sigkill_and_finishes() {
-    let (fake, fake_url) = Fake::start(vec![
+    let Asked {
+        fake,
+        url,
+        fake_url,
+        p,
+        owner,
+        thread,
+    } = Asked::start(vec![
         Script::Hang,
         Script::Text(vec!["Back after the crash."]),
     ])
     .await;
-    let url = fresh_database_url().await;
-    let env = [
-        ("FLARE_PROVIDER", "openai"),
-        ("FLARE_OPENAI_BASE_URL", fake_url.as_str()),
-        ("FLARE_OPENAI_MODEL", "test-model"),
-        ("FLARE_PROVIDER_TIMEOUT_MS", "60000"),
-    ];
-    let p = launch(&url, &env).await;
-    let (owner, thread) = chat_in(&p, "Answer questions.").await;
-    send(&p.app, &owner, &thread, "Hello").await;
     // The model has the request and is "thinking" when the server dies.
-    for _ in 0..200 {
-        if !fake.requests().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
     assert_eq!(run_status(&load(&p.app, &owner, &thread).await), "running");
     p.kill().await;
 
-    let p = launch(&url, &env).await;
+    let p = launch(&url, &Asked::env(&fake_url)).await;
     let owner = p.app.owner().await;
     let t = wait_for(&p.app, &owner, &thread, "the resumed reply", |t| {
         run_status(t) == "completed"
@@ -107,24 +142,15 @@ async fn a_running_run_is_taken_over_after_sigkill_and_finishes() {
 /// asked once.
 #[tokio::test]
 async fn a_run_longer_than_its_lease_is_not_taken_over_while_its_driver_lives() {
-    let (fake, fake_url) = Fake::start(vec![Script::Hang]).await;
-    let url = fresh_database_url().await;
-    let env = [
-        ("FLARE_PROVIDER", "openai"),
-        ("FLARE_OPENAI_BASE_URL", fake_url.as_str()),
-        ("FLARE_OPENAI_MODEL", "test-model"),
-        ("FLARE_PROVIDER_TIMEOUT_MS", "60000"),
-    ];
     // The process's lease is 1 s (see `Process::launch`); the take-over sweep looks every 0.5 s.
-    let p = launch(&url, &env).await;
-    let (owner, thread) = chat_in(&p, "Answer questions.").await;
-    send(&p.app, &owner, &thread, "Hello").await;
-    for _ in 0..200 {
-        if !fake.requests().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let Asked {
+        fake,
+        url,
+        p,
+        owner,
+        thread,
+        ..
+    } = Asked::start(vec![Script::Hang]).await;
     assert_eq!(fake.requests().len(), 1);
     // Four leases later, the run is still its first driver's.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
