@@ -195,6 +195,22 @@ impl Params {
             .join(", ")
     }
 
+    /// Runs `sql` (a statement that returns no rows) with these arguments.
+    pub async fn execute(
+        self,
+        sql: &str,
+        db: &Db,
+    ) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for a in self.0 {
+            q = match a {
+                Arg::Text(s) => q.bind(s),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        q.execute(db).await
+    }
+
     pub fn bind<'q, O>(
         self,
         mut q: sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>>,

@@ -139,16 +139,13 @@ pub async fn renew_leases(db: &Db, ids: &[String], until: i64) -> Result<(), sql
     if ids.is_empty() {
         return Ok(());
     }
-    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let mut p = super::Params::default();
     let sql = format!(
-        "UPDATE runs SET lease_until = $1 WHERE status = 'running' AND id IN ({})",
-        placeholders.join(", ")
+        "UPDATE runs SET lease_until = {} WHERE status = 'running' AND id IN ({})",
+        p.int(until),
+        p.list(ids)
     );
-    let mut query = sqlx::query(&sql).bind(until);
-    for id in ids {
-        query = query.bind(id);
-    }
-    query.execute(db).await?;
+    p.execute(&sql, db).await?;
     Ok(())
 }
 

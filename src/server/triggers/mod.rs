@@ -328,6 +328,12 @@ async fn earlier(db: &Db, once: &Once<'_>) -> Result<Started, StartError> {
 /// Records a trigger's refusal (why, never the body) for the team's audit.
 pub async fn audit_rejected(db: &Db, row: &db::TriggerRow, why: &str) {
     super::metrics::trigger(row.kind.as_str(), false);
+    record_rejection(db, row, why).await;
+}
+
+/// The audit entry of a refusal (or of several, counted), in the trigger's name; a failure to
+/// write it is logged, never the caller's error.
+async fn record_rejection(db: &Db, row: &db::TriggerRow, why: &str) {
     let actor = Actor::Trigger {
         kind: row.kind.as_str(),
         name: &row.name,

@@ -140,22 +140,8 @@ pub async fn audit_counted(state: &AppState, now: std::time::Instant) {
             "{n} more refusals in one minute, counted and not recorded one by one (at most \
              {AUDITED_PER_MINUTE} a minute are)"
         );
-        let actor = crate::server::db::audit::Actor::Trigger {
-            kind: row.kind.as_str(),
-            name: &row.name,
-        };
-        if let Err(e) = crate::server::db::audit::record_for(
-            &state.db,
-            actor,
-            Some(&row.team_id),
-            "trigger.rejected",
-            &row.id,
-            &why,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, trigger = %id, "cannot audit counted refusals");
-        }
+        // Each was counted in the metrics when it was refused.
+        super::record_rejection(&state.db, &row, &why).await;
     }
 }
 
