@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("dashboard") view={Lazy::<Dashboard>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/tokens") view={Lazy::<Tokens>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/models") view={Lazy::<Models>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/notifications") view={Lazy::<Notifications>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
@@ -153,6 +154,7 @@ mod routes {
         Tokens => crate::pages::tokens::TokensPage,
         Triggers => crate::pages::triggers::TriggersPage,
         Models => crate::pages::models::ModelsPage,
+        Notifications => crate::pages::notifications::NotificationsPage,
         Account => crate::pages::account::AccountPage,
     }
 }

@@ -16,6 +16,7 @@ pub mod live;
 pub mod members;
 pub mod models;
 pub mod names;
+pub mod notifications;
 pub mod pages;
 pub mod rules;
 pub mod tokens;

@@ -18,6 +18,7 @@ test('every page hydrates cleanly from a full load and from in-app navigation', 
     ['/app/settings/members', 'Members & Teams'],
     ['/app/settings/tokens', 'Tokens'],
     ['/app/settings/models', 'Models'],
+    ['/app/settings/notifications', 'Notifications'],
     ['/app/audit', 'Audit'],
     ['/app/settings/account', 'Account'],
   ];
@@ -37,6 +38,7 @@ test('every page hydrates cleanly from a full load and from in-app navigation', 
     ['Audit', /\/app\/audit$/, 'Audit'],
     ['Tokens', /\/app\/settings\/tokens$/, 'Tokens'],
     ['Models', /\/app\/settings\/models$/, 'Models'],
+    ['Notifications', /\/app\/settings\/notifications$/, 'Notifications'],
   ];
   for (const [link, url, heading] of moves) {
     await nav.getByRole('link', { name: link, exact: true }).click();

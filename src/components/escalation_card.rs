@@ -10,6 +10,30 @@ use crate::escalations::{
 };
 use leptos::prelude::*;
 
+/// How an escalation's notices to its team's channels stand, one line each ("Sent to Ops
+/// hook"); nothing when no channel was told.
+#[component]
+pub fn Deliveries(list: Vec<crate::notifications::Delivery>) -> impl IntoView {
+    (!list.is_empty()).then(|| {
+        view! {
+            <ul class="deliveries" aria-label="Notifications">
+                {list
+                    .into_iter()
+                    .map(|d| {
+                        let state = match d.state {
+                            crate::notifications::DeliveryState::Sending => "sending",
+                            crate::notifications::DeliveryState::Sent => "sent",
+                            crate::notifications::DeliveryState::Retrying => "retrying",
+                            crate::notifications::DeliveryState::Failed => "failed",
+                        };
+                        view! { <li data-state=state>{d.line()}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    })
+}
+
 #[component]
 pub fn EscalationCard(
     escalation: EscalationView,
@@ -50,6 +74,7 @@ pub fn EscalationCard(
     let box_id = format!("guidance-{}", escalation.id);
     view! {
         <article
+            id=format!("escalation-{}", escalation.id)
             class=format!("escalation-card severity-{sev}")
             data-status=escalation.status.as_str()
             aria-label="Escalation"
@@ -61,6 +86,7 @@ pub fn EscalationCard(
                 <h3>"Agent Needs Help"</h3>
             </header>
             <p class="reason">{escalation.reason.clone()}</p>
+            <Deliveries list=escalation.deliveries.clone() />
             {(!escalation.blocking)
                 .then(|| {
                     view! {

@@ -101,6 +101,9 @@ pub fn AppShell() -> impl IntoView {
                                                         <A href="/app/settings/models">"Models"</A>
                                                     </li>
                                                     <li>
+                                                        <A href="/app/settings/notifications">"Notifications"</A>
+                                                    </li>
+                                                    <li>
                                                         <A href="/app/audit">"Audit"</A>
                                                     </li>
                                                 }

@@ -47,6 +47,9 @@ pub struct EscalationView {
     pub responder: Option<String>,
     pub created_at_ms: i64,
     pub answered_at_ms: Option<i64>,
+    /// How its notices to the team's channels stand.
+    #[serde(default)]
+    pub deliveries: Vec<crate::notifications::Delivery>,
 }
 
 /// Respond & Resume: the guidance goes to the agent, whose run continues from where it stopped.

@@ -4,6 +4,7 @@
 
 use crate::chat::Trigger;
 use crate::components::data::data;
+use crate::components::escalation_card::Deliveries;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::live::{coalesced, use_live};
@@ -262,7 +263,10 @@ fn Row(
                 </span>
             </td>
             <td>{e.agent_name.clone()}</td>
-            <td class="reason">{e.reason.clone()}</td>
+            <td class="reason">
+                {e.reason.clone()}
+                <Deliveries list=e.deliveries.clone() />
+            </td>
             <td>
                 <code>{format!("trigger: {}", e.trigger)}</code>
             </td>

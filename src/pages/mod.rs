@@ -10,6 +10,7 @@ pub mod login;
 pub mod members;
 pub mod models;
 pub mod not_found;
+pub mod notifications;
 pub mod setup;
 pub mod thread;
 pub mod tokens;

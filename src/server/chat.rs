@@ -57,6 +57,7 @@ pub fn escalation_view(row: EscalationRow) -> EscalationView {
         responder: row.responder,
         created_at_ms: row.created_at,
         answered_at_ms: row.answered_at,
+        deliveries: Vec::new(),
     }
 }
 
@@ -102,12 +103,14 @@ pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
             error: r.error,
         });
     let rows = threads::messages(&state.db, &thread.id).await?;
+    let mut cards: Vec<EscalationView> = esc_db::for_thread(&state.db, &thread.id)
+        .await?
+        .into_iter()
+        .map(escalation_view)
+        .collect();
+    super::notifications::with_deliveries(&state.db, &mut cards).await?;
     let mut cards: std::collections::HashMap<String, EscalationView> =
-        esc_db::for_thread(&state.db, &thread.id)
-            .await?
-            .into_iter()
-            .map(|r| (r.id.clone(), escalation_view(r)))
-            .collect();
+        cards.into_iter().map(|c| (c.id.clone(), c)).collect();
     let messages = rows
         .into_iter()
         .map(|m| {

@@ -90,6 +90,12 @@ pub struct Config {
     /// The key that seals secrets stored in the database (FLARE_SECRET_KEY: 64 hex digits),
     /// checked at start; see `server::secret_box`.
     pub secret_key: Option<Secret>,
+    /// The address people open Flare at (FLARE_PUBLIC_URL, e.g. https://flare.example.com):
+    /// notifications link to cards under it. Default: http:// and the site address.
+    pub public_url: String,
+    /// How long a failed notification waits before its first retry (FLARE_OUTBOX_RETRY_MS);
+    /// each further retry waits twice as long, up to an hour.
+    pub outbox_retry_ms: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -97,6 +103,7 @@ pub const DEFAULT_CRITICAL_OVERDUE_MINUTES: u64 = 30;
 pub const DEFAULT_RUN_LEASE_MS: u64 = 30_000;
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
+pub const DEFAULT_OUTBOX_RETRY_MS: u64 = 5_000;
 
 impl Config {
     /// Reads the process environment (after `.env`, which never overrides real variables).
@@ -179,7 +186,21 @@ impl Config {
                     format!("FLARE_LIVE_STREAMS_PER_USER must be a positive number, got {v:?}")
                 })?,
         };
+        let public_url = match var("FLARE_PUBLIC_URL") {
+            None => format!("http://{site_addr}"),
+            Some(v) => {
+                let v = v.trim().trim_end_matches('/').to_string();
+                if !(v.starts_with("http://") || v.starts_with("https://")) {
+                    return Err(format!(
+                        "FLARE_PUBLIC_URL must start with http:// or https://, got {v:?}"
+                    ));
+                }
+                v
+            }
+        };
         Ok(Self {
+            public_url,
+            outbox_retry_ms: millis("FLARE_OUTBOX_RETRY_MS", DEFAULT_OUTBOX_RETRY_MS)?,
             critical_overdue_minutes,
             live_streams_per_user,
             provider,
@@ -231,6 +252,8 @@ impl Config {
             live_streams_per_user: super::streams::MAX_PER_USER,
             embedding_model: None,
             secret_key: None,
+            public_url: "http://127.0.0.1:3000".into(),
+            outbox_retry_ms: DEFAULT_OUTBOX_RETRY_MS,
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn answer_as(
         guidance.unwrap_or_default(),
     )
     .await?;
+    let notify = super::notifications::answered(&mut tx, &row.team_id, &row.id).await?;
     let ev = |change| LiveEvent::in_thread(&row.team_id, &row.thread_id, change);
     let mut events = vec![ev(Change::Escalation {
         escalation_id: row.id.clone(),
@@ -120,6 +121,9 @@ pub async fn answer_as(
         .events
         .commit_then_publish(&state.db, tx, events)
         .await?;
+    if notify {
+        state.notifier.wake();
+    }
     if resumed {
         runtime::spawn(state.clone(), run_id.clone());
     }
@@ -219,8 +223,10 @@ pub async fn list(
     // Only an empty page needs to ask whether there was ever any.
     let any_ever =
         open_count > 0 || !rows.is_empty() || esc_db::any_ever(&state.db, &v.team_ids).await?;
+    let mut rows: Vec<_> = rows.into_iter().map(super::chat::escalation_view).collect();
+    super::notifications::with_deliveries(&state.db, &mut rows).await?;
     Ok(EscalationList {
-        rows: rows.into_iter().map(super::chat::escalation_view).collect(),
+        rows,
         next,
         open_count,
         any_ever,

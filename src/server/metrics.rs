@@ -4,7 +4,7 @@
 //! What it counts: HTTP requests by route and status with a latency histogram; runs by status
 //! and trigger; open escalations by severity (read from the database at each scrape, so every
 //! instance reports the team's truth); live subscribers on this instance; provider call latency
-//! and errors; trigger firings and rejections.
+//! and errors; trigger firings and rejections; notification attempts by channel and outcome.
 
 use super::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -123,4 +123,10 @@ pub fn trigger(kind: &'static str, fired: bool) {
         false => "flare_trigger_rejections_total",
     };
     metrics::counter!(name, "kind" => kind).increment(1);
+}
+
+/// One notification attempt ended: `outcome` is sent, retrying or failed.
+pub fn notification(kind: &'static str, outcome: &'static str) {
+    metrics::counter!("flare_notifications_total", "channel" => kind, "outcome" => outcome)
+        .increment(1);
 }

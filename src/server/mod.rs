@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod members;
 pub mod metrics;
 pub mod models;
+pub mod notifications;
 pub mod runtime;
 pub mod secret_box;
 pub mod sessions;
@@ -120,6 +121,7 @@ pub async fn prepare_with_parts(
         writes: db::WriteTurn::for_backend(db::Backend::of(&config.database_url)?),
         intake: Default::default(),
         refusals: Default::default(),
+        notifier: Arc::new(notifications::Notifier::new()?),
         db,
         config: Arc::new(config),
         has_admin: Default::default(),
@@ -175,6 +177,7 @@ pub async fn serve(
     let runs = tokio::spawn(runtime::sweep_abandoned(state.clone()));
     let leases = tokio::spawn(runtime::renew_leases(state.clone()));
     let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
+    let notices = tokio::spawn(notifications::run_worker(state.clone()));
     let refusals = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -211,6 +214,8 @@ pub async fn serve(
     runs.abort();
     leases.abort();
     schedules.abort();
+    // Deliveries under way are cut off: their rows are due again once their claim runs out.
+    notices.abort();
     refusals.abort();
     // The refusals counted in the last minutes: every minute is over at shutdown.
     let later = std::time::Instant::now() + std::time::Duration::from_secs(3600);

@@ -19,6 +19,8 @@ pub struct AppState {
     /// Each webhook's refusals this minute, so a flood is counted rather than audited row by row.
     pub refusals: Arc<super::triggers::webhook::Refusals>,
     pub config: Arc<Config>,
+    /// This instance's notification worker (see `notifications`).
+    pub notifier: Arc<super::notifications::Notifier>,
     /// Whether the account has its first admin (the owner). Once true it stays true, and the
     /// page gate stops asking the database.
     pub has_admin: Arc<AtomicBool>,

@@ -166,3 +166,55 @@ async fn a_run_longer_than_its_lease_is_not_taken_over_while_its_driver_lives() 
     p.kill().await;
     drop_database(&url).await;
 }
+
+/// Issue 16: a notification whose channel fails three times, with the server killed between
+/// its attempts, is delivered once the channel accepts, and accepted once.
+#[tokio::test]
+async fn a_notification_survives_sigkill_between_attempts_and_is_accepted_once() {
+    use crate::notifications::{KEY, Receiver, add_channel};
+    let hook = Receiver::start(vec![(500, None), (500, None), (500, None)]).await;
+    let url = fresh_database_url().await;
+    let env = [("FLARE_SECRET_KEY", KEY), ("FLARE_OUTBOX_RETRY_MS", "300")];
+    let p = launch(&url, &env).await;
+    let owner = p.app.owner().await;
+    let (team, agent) = team_with_agent(
+        &p.app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    add_channel(&p.app, &owner, &team, "Flaky", &hook.url, "info").await;
+    let thread = start(&p.app, &owner, &agent).await;
+    send(&p.app, &owner, &thread, TUTORIAL_MESSAGE).await;
+    hook.wait_for(2).await;
+    // Killed once the second failure is on record (its retry is due 600 ms later).
+    for _ in 0..200 {
+        // Claimed rows are due at their claim's end (30 s on); a settled failure sooner.
+        let soon = flare::server::db::now_ms() + 5_000;
+        let sql = format!("SELECT COUNT(*) FROM outbox WHERE attempts = 2 AND due_at < {soon}");
+        if p.app.count(&sql).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    p.kill().await;
+    let p = launch(&url, &env).await;
+    let got = hook.wait_for(4).await;
+    let accepted: Vec<_> = got.iter().filter(|g| g.status == 200).collect();
+    assert_eq!(accepted.len(), 1, "{got:?}");
+    let ids: std::collections::HashSet<String> =
+        got.iter().map(|g| g.header("x-flare-delivery")).collect();
+    assert_eq!(ids.len(), 1, "one delivery, the same id on every attempt");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(hook.got().len(), 4, "nothing after it was accepted");
+    assert_eq!(
+        p.app
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND attempts = 4")
+            .await,
+        1
+    );
+    p.kill().await;
+    drop_database(&url).await;
+}

@@ -21,6 +21,7 @@ mod load;
 mod matrix;
 mod members;
 mod models;
+mod notifications;
 mod openai;
 mod openapi;
 mod pages;

@@ -22,6 +22,7 @@ struct World {
     token: String,
     api_token: String,
     trigger: String,
+    channel: String,
     member_a: String,
     bert: String,
 }
@@ -86,6 +87,19 @@ async fn world() -> World {
     .execute(&app.db)
     .await
     .unwrap();
+    // A notification channel of team A, stored directly for the same reason (its deliveries
+    // would go to a port nothing listens on).
+    let channel = "3f0c9b9e-0000-4000-8000-00000000cdef".to_string();
+    sqlx::query(
+        "INSERT INTO channels (id, team_id, kind, name, min_severity_rank, muted, target, \
+         created_at, updated_at) VALUES ($1, $2, 'webhook', 'PLUM channel', 0, 0, \
+         'http://127.0.0.1:9/PLUM', 0, 0)",
+    )
+    .bind(&channel)
+    .bind(&team_a)
+    .execute(&app.db)
+    .await
+    .unwrap();
     let member_a = app.create_user(&owner, "mia@example.com", "member").await;
     app.add_member(&owner, &team_a, &member_a).await;
     let bert = app.create_user(&owner, "bert@example.com", "member").await;
@@ -102,6 +116,7 @@ async fn world() -> World {
         token,
         api_token,
         trigger,
+        channel,
         member_a,
         bert,
     }
@@ -120,6 +135,9 @@ async fn snapshot(app: &TestApp) -> String {
         "SELECT id || status FROM escalations ORDER BY id",
         "SELECT id || COALESCE(revoked_at, 0) FROM tokens ORDER BY id",
         "SELECT id || name || enabled || COALESCE(deleted_at, 0) FROM triggers ORDER BY id",
+        "SELECT id || name || muted || min_severity_rank || target || COALESCE(deleted_at, 0) \
+         FROM channels ORDER BY id",
+        "SELECT CAST(COUNT(*) AS TEXT) FROM outbox",
     ];
     let mut out = String::new();
     for q in queries {
@@ -264,6 +282,29 @@ fn calls(w: &World) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             "preview_schedule",
             vec![("cron", s("0 9 * * *")), ("time_zone", s("UTC"))],
         ),
+        ("list_channels", vec![]),
+        (
+            "add_webhook_channel",
+            vec![
+                ("team_id", w.team_a.clone()),
+                ("name", s("Mine")),
+                ("url", s("http://127.0.0.1:9/mine")),
+                ("min_severity", s("info")),
+            ],
+        ),
+        (
+            "set_channel_muted",
+            vec![("channel_id", w.channel.clone()), ("muted", s("true"))],
+        ),
+        (
+            "set_channel_min_severity",
+            vec![
+                ("channel_id", w.channel.clone()),
+                ("min_severity", s("critical")),
+            ],
+        ),
+        ("delete_channel", vec![("channel_id", w.channel.clone())]),
+        ("test_channel", vec![("channel_id", w.channel.clone())]),
     ]
 }
 
@@ -278,7 +319,7 @@ const ACCOUNT_WIDE: [&str; 5] = [
 ];
 
 /// What only owners and admins may do: a plain member of team A asking must change nothing.
-const MANAGERS_ONLY: [&str; 19] = [
+const MANAGERS_ONLY: [&str; 25] = [
     "create_agent",
     "rename_agent",
     "delete_agent",
@@ -298,6 +339,12 @@ const MANAGERS_ONLY: [&str; 19] = [
     "delete_trigger",
     "add_schedule",
     "add_event_trigger",
+    "list_channels",
+    "add_webhook_channel",
+    "set_channel_muted",
+    "set_channel_min_severity",
+    "delete_channel",
+    "test_channel",
 ];
 
 #[tokio::test]
@@ -637,6 +684,56 @@ async fn a_catalogue_of_bad_input_gets_clear_refusals() {
             vec![("kind", "api"), ("team_id", &w.team_a), ("name", "")],
         ),
         ("token: unknown", "revoke_token", vec![("token_id", "nope")]),
+        (
+            "channel: not a URL",
+            "add_webhook_channel",
+            vec![
+                ("team_id", &w.team_a),
+                ("name", "x"),
+                ("url", "example.com/hook"),
+                ("min_severity", "info"),
+            ],
+        ),
+        (
+            "channel: a password in the URL",
+            "add_webhook_channel",
+            vec![
+                ("team_id", &w.team_a),
+                ("name", "x"),
+                ("url", "https://u:p@example.com/hook"),
+                ("min_severity", "info"),
+            ],
+        ),
+        (
+            "channel: unknown severity",
+            "add_webhook_channel",
+            vec![
+                ("team_id", &w.team_a),
+                ("name", "x"),
+                ("url", "https://example.com/hook"),
+                ("min_severity", "urgent"),
+            ],
+        ),
+        (
+            "channel: empty name",
+            "add_webhook_channel",
+            vec![
+                ("team_id", &w.team_a),
+                ("name", ""),
+                ("url", "https://example.com/hook"),
+                ("min_severity", "info"),
+            ],
+        ),
+        (
+            "channel: unknown",
+            "test_channel",
+            vec![("channel_id", "nope")],
+        ),
+        (
+            "channel: unknown severity on change",
+            "set_channel_min_severity",
+            vec![("channel_id", &w.channel), ("min_severity", "loud")],
+        ),
         (
             "embed counts: forged token",
             "embed_counts",

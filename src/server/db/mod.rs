@@ -4,9 +4,11 @@
 pub mod admin_agent;
 pub mod agents;
 pub mod audit;
+pub mod channels;
 pub mod connections;
 pub mod escalations;
 pub mod login_failures;
+pub mod outbox;
 pub mod runs;
 pub mod teams;
 pub mod threads;
@@ -196,10 +198,10 @@ impl Params {
     }
 
     /// Runs `sql` (a statement that returns no rows) with these arguments.
-    pub async fn execute(
+    pub async fn execute<'e, E: sqlx::Executor<'e, Database = Any>>(
         self,
         sql: &str,
-        db: &Db,
+        ex: E,
     ) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
         let mut q = sqlx::query(sql);
         for a in self.0 {
@@ -208,7 +210,7 @@ impl Params {
                 Arg::Int(i) => q.bind(i),
             };
         }
-        q.execute(db).await
+        q.execute(ex).await
     }
 
     pub fn bind<'q, O>(

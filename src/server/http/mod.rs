@@ -1,7 +1,7 @@
 //! The HTTP edge: the axum router (Leptos pages and server functions, `/healthz`, the live
 //! streams in `live`, the JSON API in `api`) and, in `middleware`, what every request passes.
 
-mod api;
+pub(crate) mod api;
 mod hooks;
 mod live;
 mod middleware;

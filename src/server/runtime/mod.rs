@@ -476,6 +476,7 @@ async fn raise(
         Some(&id),
     )
     .await?;
+    crate::server::notifications::raised(&mut *conn, &run.team_id, &id, esc.severity).await?;
     let detail = format!("{}: {}", esc.severity.as_str(), esc.reason);
     audit::record_for(
         &mut *conn,
@@ -531,6 +532,7 @@ async fn pause(
             ],
         )
         .await?;
+    state.notifier.wake();
     raised(state, run, id, esc);
     Ok(())
 }
@@ -594,6 +596,7 @@ async fn finish(
         .commit_then_publish(&state.db, tx, events)
         .await?;
     if let Some((id, esc)) = card_id {
+        state.notifier.wake();
         raised(state, run, id, esc);
     }
     crate::server::triggers::events::after(

@@ -1,0 +1,144 @@
+//! Telling people where they are: each team's notification channels (Settings → Notifications),
+//! which owners and admins add, mute, tune and test, and the state of each escalation's
+//! deliveries as its card and row show it. Every server function checks the session, the team
+//! and the role itself.
+
+use crate::error::AppError;
+use crate::rules::Severity;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+crate::names::stored_enum! {
+    pub enum ChannelKind as "channel kind" {
+        /// A signed JSON POST to a URL of the team's choosing.
+        Webhook,
+        Email,
+        Slack,
+        Discord,
+    }
+}
+
+impl ChannelKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Webhook => "Webhook",
+            Self::Email => "Email",
+            Self::Slack => "Slack",
+            Self::Discord => "Discord",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    pub id: String,
+    pub kind: ChannelKind,
+    pub name: String,
+    pub team_id: String,
+    pub team_name: String,
+    /// Where deliveries go (a webhook's URL).
+    pub target: String,
+    /// Escalations below this are not sent.
+    pub min_severity: Severity,
+    pub muted: bool,
+    pub created_at_ms: i64,
+}
+
+/// A new webhook channel: the only time its signing secret is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewChannel {
+    pub channel: ChannelInfo,
+    pub secret: String,
+}
+
+/// What "Send test" reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub channel_name: String,
+    pub delivered: bool,
+    /// "HTTP 200 in 35 ms", or why it was not delivered.
+    pub detail: String,
+}
+
+/// Where one escalation's notice to one channel stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not tried yet, or being sent.
+    Sending,
+    Sent,
+    /// Failed at least once; tried again later.
+    Retrying,
+    /// Given up: every attempt failed.
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub channel: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    /// The last failure's reason.
+    pub error: Option<String>,
+}
+
+impl Delivery {
+    /// One line for the card and the row: "Sent to Ops hook", "Retrying Ops hook (3 attempts):
+    /// HTTP 500".
+    pub fn line(&self) -> String {
+        let why = self.error.as_deref().unwrap_or("no answer");
+        match self.state {
+            DeliveryState::Sending => format!("Sending to {}", self.channel),
+            DeliveryState::Sent => format!("Sent to {}", self.channel),
+            DeliveryState::Retrying => format!(
+                "Retrying {} ({} attempts so far): {why}",
+                self.channel, self.attempts
+            ),
+            DeliveryState::Failed => format!(
+                "Not delivered to {} after {} attempts: {why}",
+                self.channel, self.attempts
+            ),
+        }
+    }
+}
+
+/// The viewer's teams' channels (owners and admins).
+#[server(endpoint = "list_channels")]
+pub async fn list_channels() -> Result<Vec<ChannelInfo>, AppError> {
+    crate::server::notifications::manage::list().await
+}
+
+/// A webhook channel: Flare POSTs each escalation, signed, to `url`.
+#[server(endpoint = "add_webhook_channel")]
+pub async fn add_webhook_channel(
+    team_id: String,
+    name: String,
+    url: String,
+    min_severity: String,
+) -> Result<NewChannel, AppError> {
+    crate::server::notifications::manage::add_webhook(team_id, name, url, min_severity).await
+}
+
+#[server(endpoint = "set_channel_muted")]
+pub async fn set_channel_muted(channel_id: String, muted: bool) -> Result<(), AppError> {
+    crate::server::notifications::manage::set_muted(channel_id, muted).await
+}
+
+#[server(endpoint = "set_channel_min_severity")]
+pub async fn set_channel_min_severity(
+    channel_id: String,
+    min_severity: String,
+) -> Result<(), AppError> {
+    crate::server::notifications::manage::set_min_severity(channel_id, min_severity).await
+}
+
+#[server(endpoint = "delete_channel")]
+pub async fn delete_channel(channel_id: String) -> Result<(), AppError> {
+    crate::server::notifications::manage::delete(channel_id).await
+}
+
+/// Sends a test notice now and reports what the channel answered.
+#[server(endpoint = "test_channel")]
+pub async fn test_channel(channel_id: String) -> Result<TestResult, AppError> {
+    crate::server::notifications::manage::test(channel_id).await
+}

@@ -1,0 +1,243 @@
+//! `/app/settings/notifications`: where each team's escalations are sent. Owners and admins add
+//! webhook channels (a signed JSON POST per escalation raised and answered), choose the lowest
+//! severity each one sends, mute, test and delete them. A webhook's signing secret is shown once.
+
+use crate::components::data::data;
+use crate::components::form_error::{FormError, error_text};
+use crate::components::in_step::{InStep, IntoAnyInStep};
+use crate::members::my_teams;
+use crate::notifications::{
+    AddWebhookChannel, ChannelInfo, DeleteChannel, SetChannelMinSeverity, SetChannelMuted,
+    TestChannel, list_channels,
+};
+use crate::rules::Severity;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// The options of a "lowest severity" select, `current` chosen.
+fn severity_options(current: Severity) -> impl IntoView {
+    [Severity::Info, Severity::Warning, Severity::Critical]
+        .into_iter()
+        .map(|s| {
+            view! {
+                <option value=s.as_str() selected=s == current>
+                    {format!("{} and above", s.label())}
+                </option>
+            }
+        })
+        .collect_view()
+}
+
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    let add = ServerAction::<AddWebhookChannel>::new();
+    let mute = ServerAction::<SetChannelMuted>::new();
+    let tune = ServerAction::<SetChannelMinSeverity>::new();
+    let delete = ServerAction::<DeleteChannel>::new();
+    let test = ServerAction::<TestChannel>::new();
+    let channels = data(
+        move || {
+            (
+                add.version().get(),
+                mute.version().get(),
+                tune.version().get(),
+                delete.version().get(),
+            )
+        },
+        |_| list_channels(),
+    );
+    let teams = data(|| (), |_| my_teams());
+    let add_error = Signal::derive(move || add.value().with(error_text));
+    let row_error = Signal::derive(move || {
+        mute.value()
+            .with(error_text)
+            .or_else(|| tune.value().with(error_text))
+            .or_else(|| delete.value().with(error_text))
+            .or_else(|| test.value().with(error_text))
+    });
+    let tested = move || {
+        test.value().get().and_then(Result::ok).map(|r| {
+            let (class, verb) = match r.delivered {
+                true => ("test-result delivered", "delivered"),
+                false => ("test-result failed", "not delivered"),
+            };
+            view! {
+                <p class=class role="status">
+                    {format!("Test to {}: {verb} ({})", r.channel_name, r.detail)}
+                </p>
+            }
+        })
+    };
+    let created = move || {
+        add.value().get().and_then(Result::ok).map(|c| {
+            view! {
+                <section class="card new-token" role="status">
+                    <h2>"Copy the signing secret now: it is not shown again"</h2>
+                    <p>
+                        <label for="new-channel-secret">"Signing secret"</label>
+                        <input id="new-channel-secret" readonly value=c.secret.clone() />
+                    </p>
+                    <p class="helper">
+                        "Each request carries X-Flare-Timestamp and X-Flare-Signature: sha256= and the hex HMAC-SHA256 of \"{timestamp}.{body}\" under this secret. X-Flare-Delivery is the same on every retry of one notice."
+                    </p>
+                </section>
+            }
+        })
+    };
+    view! {
+        <Title text="Notifications · Flare" />
+        <h1>"Notifications"</h1>
+        <p class="helper">
+            "Where your teams hear of escalations. Each channel gets every escalation of its team at or above its lowest severity, and again when it is answered. Failed deliveries are retried, and each card shows how its notices stand."
+        </p>
+        {created}
+        {tested}
+        <FormError message=row_error />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match channels.await {
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty-state">"No channels yet."</p> }.into_any_in_step(),
+                    Ok(list) => {
+                        view! {
+                            <table class="data-table" aria-label="Notification channels">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Name"</th>
+                                        <th scope="col">"Kind"</th>
+                                        <th scope="col">"Team"</th>
+                                        <th scope="col">"Sends to"</th>
+                                        <th scope="col">"Lowest severity"</th>
+                                        <th scope="col">"State"</th>
+                                        <th scope="col">"Actions"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list
+                                        .into_iter()
+                                        .map(|c| view! { <ChannelRow c mute tune delete test /> })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any_in_step()
+                    }
+                }
+            })}
+        </Suspense>
+        <section class="card narrow" aria-labelledby="new-channel-heading">
+            <h2 id="new-channel-heading">"Add a webhook"</h2>
+            <ActionForm action=add>
+                {InStep(view! {
+                    <label for="channel-name">"Channel name"</label>
+                    <input id="channel-name" name="name" required maxlength=80 />
+                    <label for="channel-url">"URL"</label>
+                    <input id="channel-url" name="url" type="url" required placeholder="https://example.com/flare" />
+                    <label for="channel-severity">"Lowest severity"</label>
+                    <select id="channel-severity" name="min_severity">
+                        {severity_options(Severity::Info)}
+                    </select>
+                    <label for="channel-team">"Team"</label>
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            let teams = teams.await.unwrap_or_default();
+                            view! {
+                                <select id="channel-team" name="team_id">
+                                    {teams
+                                        .into_iter()
+                                        .map(|t| view! { <option value=t.id>{t.name}</option> })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    <FormError message=add_error />
+                    <button type="submit" class="primary" disabled=move || add.pending().get()>
+                        "Add channel"
+                    </button>
+                })}
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn ChannelRow(
+    c: ChannelInfo,
+    mute: ServerAction<SetChannelMuted>,
+    tune: ServerAction<SetChannelMinSeverity>,
+    delete: ServerAction<DeleteChannel>,
+    test: ServerAction<TestChannel>,
+) -> impl IntoView {
+    let severity_id = format!("severity-{}", c.id);
+    let (state, toggle, muted_next) = match c.muted {
+        true => ("Muted", "Unmute", "false"),
+        false => ("Active", "Mute", "true"),
+    };
+    // The forms' children are closures: each takes its own copies.
+    let ids = [c.id.clone(), c.id.clone(), c.id.clone(), c.id.clone()];
+    let [tune_id, test_id, mute_id, delete_id] = ids;
+    let severity_label = format!("Lowest severity for {}", c.name);
+    let save_label = format!("Save lowest severity for {}", c.name);
+    let test_label = format!("Send test to {}", c.name);
+    let mute_label = format!("{toggle} {}", c.name);
+    let delete_label = format!("Delete {}", c.name);
+    view! {
+        <tr data-muted=c.muted.to_string()>
+            <td>{c.name.clone()}</td>
+            <td>{c.kind.label()}</td>
+            <td>{c.team_name.clone()}</td>
+            <td class="reason">
+                <code>{c.target.clone()}</code>
+            </td>
+            <td>
+                <ActionForm action=tune attr:class="inline-form">
+                    {InStep(view! {
+                        <input type="hidden" name="channel_id" value=tune_id.clone() />
+                        <label for=severity_id.clone() class="visually-hidden">
+                            {severity_label.clone()}
+                        </label>
+                        <select id=severity_id.clone() name="min_severity">
+                            {severity_options(c.min_severity)}
+                        </select>
+                        <button type="submit" aria-label=save_label.clone()>
+                            "Save"
+                        </button>
+                    })}
+                </ActionForm>
+            </td>
+            <td>{state}</td>
+            <td class="row-actions">
+                <ActionForm action=test>
+                    {InStep(view! {
+                        <input type="hidden" name="channel_id" value=test_id.clone() />
+                        <button
+                            type="submit"
+                            aria-label=test_label.clone()
+                            disabled=move || test.pending().get()
+                        >
+                            "Send test"
+                        </button>
+                    })}
+                </ActionForm>
+                <ActionForm action=mute>
+                    {InStep(view! {
+                        <input type="hidden" name="channel_id" value=mute_id.clone() />
+                        <input type="hidden" name="muted" value=muted_next />
+                        <button type="submit" aria-label=mute_label.clone()>
+                            {toggle}
+                        </button>
+                    })}
+                </ActionForm>
+                <ActionForm action=delete>
+                    {InStep(view! {
+                        <input type="hidden" name="channel_id" value=delete_id.clone() />
+                        <button type="submit" aria-label=delete_label.clone()>
+                            "Delete"
+                        </button>
+                    })}
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}

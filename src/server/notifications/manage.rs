@@ -1,0 +1,281 @@
+//! Settings → Notifications: owners and admins add, mute, tune, test and delete their teams'
+//! channels. Another team's channel does not exist for them. A webhook's signing secret is
+//! shown once, then kept sealed.
+
+use super::{seal_context, webhook};
+use crate::error::AppError;
+use crate::notifications::{ChannelInfo, ChannelKind, NewChannel, TestResult};
+use crate::rules::Severity;
+use crate::server::auth::{Viewer, viewer};
+use crate::server::config::Secret;
+use crate::server::db::audit;
+use crate::server::db::channels::{self as db, ChannelRow};
+use crate::server::db::{new_id, now_ms};
+use crate::server::state::{AppState, app_state};
+use crate::validate;
+
+/// The longest webhook URL accepted.
+const MAX_URL_BYTES: usize = 2000;
+
+fn info(row: ChannelRow) -> ChannelInfo {
+    ChannelInfo {
+        min_severity: severity_of_rank(row.min_severity_rank),
+        muted: row.muted != 0,
+        id: row.id,
+        kind: row.kind,
+        name: row.name,
+        team_id: row.team_id,
+        team_name: row.team_name,
+        target: row.target,
+        created_at_ms: row.created_at,
+    }
+}
+
+fn severity_of_rank(rank: i64) -> Severity {
+    match rank {
+        i64::MIN..=0 => Severity::Info,
+        1 => Severity::Warning,
+        _ => Severity::Critical,
+    }
+}
+
+fn severity(raw: &str) -> Result<Severity, AppError> {
+    raw.trim().parse::<Severity>().map_err(|_| {
+        AppError::invalid("Choose the lowest severity to send: info, warning or critical.")
+    })
+}
+
+/// A URL Flare may POST to: http or https, with a host, without a user or password in it.
+fn webhook_url(raw: &str) -> Result<String, AppError> {
+    let raw = raw.trim();
+    let bad = || {
+        AppError::invalid(
+            "Enter the full address to send to, starting with https:// (or http://), like https://example.com/flare.",
+        )
+    };
+    if raw.is_empty() || raw.len() > MAX_URL_BYTES {
+        return Err(bad());
+    }
+    let url = reqwest::Url::parse(raw).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AppError::invalid(
+            "Leave the user name and password out of the address: requests are signed instead.",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+pub async fn list() -> Result<Vec<ChannelInfo>, AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("manage notifications")?;
+    let state = app_state()?;
+    Ok(db::for_teams(&state.db, &v.team_ids)
+        .await?
+        .into_iter()
+        .map(info)
+        .collect())
+}
+
+pub async fn add_webhook(
+    team_id: String,
+    name: String,
+    url: String,
+    min_severity: String,
+) -> Result<NewChannel, AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("manage notifications")?;
+    v.require_team(&team_id)?;
+    let state = app_state()?;
+    let name = validate::name(&name, "channel name", 80)?;
+    let url = webhook_url(&url)?;
+    let min = severity(&min_severity)?;
+    let id = new_id();
+    let secret = format!("whsec_{}", crate::server::secret_box::random_hex());
+    let secrets = state.runtime.connections.secrets().ok_or_else(|| {
+        AppError::invalid(
+            "Flare cannot store signing secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
+        )
+    })?;
+    let sealed = secrets.seal(&Secret::new(&secret), &seal_context(&id));
+    let mut tx = state.db.begin().await?;
+    db::insert(
+        &mut *tx,
+        db::NewChannel {
+            id: &id,
+            team_id: &team_id,
+            kind: ChannelKind::Webhook,
+            name: &name,
+            min_severity_rank: min.rank(),
+            target: &url,
+            secret: Some(&sealed),
+            created_by: &v.user.id,
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&team_id),
+        "channel.created",
+        &id,
+        &format!(
+            "webhook \u{201c}{name}\u{201d} to {url}, {} and above",
+            min.as_str()
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = db::live_by_id(&state.db, &id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    Ok(NewChannel {
+        channel: info(row),
+        secret,
+    })
+}
+
+/// The channel if the viewer may change it; another team's does not exist for them.
+async fn editable(channel_id: &str) -> Result<(Viewer, AppState, ChannelRow), AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("manage notifications")?;
+    let state = app_state()?;
+    let not_found = || AppError::NotFound("No such channel.".into());
+    let row = db::live_by_id(&state.db, channel_id)
+        .await?
+        .ok_or_else(not_found)?;
+    v.require_team(&row.team_id).map_err(|_| not_found())?;
+    Ok((v, state, row))
+}
+
+/// Applies one change with its audit entry, together; a change that changes nothing (a
+/// double click, or another admin first) is not audited.
+async fn change<F>(channel_id: &str, what: &str, apply: F) -> Result<(), AppError>
+where
+    F: for<'c> FnOnce(
+        &'c mut sqlx::AnyConnection,
+        &'c str,
+    ) -> futures::future::BoxFuture<'c, Result<bool, sqlx::Error>>,
+{
+    let (v, state, row) = editable(channel_id).await?;
+    let mut tx = state.db.begin().await?;
+    if !apply(&mut tx, &row.id).await? {
+        return Ok(());
+    }
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&row.team_id),
+        "channel.changed",
+        &row.id,
+        &format!("\u{201c}{}\u{201d} {what}", row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn set_muted(channel_id: String, muted: bool) -> Result<(), AppError> {
+    let what = if muted { "muted" } else { "unmuted" };
+    change(&channel_id, what, move |conn, id| {
+        Box::pin(db::set_muted(conn, id, muted))
+    })
+    .await
+}
+
+pub async fn set_min_severity(channel_id: String, min_severity: String) -> Result<(), AppError> {
+    let min = severity(&min_severity)?;
+    let what = format!("sends {} and above", min.as_str());
+    change(&channel_id, &what, move |conn, id| {
+        Box::pin(db::set_min_severity(conn, id, min.rank()))
+    })
+    .await
+}
+
+pub async fn delete(channel_id: String) -> Result<(), AppError> {
+    let (v, state, row) = editable(&channel_id).await?;
+    let mut tx = state.db.begin().await?;
+    if !db::delete(&mut *tx, &row.id).await? {
+        return Err(AppError::NotFound("No such channel.".into()));
+    }
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&row.team_id),
+        "channel.deleted",
+        &row.id,
+        &format!("{} \u{201c}{}\u{201d}", row.kind.as_str(), row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a test notice now, outside the outbox (nothing is retried), and reports the answer.
+pub async fn test(channel_id: String) -> Result<TestResult, AppError> {
+    let (v, state, row) = editable(&channel_id).await?;
+    let delivery_id = new_id();
+    let body = serde_json::json!({
+        "event": "test",
+        "delivery_id": delivery_id,
+        "team_id": row.team_id,
+        "channel": row.name,
+        "message": "A test from Flare: this channel works.",
+        "sent_at_ms": now_ms(),
+    });
+    let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
+    let (delivered, detail) =
+        match super::send_webhook(&state, &row, &delivery_id, "test", body).await {
+            Ok(webhook::Outcome::Delivered { status, took }) => {
+                (true, format!("HTTP {status} in {} ms", took.as_millis()))
+            }
+            Ok(webhook::Outcome::NotDelivered { error, .. }) => (false, error),
+            Err(why) => (false, why),
+        };
+    audit::record_for(
+        &state.db,
+        v.actor(),
+        Some(&row.team_id),
+        "channel.tested",
+        &row.id,
+        &format!(
+            "\u{201c}{}\u{201d}: {} ({detail})",
+            row.name,
+            if delivered {
+                "delivered"
+            } else {
+                "not delivered"
+            }
+        ),
+    )
+    .await?;
+    Ok(TestResult {
+        channel_name: row.name,
+        delivered,
+        detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_full_http_addresses_without_credentials_are_webhook_targets() {
+        assert!(webhook_url("https://example.com/flare").is_ok());
+        assert!(webhook_url("  http://127.0.0.1:8080/x?y=1 ").is_ok());
+        for bad in [
+            "",
+            "example.com/flare",
+            "ftp://example.com/x",
+            "javascript:alert(1)",
+            "https://user:pw@example.com/",
+            "http://",
+        ] {
+            assert!(webhook_url(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(webhook_url(&format!("https://e.com/{}", "a".repeat(2000))).is_err());
+    }
+}

@@ -1,0 +1,702 @@
+//! Issue 16, first slice: escalations reach a team's webhook channels through the outbox,
+//! signed, retried with backoff (honouring Retry-After) and delivered once per receiver's
+//! acknowledgement; each card shows how its notices stand; Settings → Notifications adds,
+//! tunes, mutes, tests and deletes channels, for owners and admins of the team only.
+
+use crate::common::*;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
+use axum::response::{IntoResponse, Response};
+use flare::notifications::{
+    AddWebhookChannel, DeleteChannel, ListChannels, SetChannelMinSeverity, SetChannelMuted,
+    TestChannel,
+};
+use flare::server::config::Secret;
+use flare::server::triggers::webhook::sign;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const KEY: &str = "efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef";
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+pub struct Got {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: String,
+    pub at: Instant,
+    /// What it was answered.
+    pub status: u16,
+}
+
+impl Got {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Whether the request is signed with `secret` as Flare's inbound hooks are.
+    pub fn signed_with(&self, secret: &str) -> bool {
+        let ts: i64 = self.header("x-flare-timestamp").parse().unwrap_or(0);
+        let now = flare::server::db::now_ms() / 1000;
+        (now - ts).abs() < 60
+            && self.header("x-flare-signature")
+                == format!("sha256={}", sign(secret, ts, self.body.as_bytes()))
+    }
+}
+
+/// How a receiver answers one request: a status and, optionally, `Retry-After` seconds.
+pub type Answer = (u16, Option<u64>);
+
+/// A local HTTP server standing in for whatever a team points its webhook at: it answers each
+/// request with the next scripted (status, Retry-After), then 200, and records everything.
+#[derive(Clone)]
+pub struct Receiver {
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    got: Arc<Mutex<Vec<Got>>>,
+    pub url: String,
+}
+
+impl Receiver {
+    pub async fn start(script: Vec<Answer>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let r = Self {
+            script: Arc::new(Mutex::new(script.into())),
+            got: Default::default(),
+            url,
+        };
+        async fn handle(
+            State(r): State<Receiver>,
+            uri: Uri,
+            headers: HeaderMap,
+            body: String,
+        ) -> Response {
+            let (status, retry_after) = r.script.lock().unwrap().pop_front().unwrap_or((200, None));
+            r.got.lock().unwrap().push(Got {
+                path: uri.path().to_string(),
+                headers,
+                body,
+                at: Instant::now(),
+                status,
+            });
+            let mut res = AxumStatus::from_u16(status).unwrap().into_response();
+            if let Some(s) = retry_after {
+                res.headers_mut()
+                    .insert("retry-after", s.to_string().parse().unwrap());
+            }
+            res
+        }
+        let app = Router::new().fallback(handle).with_state(r.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        r
+    }
+
+    pub fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 20 s) until `n` requests came.
+    pub async fn wait_for(&self, n: usize) -> Vec<Got> {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.got();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < until,
+                "{n} requests expected within 20 s; got {}: {got:?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// An app with a secret key and retries `retry_ms` apart (doubling), the owner signed in, the
+/// tutorial's agent in team "Support" and a thread with it; returns (chat, team).
+async fn setup(retry_ms: u64) -> (Chat, String) {
+    let mut config = TestApp::owner_config().await;
+    config.secret_key = Some(Secret::new(KEY));
+    config.outbox_retry_ms = retry_ms;
+    config.public_url = "https://flare.example.com".into();
+    let app = TestApp::start(config).await;
+    let owner = app.owner().await;
+    let (team, agent) = team_with_agent(
+        &app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    let thread = start(&app, &owner, &agent).await;
+    (
+        Chat {
+            app,
+            owner,
+            agent,
+            thread,
+        },
+        team,
+    )
+}
+
+/// Adds a webhook channel; returns (channel id, signing secret).
+pub async fn add_channel(
+    app: &TestApp,
+    c: &reqwest::Client,
+    team: &str,
+    name: &str,
+    url: &str,
+    min_severity: &str,
+) -> (String, String) {
+    let r = app
+        .send(
+            c,
+            AddWebhookChannel {
+                team_id: team.into(),
+                name: name.into(),
+                url: url.into(),
+                min_severity: min_severity.into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    (
+        r.body["channel"]["id"].as_str().unwrap().to_string(),
+        r.body["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The thread's card once its deliveries satisfy `done`.
+async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let t = wait_for(&c.app, &c.owner, &c.thread, what, |t| {
+        card(t).is_some_and(|k| done(&k["deliveries"]))
+    })
+    .await;
+    card(&t).unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_escalation_reaches_a_webhook_channel_signed_and_so_does_its_answer() {
+    let (c, team) = setup(100).await;
+    let hook = Receiver::start(vec![]).await;
+    let (_, secret) = add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Ops hook",
+        &format!("{}/flare", hook.url),
+        "info",
+    )
+    .await;
+    let (_, esc) = escalated(&c).await;
+    let got = hook.wait_for(1).await;
+    let raised = &got[0];
+    assert_eq!(raised.path, "/flare");
+    assert!(raised.signed_with(&secret), "signature: {raised:?}");
+    assert!(
+        !raised.signed_with("whsec_other"),
+        "only its own secret signs it"
+    );
+    assert_eq!(raised.header("x-flare-event"), "escalation.raised");
+    assert_eq!(raised.header("content-type"), "application/json");
+    let body = raised.json();
+    assert_eq!(raised.header("x-flare-delivery"), body["delivery_id"]);
+    let e = &body["escalation"];
+    assert_eq!(e["id"], esc.as_str());
+    assert_eq!(e["agent"], "Customer Support Agent");
+    assert_eq!(e["severity"], "warning");
+    assert_eq!(body["severity_icon"], "\u{26a0}\u{fe0f}");
+    assert_eq!(e["trigger"], "chat");
+    assert_eq!(e["status"], "open");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("refund"),
+        "{e}"
+    );
+    assert_eq!(
+        body["url"],
+        format!(
+            "https://flare.example.com/app/chat/{}#escalation-{esc}",
+            c.thread
+        )
+    );
+    // The card says it was sent.
+    let k = card_when(&c, "the card's delivery", |d| d[0]["state"] == "sent").await;
+    assert_eq!(k["deliveries"][0]["channel"], "Ops hook");
+
+    // Answered: the same channel hears the outcome, who answered and when.
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            RespondEscalation {
+                escalation_id: esc.clone(),
+                guidance: "approve the refund".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let got = hook.wait_for(2).await;
+    let answered = &got[1];
+    assert!(answered.signed_with(&secret));
+    assert_eq!(answered.header("x-flare-event"), "escalation.answered");
+    let a = answered.json();
+    assert_ne!(
+        a["delivery_id"], body["delivery_id"],
+        "a delivery of its own"
+    );
+    assert_eq!(a["escalation"]["status"], "resolved");
+    assert_eq!(a["escalation"]["guidance"], "approve the refund");
+    assert!(
+        a["escalation"]["responder"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(a["escalation"]["answered_at_ms"].as_i64().is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.got().len(), 2, "each notice once");
+
+    // The secret is stored sealed and never sent back.
+    let plain = c
+        .app
+        .count(&format!(
+            "SELECT COUNT(*) FROM channels WHERE secret LIKE '%{}%'",
+            &secret[6..]
+        ))
+        .await;
+    assert_eq!(plain, 0, "the signing secret is not stored in the clear");
+    let listed = c.app.send(&c.owner, ListChannels {}).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(!listed.body.to_string().contains(&secret[6..]));
+    assert_eq!(listed.body[0]["name"], "Ops hook");
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_channel_that_fails_three_times_is_retried_with_backoff_and_delivered_once() {
+    let (c, team) = setup(150).await;
+    let hook = Receiver::start(vec![(500, None), (500, None), (503, None)]).await;
+    add_channel(&c.app, &c.owner, &team, "Flaky", &hook.url, "info").await;
+    escalated(&c).await;
+    // While it fails, the card says so, with the reason.
+    let k = card_when(&c, "a retrying delivery", |d| d[0]["state"] == "retrying").await;
+    assert!(
+        k["deliveries"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("HTTP 50")),
+        "{k}"
+    );
+    let got = hook.wait_for(4).await;
+    let ids: Vec<String> = got.iter().map(|g| g.header("x-flare-delivery")).collect();
+    assert!(
+        ids.iter().all(|i| i == &ids[0]),
+        "one delivery id on every attempt: {ids:?}"
+    );
+    // Each wait at least doubles: 150, 300, 600 ms.
+    for (i, min) in [150u64, 300, 600].into_iter().enumerate() {
+        let gap = got[i + 1].at - got[i].at;
+        assert!(gap >= Duration::from_millis(min), "wait {i}: {gap:?}");
+    }
+    let k = card_when(&c, "the delivery sent", |d| d[0]["state"] == "sent").await;
+    assert_eq!(k["deliveries"][0]["attempts"], 4);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hook.got().len(), 4, "nothing more once it was accepted");
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND attempts = 4")
+            .await,
+        1
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_channel_that_never_accepts_is_given_up_with_the_reason_on_the_card() {
+    let (c, team) = setup(100).await;
+    // Nothing listens on this port: every attempt fails to connect.
+    let port = free_port();
+    add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Gone",
+        &format!("http://127.0.0.1:{port}/x"),
+        "info",
+    )
+    .await;
+    escalated(&c).await;
+    let until = Instant::now() + Duration::from_secs(60);
+    let k = loop {
+        let t = load(&c.app, &c.owner, &c.thread).await;
+        let k = card(&t).unwrap().clone();
+        if k["deliveries"][0]["state"] == "failed" {
+            break k;
+        }
+        assert!(Instant::now() < until, "not given up within 60 s: {k}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let d = &k["deliveries"][0];
+    assert_eq!(d["attempts"], flare::server::notifications::MAX_ATTEMPTS);
+    assert_eq!(d["error"], "could not connect");
+    // The run was never held up by it: it still waits for a person, as it should.
+    let t = load(&c.app, &c.owner, &c.thread).await;
+    assert_eq!(run_status(&t), "waiting");
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (c, team) = setup(50).await;
+    let hook = Receiver::start(vec![(429, Some(1))]).await;
+    add_channel(&c.app, &c.owner, &team, "Limited", &hook.url, "info").await;
+    escalated(&c).await;
+    let got = hook.wait_for(2).await;
+    let gap = got[1].at - got[0].at;
+    assert!(
+        gap >= Duration::from_millis(950),
+        "asked for 1 s, waited {gap:?}"
+    );
+    assert_eq!(got[1].status, 200);
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn muted_channels_and_those_asking_for_more_severity_hear_nothing() {
+    let (c, team) = setup(100).await;
+    let hook = Receiver::start(vec![]).await;
+    let (critical_only, _) = add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Pager",
+        &format!("{}/pager", hook.url),
+        "critical",
+    )
+    .await;
+    let (muted, _) = add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Muted",
+        &format!("{}/muted", hook.url),
+        "info",
+    )
+    .await;
+    add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "All",
+        &format!("{}/all", hook.url),
+        "info",
+    )
+    .await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            SetChannelMuted {
+                channel_id: muted.clone(),
+                muted: true,
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    let shown: Vec<(String, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().into(), c["muted"] == true))
+        .collect();
+    assert!(shown.contains(&("Muted".into(), true)), "{shown:?}");
+    assert!(shown.contains(&("All".into(), false)), "{shown:?}");
+    let (_, first) = escalated(&c).await; // a warning
+    hook.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let paths: Vec<String> = hook.got().into_iter().map(|g| g.path).collect();
+    assert_eq!(paths, ["/all"], "only the channel that asked for warnings");
+
+    // Unmuted, and the pager lowered to warnings: the next escalation reaches all three.
+    for r in [
+        c.app
+            .send(
+                &c.owner,
+                SetChannelMuted {
+                    channel_id: muted.clone(),
+                    muted: false,
+                },
+            )
+            .await,
+        c.app
+            .send(
+                &c.owner,
+                SetChannelMinSeverity {
+                    channel_id: critical_only.clone(),
+                    min_severity: "warning".into(),
+                },
+            )
+            .await,
+    ] {
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            DismissEscalation {
+                escalation_id: first,
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The dismissal reaches the one channel that was told of the escalation.
+    let got = hook.wait_for(2).await;
+    assert_eq!(got[1].path, "/all");
+    assert_eq!(got[1].json()["escalation"]["status"], "dismissed");
+    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    escalated(&c).await;
+    let got = hook.wait_for(5).await;
+    let mut later: Vec<String> = got[2..].iter().map(|g| g.path.clone()).collect();
+    later.sort();
+    assert_eq!(later, ["/all", "/muted", "/pager"]);
+    // A deleted channel hears nothing more.
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            DeleteChannel {
+                channel_id: muted.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let audit = c.app.send(&c.owner, all_audit()).await.body.to_string();
+    for action in ["channel.created", "channel.changed", "channel.deleted"] {
+        assert!(audit.contains(action), "{action} audited");
+    }
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn send_test_reports_what_the_channel_answered() {
+    let (c, team) = setup(100).await;
+    let hook = Receiver::start(vec![(200, None), (500, None)]).await;
+    let (ok, secret) = add_channel(&c.app, &c.owner, &team, "Hook", &hook.url, "info").await;
+    let test = |id: &str| TestChannel {
+        channel_id: id.to_string(),
+    };
+    let r = c.app.send(&c.owner, test(&ok)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["delivered"], true);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 200 in ")
+    );
+    let got = hook.wait_for(1).await;
+    assert!(got[0].signed_with(&secret));
+    assert_eq!(got[0].json()["event"], "test");
+    // The receiver fails: said so, and nothing is queued to retry.
+    let r = c.app.send(&c.owner, test(&ok)).await;
+    assert_eq!(r.body["delivered"], false);
+    assert_eq!(r.body["detail"], "HTTP 500");
+    // Nothing listens: said so within the deadline.
+    let (gone, _) = add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Gone",
+        &format!("http://127.0.0.1:{}/", free_port()),
+        "info",
+    )
+    .await;
+    let r = c.app.send(&c.owner, test(&gone)).await;
+    assert_eq!(r.body["delivered"], false);
+    assert_eq!(r.body["detail"], "could not connect");
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM outbox").await, 0);
+    let audit = c.app.send(&c.owner, all_audit()).await.body.to_string();
+    assert!(audit.contains("channel.tested"));
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_of_its_team_manage_a_channel() {
+    let (c, team) = setup(100).await;
+    let hook = Receiver::start(vec![]).await;
+    let (channel, _) = add_channel(&c.app, &c.owner, &team, "Ops", &hook.url, "info").await;
+    // An admin of another team, and a member of this one.
+    let other_team = c.app.create_team(&c.owner, "Elsewhere").await;
+    let admin = c
+        .app
+        .create_user(&c.owner, "ada@example.com", "admin")
+        .await;
+    c.app.add_member(&c.owner, &other_team, &admin).await;
+    let admin = c.app.sign_in("ada@example.com", "password-123").await;
+    let member = c
+        .app
+        .create_user(&c.owner, "mo@example.com", "member")
+        .await;
+    c.app.add_member(&c.owner, &team, &member).await;
+    let member = c.app.sign_in("mo@example.com", "password-123").await;
+
+    let r = c.app.send(&member, ListChannels {}).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.message(),
+        "Only owners and admins can manage notifications."
+    );
+    let r = c.app.send(&admin, ListChannels {}).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.body,
+        serde_json::json!([]),
+        "another team's channels are not listed"
+    );
+    let r = c
+        .app
+        .send(
+            &admin,
+            AddWebhookChannel {
+                team_id: team.clone(),
+                name: "Mine".into(),
+                url: hook.url.clone(),
+                min_severity: "info".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    for who in [&admin, &member] {
+        let rs = [
+            c.app
+                .send(
+                    who,
+                    SetChannelMuted {
+                        channel_id: channel.clone(),
+                        muted: true,
+                    },
+                )
+                .await,
+            c.app
+                .send(
+                    who,
+                    TestChannel {
+                        channel_id: channel.clone(),
+                    },
+                )
+                .await,
+            c.app
+                .send(
+                    who,
+                    DeleteChannel {
+                        channel_id: channel.clone(),
+                    },
+                )
+                .await,
+        ];
+        for r in rs {
+            assert!(
+                matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+                "{:?}",
+                r.body
+            );
+        }
+    }
+    assert_eq!(hook.got().len(), 0, "no test was sent for them");
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM channels WHERE muted = 0 AND deleted_at IS NULL")
+            .await,
+        1,
+        "the channel is as it was"
+    );
+    // A state change from another site is refused before it is read.
+    let r = c
+        .owner
+        .post(c.app.url("/api/set_channel_muted"))
+        .header("origin", "https://evil.example")
+        .form(&[("channel_id", channel.as_str()), ("muted", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM channels WHERE muted = 1")
+            .await,
+        0
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn two_instances_share_the_outbox_and_deliver_each_notice_once() {
+    let (c, team) = setup(100).await;
+    let mut config = flare::server::config::Config::for_database(c.app.database_url.clone());
+    config.secret_key = Some(Secret::new(KEY));
+    config.outbox_retry_ms = 100;
+    let second = TestApp::start(config).await;
+    // Every fifth request is refused, so retries cross instances too.
+    let script = (0..60).map(|i| if i % 5 == 0 { (503, None) } else { (200, None) });
+    let hook = Receiver::start(script.collect()).await;
+    add_channel(&c.app, &c.owner, &team, "Shared", &hook.url, "info").await;
+    const N: usize = 30;
+    for _ in 0..N {
+        let thread = start(&c.app, &c.owner, &c.agent).await;
+        let r = send(&c.app, &c.owner, &thread, TUTORIAL_MESSAGE).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    let accepted = loop {
+        let accepted: Vec<Got> = hook.got().into_iter().filter(|g| g.status == 200).collect();
+        if accepted.len() >= N {
+            break accepted;
+        }
+        assert!(Instant::now() < until, "{} of {N} accepted in 60 s", accepted.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let accepted_ids: std::collections::HashSet<String> =
+        accepted.iter().map(|g| g.header("x-flare-delivery")).collect();
+    assert_eq!(accepted_ids.len(), N, "each notice accepted once");
+    assert_eq!(
+        hook.got().iter().filter(|g| g.status == 200).count(),
+        N,
+        "no notice accepted twice"
+    );
+    let escalations: std::collections::HashSet<String> = accepted
+        .iter()
+        .map(|g| g.json()["escalation"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(escalations.len(), N, "every escalation told");
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM outbox WHERE state <> 'sent'")
+            .await,
+        0
+    );
+    second.stop().await;
+}
