@@ -6,7 +6,7 @@ use super::time::format_time;
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::escalations::{
     DismissEscalation, EscalationStatus, EscalationView, MAX_GUIDANCE_BYTES, RespondEscalation,
-    severity_icon,
+    SnoozeEscalation, severity_icon,
 };
 use leptos::prelude::*;
 
@@ -43,16 +43,18 @@ pub fn EscalationCard(
 ) -> impl IntoView {
     let respond = ServerAction::<RespondEscalation>::new();
     let dismiss = ServerAction::<DismissEscalation>::new();
+    let snooze = ServerAction::<SnoozeEscalation>::new();
     let open_box = RwSignal::new(false);
     let error = Signal::derive(move || {
         respond
             .value()
             .with(error_text)
             .or_else(|| dismiss.value().with(error_text))
+            .or_else(|| snooze.value().with(error_text))
     });
     // Success or "already resolved": either way the card should show what is true now.
     Effect::new(move |_| {
-        if respond.version().get() + dismiss.version().get() > 0 {
+        if respond.version().get() + dismiss.version().get() + snooze.version().get() > 0 {
             on_answered.run(());
         }
     });
@@ -72,6 +74,10 @@ pub fn EscalationCard(
         )),
     };
     let box_id = format!("guidance-{}", escalation.id);
+    let snoozed = escalation
+        .snoozed_until_ms
+        .filter(|_| escalation.status == EscalationStatus::Open)
+        .map(|until| format!("Reminder snoozed until {}", format_time(until)));
     view! {
         <article
             id=format!("escalation-{}", escalation.id)
@@ -84,9 +90,11 @@ pub fn EscalationCard(
                     {icon}
                 </span>
                 <h3>"Agent Needs Help"</h3>
+                {escalation.overdue.then(|| view! { <strong class="overdue-badge">"Overdue"</strong> })}
             </header>
             <p class="reason">{escalation.reason.clone()}</p>
             <Deliveries list=escalation.deliveries.clone() />
+            {snoozed.map(|s| view! { <p class="note">{s}</p> })}
             {(!escalation.blocking)
                 .then(|| {
                     view! {
@@ -96,6 +104,7 @@ pub fn EscalationCard(
             {match outcome {
                 None => {
                     let id2 = id.clone();
+                    let id3 = id.clone();
                     let box_id2 = box_id.clone();
                     let text_id = format!("{box_id}-text");
                     view! {
@@ -111,9 +120,18 @@ pub fn EscalationCard(
                             </button>
                             <ActionForm action=dismiss>
                                 {InStep(view! {
-                                    <input type="hidden" name="escalation_id" value=id2 />
+                                    <input type="hidden" name="escalation_id" value=id2.clone() />
                                     <button type="submit" disabled=move || dismiss.pending().get()>
                                         "Dismiss"
+                                    </button>
+                                })}
+                            </ActionForm>
+                            <ActionForm action=snooze>
+                                {InStep(view! {
+                                    <input type="hidden" name="escalation_id" value=id3.clone() />
+                                    <input type="hidden" name="minutes" value="60" />
+                                    <button type="submit" disabled=move || snooze.pending().get()>
+                                        "Remind me in 1 h"
                                     </button>
                                 })}
                             </ActionForm>

@@ -47,6 +47,16 @@ pub struct EscalationView {
     pub responder: Option<String>,
     pub created_at_ms: i64,
     pub answered_at_ms: Option<i64>,
+    /// When its SLA passes: open past it, it is overdue.
+    #[serde(default)]
+    pub due_at_ms: Option<i64>,
+    /// Open past its SLA when it was read (by the server's clock, so the page hydrates as it
+    /// was rendered).
+    #[serde(default)]
+    pub overdue: bool,
+    /// Until when its reminders are snoozed.
+    #[serde(default)]
+    pub snoozed_until_ms: Option<i64>,
     /// How its notices to the team's channels stand.
     #[serde(default)]
     pub deliveries: Vec<crate::notifications::Delivery>,
@@ -62,6 +72,12 @@ pub async fn respond_escalation(escalation_id: String, guidance: String) -> Resu
 #[server(endpoint = "dismiss_escalation")]
 pub async fn dismiss_escalation(escalation_id: String) -> Result<(), AppError> {
     crate::server::escalations::dismiss(escalation_id).await
+}
+
+/// "Remind me in …": the next reminder of an open escalation comes `minutes` from now.
+#[server(endpoint = "snooze_escalation")]
+pub async fn snooze_escalation(escalation_id: String, minutes: i64) -> Result<(), AppError> {
+    crate::server::notifications::sla::snooze(escalation_id, minutes).await
 }
 
 /// Rows per page of the Escalations page.
@@ -211,8 +227,6 @@ pub struct EscalationList {
     pub agents: Vec<AgentOption>,
     /// The server's clock when the page was made: ages are counted from it.
     pub now_ms: i64,
-    /// A critical escalation open longer than this is marked overdue.
-    pub critical_overdue_ms: i64,
 }
 
 /// A page of escalations of the user's teams. The arguments are the URL's, checked here.

@@ -102,6 +102,43 @@ impl Delivery {
     }
 }
 
+/// A team's SLAs: minutes an escalation may stay open, by severity (`None`: no SLA), and the
+/// channel that hears when nobody answered in twice that time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamSla {
+    pub team_id: String,
+    pub team_name: String,
+    pub info_minutes: Option<i64>,
+    pub warning_minutes: Option<i64>,
+    pub critical_minutes: Option<i64>,
+    pub fallback_channel_id: Option<String>,
+}
+
+/// The viewer's teams' SLAs (owners and admins).
+#[server(endpoint = "load_slas")]
+pub async fn load_slas() -> Result<Vec<TeamSla>, AppError> {
+    crate::server::notifications::sla::load().await
+}
+
+/// Sets a team's SLAs; each is a number of minutes, or empty for none.
+#[server(endpoint = "save_sla")]
+pub async fn save_sla(
+    team_id: String,
+    info_minutes: String,
+    warning_minutes: String,
+    critical_minutes: String,
+    fallback_channel_id: String,
+) -> Result<(), AppError> {
+    crate::server::notifications::sla::save(
+        team_id,
+        info_minutes,
+        warning_minutes,
+        critical_minutes,
+        fallback_channel_id,
+    )
+    .await
+}
+
 /// The viewer's teams' channels (owners and admins).
 #[server(endpoint = "list_channels")]
 pub async fn list_channels() -> Result<Vec<ChannelInfo>, AppError> {

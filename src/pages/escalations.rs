@@ -130,11 +130,11 @@ fn Listing(
         }
         .into_any_in_step()
     } else {
-        let (now, overdue) = (l.now_ms, l.critical_overdue_ms);
+        let now = l.now_ms;
         let rows = l
             .rows
             .into_iter()
-            .map(|e| view! { <Row e open_view now overdue dismiss /> })
+            .map(|e| view! { <Row e open_view now dismiss /> })
             .collect_view();
         view! {
             <table class="data-table escalations" aria-labelledby="list-heading">
@@ -247,12 +247,11 @@ fn Row(
     e: EscalationView,
     open_view: bool,
     now: i64,
-    overdue: i64,
     dismiss: ServerAction<DismissEscalation>,
 ) -> impl IntoView {
     let (icon, label) = severity_icon(e.severity);
     let age = now - e.created_at_ms;
-    let is_overdue = open_view && e.severity == Severity::Critical && age > overdue;
+    let is_overdue = open_view && e.overdue;
     let thread = format!("/app/chat/{}", e.thread_id);
     let id = e.id.clone();
     view! {

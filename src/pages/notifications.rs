@@ -7,8 +7,8 @@ use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::members::my_teams;
 use crate::notifications::{
-    AddWebhookChannel, ChannelInfo, DeleteChannel, SetChannelMinSeverity, SetChannelMuted,
-    TestChannel, list_channels,
+    AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity, SetChannelMuted,
+    TeamSla, TestChannel, list_channels, load_slas,
 };
 use crate::rules::Severity;
 use leptos::prelude::*;
@@ -47,6 +47,9 @@ pub fn NotificationsPage() -> impl IntoView {
         |_| list_channels(),
     );
     let teams = data(|| (), |_| my_teams());
+    let save_sla = ServerAction::<SaveSla>::new();
+    let slas = data(move || save_sla.version().get(), |_| load_slas());
+    let sla_error = Signal::derive(move || save_sla.value().with(error_text));
     let add_error = Signal::derive(move || add.value().with(error_text));
     let row_error = Signal::derive(move || {
         mute.value()
@@ -123,6 +126,29 @@ pub fn NotificationsPage() -> impl IntoView {
                             .into_any_in_step()
                     }
                 }
+            })}
+        </Suspense>
+        <h2>"SLAs and reminders"</h2>
+        <p class="helper">
+            "How long an escalation may stay open, in minutes, by severity (empty: no SLA). Past it, it is marked overdue and the channels told of it get a reminder; when nobody answered in twice that time, a second reminder goes to the fallback channel. A critical escalation without an SLA is overdue after the deployment's default. Changes apply to escalations raised from then on."
+        </p>
+        <FormError message=sla_error />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (slas, channels) = (slas.await, channels.await);
+                let channels = channels.unwrap_or_default();
+                slas.unwrap_or_default()
+                    .into_iter()
+                    .map(|s| {
+                        let own: Vec<ChannelInfo> = channels
+                            .iter()
+                            .filter(|c| c.team_id == s.team_id)
+                            .cloned()
+                            .collect();
+                        view! { <SlaForm s own save_sla /> }
+                    })
+                    .collect_view()
+                    .into_any_in_step()
             })}
         </Suspense>
         <section class="card narrow" aria-labelledby="new-channel-heading">
@@ -239,5 +265,55 @@ fn ChannelRow(
                 </ActionForm>
             </td>
         </tr>
+    }
+}
+
+#[component]
+fn SlaForm(s: TeamSla, own: Vec<ChannelInfo>, save_sla: ServerAction<SaveSla>) -> impl IntoView {
+    let heading = format!("SLAs for {}", s.team_name);
+    let field = |m: Option<i64>| m.map(|m| m.to_string()).unwrap_or_default();
+    let fields = [
+        ("critical_minutes", "Critical", field(s.critical_minutes)),
+        ("warning_minutes", "Warning", field(s.warning_minutes)),
+        ("info_minutes", "Info", field(s.info_minutes)),
+    ];
+    let team_id = s.team_id.clone();
+    let fallback = s.fallback_channel_id.clone().unwrap_or_default();
+    let fallback_id = format!("fallback-{}", s.team_id);
+    view! {
+        <section class="card narrow" aria-label=heading.clone()>
+            <h3>{heading.clone()}</h3>
+            <ActionForm action=save_sla>
+                {InStep(view! {
+                    <input type="hidden" name="team_id" value=team_id.clone() />
+                    {fields
+                        .clone()
+                        .into_iter()
+                        .map(|(name, label, value)| {
+                            let id = format!("{name}-{}", team_id);
+                            view! {
+                                <label for=id.clone()>{format!("{label} (minutes)")}</label>
+                                <input id=id name=name type="number" min="1" max="43200" value=value />
+                            }
+                        })
+                        .collect_view()}
+                    <label for=fallback_id.clone()>"Fallback channel"</label>
+                    <select id=fallback_id.clone() name="fallback_channel_id">
+                        <option value="" selected=fallback.is_empty()>"None"</option>
+                        {own
+                            .clone()
+                            .into_iter()
+                            .map(|c| {
+                                let chosen = c.id == fallback;
+                                view! { <option value=c.id selected=chosen>{c.name}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                    <button type="submit" class="primary" disabled=move || save_sla.pending().get()>
+                        "Save SLAs"
+                    </button>
+                })}
+            </ActionForm>
+        </section>
     }
 }

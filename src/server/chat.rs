@@ -43,8 +43,18 @@ fn summary(row: ThreadRow) -> ThreadSummary {
     }
 }
 
-pub fn escalation_view(row: EscalationRow) -> EscalationView {
+/// `critical_due_ms`: how long a critical escalation raised before SLAs existed may stay open.
+pub fn escalation_view(row: EscalationRow, critical_due_ms: i64) -> EscalationView {
+    let due_at_ms = row.due_at.or_else(|| {
+        (row.severity == crate::rules::Severity::Critical)
+            .then_some(row.created_at + critical_due_ms)
+    });
+    let overdue = row.status == crate::escalations::EscalationStatus::Open
+        && due_at_ms.is_some_and(|due| super::db::now_ms() > due);
     EscalationView {
+        overdue,
+        due_at_ms,
+        snoozed_until_ms: row.snoozed_until,
         severity: row.severity,
         status: row.status,
         blocking: row.blocking != 0,
@@ -106,7 +116,7 @@ pub async fn load(thread_id: String) -> Result<ThreadView, AppError> {
     let mut cards: Vec<EscalationView> = esc_db::for_thread(&state.db, &thread.id)
         .await?
         .into_iter()
-        .map(escalation_view)
+        .map(|r| escalation_view(r, state.config.critical_overdue_minutes as i64 * 60_000))
         .collect();
     super::notifications::with_deliveries(&state.db, &mut cards).await?;
     let mut cards: std::collections::HashMap<String, EscalationView> =

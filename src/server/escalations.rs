@@ -223,7 +223,11 @@ pub async fn list(
     // Only an empty page needs to ask whether there was ever any.
     let any_ever =
         open_count > 0 || !rows.is_empty() || esc_db::any_ever(&state.db, &v.team_ids).await?;
-    let mut rows: Vec<_> = rows.into_iter().map(super::chat::escalation_view).collect();
+    let critical_due = state.config.critical_overdue_minutes as i64 * 60_000;
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .map(|r| super::chat::escalation_view(r, critical_due))
+        .collect();
     super::notifications::with_deliveries(&state.db, &mut rows).await?;
     Ok(EscalationList {
         rows,
@@ -232,7 +236,6 @@ pub async fn list(
         any_ever,
         agents,
         now_ms: super::db::now_ms(),
-        critical_overdue_ms: state.config.critical_overdue_minutes as i64 * 60_000,
     })
 }
 

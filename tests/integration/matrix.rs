@@ -132,7 +132,8 @@ async fn snapshot(app: &TestApp) -> String {
         "SELECT id || status FROM runs ORDER BY id",
         "SELECT CAST(COUNT(*) AS TEXT) FROM messages",
         "SELECT CAST(COUNT(*) AS TEXT) FROM threads",
-        "SELECT id || status FROM escalations ORDER BY id",
+        "SELECT id || status || COALESCE(snoozed_until, 0) FROM escalations ORDER BY id",
+        "SELECT team_id || COALESCE(warning_minutes, 0) FROM team_slas ORDER BY team_id",
         "SELECT id || COALESCE(revoked_at, 0) FROM tokens ORDER BY id",
         "SELECT id || name || enabled || COALESCE(deleted_at, 0) FROM triggers ORDER BY id",
         "SELECT id || name || muted || min_severity_rank || target || COALESCE(deleted_at, 0) \
@@ -305,6 +306,24 @@ fn calls(w: &World) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
         ),
         ("delete_channel", vec![("channel_id", w.channel.clone())]),
         ("test_channel", vec![("channel_id", w.channel.clone())]),
+        ("load_slas", vec![]),
+        (
+            "save_sla",
+            vec![
+                ("team_id", w.team_a.clone()),
+                ("info_minutes", s("")),
+                ("warning_minutes", s("5")),
+                ("critical_minutes", s("")),
+                ("fallback_channel_id", s("")),
+            ],
+        ),
+        (
+            "snooze_escalation",
+            vec![
+                ("escalation_id", w.escalation.clone()),
+                ("minutes", s("60")),
+            ],
+        ),
     ]
 }
 
@@ -319,7 +338,7 @@ const ACCOUNT_WIDE: [&str; 5] = [
 ];
 
 /// What only owners and admins may do: a plain member of team A asking must change nothing.
-const MANAGERS_ONLY: [&str; 25] = [
+const MANAGERS_ONLY: [&str; 27] = [
     "create_agent",
     "rename_agent",
     "delete_agent",
@@ -345,6 +364,8 @@ const MANAGERS_ONLY: [&str; 25] = [
     "set_channel_min_severity",
     "delete_channel",
     "test_channel",
+    "load_slas",
+    "save_sla",
 ];
 
 #[tokio::test]

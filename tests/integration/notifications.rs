@@ -8,9 +8,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
 use axum::response::{IntoResponse, Response};
+use flare::escalations::SnoozeEscalation;
 use flare::notifications::{
-    AddWebhookChannel, DeleteChannel, ListChannels, SetChannelMinSeverity, SetChannelMuted,
-    TestChannel,
+    AddWebhookChannel, DeleteChannel, ListChannels, LoadSlas, SaveSla, SetChannelMinSeverity,
+    SetChannelMuted, TestChannel,
 };
 use flare::server::config::Secret;
 use flare::server::triggers::webhook::sign;
@@ -131,6 +132,7 @@ async fn setup(retry_ms: u64) -> (Chat, String) {
     config.secret_key = Some(Secret::new(KEY));
     config.outbox_retry_ms = retry_ms;
     config.public_url = "https://flare.example.com".into();
+    config.scheduler_tick_ms = 100;
     let app = TestApp::start(config).await;
     let owner = app.owner().await;
     let (team, agent) = team_with_agent(
@@ -675,12 +677,18 @@ async fn two_instances_share_the_outbox_and_deliver_each_notice_once() {
         if accepted.len() >= N {
             break accepted;
         }
-        assert!(Instant::now() < until, "{} of {N} accepted in 60 s", accepted.len());
+        assert!(
+            Instant::now() < until,
+            "{} of {N} accepted in 60 s",
+            accepted.len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let accepted_ids: std::collections::HashSet<String> =
-        accepted.iter().map(|g| g.header("x-flare-delivery")).collect();
+    let accepted_ids: std::collections::HashSet<String> = accepted
+        .iter()
+        .map(|g| g.header("x-flare-delivery"))
+        .collect();
     assert_eq!(accepted_ids.len(), N, "each notice accepted once");
     assert_eq!(
         hook.got().iter().filter(|g| g.status == 200).count(),
@@ -699,4 +707,293 @@ async fn two_instances_share_the_outbox_and_deliver_each_notice_once() {
         0
     );
     second.stop().await;
+}
+
+/// Moves an escalation's clock: raised `created_ago` ms ago, its SLA passed `due_ago` ms ago
+/// (the reminder due then too).
+async fn age(app: &TestApp, esc: &str, created_ago: i64, due_ago: i64) {
+    let now = flare::server::db::now_ms();
+    sqlx::query(
+        "UPDATE escalations SET created_at = $2, due_at = $3, remind_at = $3 WHERE id = $1",
+    )
+    .bind(esc)
+    .bind(now - created_ago)
+    .bind(now - due_ago)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+/// Makes an escalation's next reminder due now.
+async fn remind_now(app: &TestApp, esc: &str) {
+    sqlx::query("UPDATE escalations SET remind_at = $2 WHERE id = $1")
+        .bind(esc)
+        .bind(flare::server::db::now_ms() - 10)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+fn events(hook: &Receiver) -> Vec<(String, String)> {
+    hook.got()
+        .into_iter()
+        .map(|g| (g.path.clone(), g.header("x-flare-event")))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_overdue_escalation_reminds_its_channels_then_the_fallback_once_across_instances() {
+    let (c, team) = setup(100).await;
+    let mut config = flare::server::config::Config::for_database(c.app.database_url.clone());
+    config.secret_key = Some(Secret::new(KEY));
+    config.scheduler_tick_ms = 100;
+    let second = TestApp::start(config).await;
+    let hook = Receiver::start(vec![]).await;
+    add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Ops",
+        &format!("{}/ops", hook.url),
+        "info",
+    )
+    .await;
+    let (pager, _) = add_channel(
+        &c.app,
+        &c.owner,
+        &team,
+        "Pager",
+        &format!("{}/pager", hook.url),
+        "critical",
+    )
+    .await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            SaveSla {
+                team_id: team.clone(),
+                info_minutes: "".into(),
+                warning_minutes: "60".into(),
+                critical_minutes: "15".into(),
+                fallback_channel_id: pager.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let slas = c.app.send(&c.owner, LoadSlas {}).await.body;
+    assert_eq!(slas[0]["warning_minutes"], 60);
+    assert_eq!(slas[0]["info_minutes"], Value::Null);
+    assert_eq!(slas[0]["fallback_channel_id"], pager.as_str());
+
+    let (t, esc) = escalated(&c).await; // a warning: due in 60 minutes
+    assert_eq!(card(&t).unwrap()["overdue"], false);
+    let sla = c
+        .app
+        .count(&format!(
+            "SELECT due_at - created_at FROM escalations WHERE id = '{esc}'"
+        ))
+        .await;
+    assert!(
+        (3_599_000..=3_601_000).contains(&sla),
+        "due after 60 min: {sla} ms"
+    );
+    hook.wait_for(1).await;
+
+    // 61 minutes old, due a minute ago: one reminder to the channels told of it, across
+    // both instances' ticks.
+    age(&c.app, &esc, 61 * 60_000, 60_000).await;
+    hook.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        events(&hook),
+        [
+            ("/ops".to_string(), "escalation.raised".to_string()),
+            ("/ops".to_string(), "escalation.reminder".to_string())
+        ]
+    );
+    let reminder = hook.got()[1].json();
+    assert_eq!(reminder["reminders_sent"], 1);
+    let t = load(&c.app, &c.owner, &c.thread).await;
+    assert_eq!(card(&t).unwrap()["overdue"], true);
+    let html = c.app.page(&c.owner, "/app/escalations").await;
+    assert!(html.contains("Overdue"), "the row is marked");
+    // The second reminder is due at twice the SLA (59 minutes from now): then the fallback.
+    let next = c
+        .app
+        .count(&format!(
+            "SELECT remind_at - due_at FROM escalations WHERE id = '{esc}'"
+        ))
+        .await;
+    assert_eq!(next, 60 * 60_000);
+    remind_now(&c.app, &esc).await;
+    hook.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        events(&hook)[2..],
+        [("/pager".to_string(), "escalation.reminder".to_string())]
+    );
+    assert_eq!(
+        c.app
+            .count(&format!(
+                "SELECT COUNT(*) FROM escalations WHERE id = '{esc}' AND remind_at IS NULL AND reminders = 2"
+            ))
+            .await,
+        1,
+        "no third reminder of its own"
+    );
+
+    // "Remind me in 1 h": one more reminder then, to the channels told of it (now both).
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            SnoozeEscalation {
+                escalation_id: esc.clone(),
+                minutes: 60,
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let t = load(&c.app, &c.owner, &c.thread).await;
+    let until = card(&t).unwrap()["snoozed_until_ms"].as_i64().unwrap();
+    let ahead = until - flare::server::db::now_ms();
+    assert!((3_500_000..=3_600_000).contains(&ahead), "{ahead}");
+    remind_now(&c.app, &esc).await;
+    hook.wait_for(5).await;
+    let mut paths: Vec<String> = hook.got()[3..].iter().map(|g| g.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/ops", "/pager"]);
+
+    // Answered: reminders stop.
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            DismissEscalation {
+                escalation_id: esc.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    hook.wait_for(7).await; // the dismissal, to Ops and the Pager (both were told)
+    remind_now(&c.app, &esc).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        hook.got().len(),
+        7,
+        "no reminder once answered: {:?}",
+        events(&hook)
+    );
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            SnoozeEscalation {
+                escalation_id: esc.clone(),
+                minutes: 60,
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let audit = c.app.send(&c.owner, all_audit()).await.body;
+    let actions: Vec<&str> = audit["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    let reminded = actions.iter().filter(|a| **a == "escalation.reminded").count();
+    assert_eq!(reminded, 3, "{actions:?}");
+    assert!(actions.contains(&"escalation.snoozed") && actions.contains(&"sla.changed"));
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn slas_and_snoozes_refuse_bad_input_and_other_teams() {
+    let (c, team) = setup(100).await;
+    let (_, esc) = escalated(&c).await;
+    let other = c.app.create_team(&c.owner, "Elsewhere").await;
+    let me = c.app.send(&c.owner, SignedInUser {}).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.app.add_member(&c.owner, &other, &me).await;
+    let hook = Receiver::start(vec![]).await;
+    let (elsewhere, _) = add_channel(&c.app, &c.owner, &other, "Theirs", &hook.url, "info").await;
+    let sla = |team: &str, warning: &str, fallback: &str| SaveSla {
+        team_id: team.into(),
+        info_minutes: "".into(),
+        warning_minutes: warning.into(),
+        critical_minutes: "".into(),
+        fallback_channel_id: fallback.into(),
+    };
+    for (what, form, status) in [
+        (
+            "not a number",
+            sla(&team, "soon", ""),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("zero", sla(&team, "0", ""), StatusCode::BAD_REQUEST),
+        (
+            "over 30 days",
+            sla(&team, "43201", ""),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "another team's fallback",
+            sla(&team, "60", &elsewhere),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "an unknown team",
+            sla("nope", "60", ""),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let r = c.app.send(&c.owner, form).await;
+        assert_eq!(r.status, status, "{what}: {:?}", r.body);
+        assert!(!r.message().is_empty());
+    }
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM team_slas").await, 0);
+    for minutes in [0, -5, 43_201] {
+        let r = c
+            .app
+            .send(
+                &c.owner,
+                SnoozeEscalation {
+                    escalation_id: esc.clone(),
+                    minutes,
+                },
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{minutes}");
+    }
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM escalations WHERE snoozed_until IS NOT NULL")
+            .await,
+        0
+    );
+    // A member of the team may snooze; only owners and admins set SLAs.
+    let member = c
+        .app
+        .create_user(&c.owner, "mo@example.com", "member")
+        .await;
+    c.app.add_member(&c.owner, &team, &member).await;
+    let member = c.app.sign_in("mo@example.com", "password-123").await;
+    let r = c.app.send(&member, sla(&team, "60", "")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = c
+        .app
+        .send(
+            &member,
+            SnoozeEscalation {
+                escalation_id: esc.clone(),
+                minutes: 30,
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    c.app.stop().await;
 }

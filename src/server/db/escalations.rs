@@ -21,13 +21,19 @@ pub struct EscalationRow {
     pub responder: Option<String>,
     pub created_at: i64,
     pub answered_at: Option<i64>,
+    /// When its team's SLA for its severity passes (none without one).
+    pub due_at: Option<i64>,
+    /// Until when a person snoozed its reminders.
+    pub snoozed_until: Option<i64>,
+    /// How many reminders went out.
+    pub reminders: i64,
 }
 
 // `severity_rank` is only read to merge several teams' pages in order.
 const SELECT: &str = "SELECT e.id, e.team_id, e.agent_id, a.name AS agent_name, e.thread_id, \
     e.run_id, e.trigger, e.reason, e.severity, e.severity_rank, e.blocking, e.tool_call_id, \
-    e.status, e.guidance, e.responder, e.created_at, e.answered_at \
-    FROM escalations e JOIN agents a ON a.id = e.agent_id";
+    e.status, e.guidance, e.responder, e.created_at, e.answered_at, e.due_at, e.snoozed_until, \
+    e.reminders FROM escalations e JOIN agents a ON a.id = e.agent_id";
 
 pub struct NewEscalation<'a> {
     pub team_id: &'a str,
@@ -39,14 +45,16 @@ pub struct NewEscalation<'a> {
     pub severity: crate::rules::Severity,
     pub blocking: bool,
     pub tool_call_id: Option<&'a str>,
+    /// When its SLA passes: also when its first reminder is due.
+    pub due_at: Option<i64>,
 }
 
 pub async fn insert(conn: &mut AnyConnection, e: NewEscalation<'_>) -> Result<String, sqlx::Error> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO escalations (id, team_id, agent_id, thread_id, run_id, trigger, reason, \
-         severity, severity_rank, blocking, tool_call_id, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12)",
+         severity, severity_rank, blocking, tool_call_id, status, created_at, due_at, remind_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $13)",
     )
     .bind(&id)
     .bind(e.team_id)
@@ -60,6 +68,7 @@ pub async fn insert(conn: &mut AnyConnection, e: NewEscalation<'_>) -> Result<St
     .bind(i64::from(e.blocking))
     .bind(e.tool_call_id.map(str::to_string))
     .bind(now_ms())
+    .bind(e.due_at)
     .execute(conn)
     .await?;
     Ok(id)
@@ -260,4 +269,90 @@ pub async fn open_by_severity_everywhere(
     )
     .fetch_all(db)
     .await
+}
+
+/// An open escalation whose reminder is due.
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct DueReminder {
+    pub id: String,
+    pub team_id: String,
+    pub created_at: i64,
+    pub due_at: Option<i64>,
+    pub remind_at: i64,
+    pub reminders: i64,
+}
+
+/// Open escalations whose reminder is due, oldest first.
+pub async fn due_reminders(
+    db: &super::Db,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<DueReminder>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, team_id, created_at, due_at, remind_at, reminders FROM escalations \
+         WHERE status = 'open' AND remind_at IS NOT NULL AND remind_at <= $1 \
+         ORDER BY remind_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Claims a due reminder by moving it on to `next` (or none); false when another instance
+/// (or an answer) got there first.
+pub async fn claim_reminder(
+    conn: &mut AnyConnection,
+    id: &str,
+    due: i64,
+    next: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE escalations SET remind_at = $3, reminders = reminders + 1 \
+         WHERE id = $1 AND status = 'open' AND remind_at = $2",
+    )
+    .bind(id)
+    .bind(due)
+    .bind(next)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// "Remind me later": the next reminder comes at `until`. False when it is not open.
+pub async fn snooze<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    until: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE escalations SET snoozed_until = $2, remind_at = $2 WHERE id = $1 AND status = 'open'",
+    )
+    .bind(id)
+    .bind(until)
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Open escalations of these teams past their SLA at `now`.
+pub async fn count_overdue(
+    db: &super::Db,
+    team_ids: &[String],
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    if team_ids.is_empty() {
+        return Ok(0);
+    }
+    let mut p = Params::default();
+    let sql = format!(
+        "SELECT COUNT(*) FROM escalations WHERE team_id IN ({}) AND status = 'open' \
+         AND due_at IS NOT NULL AND due_at < {}",
+        p.list(team_ids),
+        p.int(now)
+    );
+    Ok(p.bind(sqlx::query_as::<_, (i64,)>(&sql))
+        .fetch_one(db)
+        .await?
+        .0)
 }

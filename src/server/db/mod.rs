@@ -10,6 +10,7 @@ pub mod escalations;
 pub mod login_failures;
 pub mod outbox;
 pub mod runs;
+pub mod slas;
 pub mod teams;
 pub mod threads;
 pub mod tokens;

@@ -8,6 +8,7 @@ use sqlx::{Any, AnyConnection, Executor};
 /// What an outbox row announces.
 pub const RAISED: &str = "raised";
 pub const ANSWERED: &str = "answered";
+pub const REMINDER: &str = "reminder";
 
 /// One claimed delivery.
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -57,15 +58,15 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// The channels that were told an escalation was raised (and are not deleted): those to tell
-/// how it was answered.
+/// The channels told of an escalation (that it was raised, or reminded of it) and not deleted:
+/// those to remind, and to tell how it was answered.
 pub async fn told_of(
     conn: &mut AnyConnection,
     escalation_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT DISTINCT o.channel_id FROM outbox o JOIN channels c ON c.id = o.channel_id \
-         WHERE o.escalation_id = $1 AND o.event = 'raised' AND c.deleted_at IS NULL",
+         WHERE o.escalation_id = $1 AND o.event IN ('raised', 'reminder') AND c.deleted_at IS NULL",
     )
     .bind(escalation_id)
     .fetch_all(conn)

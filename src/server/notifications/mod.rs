@@ -7,6 +7,7 @@
 //! delivery's id (the same on every attempt) lets the receiver drop a repeat.
 
 pub mod manage;
+pub mod sla;
 pub mod webhook;
 
 use super::db::{self, channels, escalations as esc_db, now_ms, outbox};
@@ -308,6 +309,8 @@ fn notice(state: &AppState, delivery_id: &str, event: &str, e: &esc_db::Escalati
         "team_id": e.team_id,
         "severity_icon": icon,
         "url": card_url(state, e),
+        "due_at_ms": e.due_at,
+        "reminders_sent": e.reminders,
         "escalation": super::http::api::ApiEscalation::from(e),
     });
     serde_json::to_vec(&body).unwrap_or_default()

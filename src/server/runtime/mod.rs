@@ -444,6 +444,7 @@ async fn add_reply(
 
 /// Stores an escalation (a card in the thread) inside the caller's transaction.
 async fn raise(
+    state: &AppState,
     conn: &mut sqlx::AnyConnection,
     run: &RunRow,
     thread: &ThreadRow,
@@ -451,6 +452,13 @@ async fn raise(
     blocking: bool,
     tool_call_id: Option<&str>,
 ) -> Result<String, sqlx::Error> {
+    let due_at = crate::server::notifications::sla::due_at(
+        &mut *conn,
+        &run.team_id,
+        esc.severity,
+        state.config.critical_overdue_minutes,
+    )
+    .await?;
     let id = esc_db::insert(
         &mut *conn,
         NewEscalation {
@@ -463,6 +471,7 @@ async fn raise(
             severity: esc.severity,
             blocking,
             tool_call_id,
+            due_at,
         },
     )
     .await?;
@@ -506,7 +515,7 @@ async fn pause(
         return Ok(()); // Someone else moved it: nothing to do.
     }
     add_reply(&mut tx, run, thread, text).await?;
-    let id = raise(&mut tx, run, thread, esc, true, Some(&call.id)).await?;
+    let id = raise(state, &mut tx, run, thread, esc, true, Some(&call.id)).await?;
     crate::server::metrics::run("waiting", thread.trigger);
     state
         .events
@@ -572,7 +581,7 @@ async fn finish(
     let mut events = vec![event(run, Change::Message)];
     let mut card_id = None;
     if let Some(esc) = card {
-        let id = raise(&mut tx, run, thread, esc, false, None).await?;
+        let id = raise(state, &mut tx, run, thread, esc, false, None).await?;
         events.push(event(
             run,
             Change::Escalation {

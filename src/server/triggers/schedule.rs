@@ -92,7 +92,8 @@ impl Schedule {
     }
 }
 
-/// Looks for due schedules every tick and fires them, for as long as the server runs.
+/// Looks for due schedules (and escalations' reminders) every tick and fires them, for as
+/// long as the server runs.
 pub async fn run_scheduler(state: AppState) {
     let tick = std::time::Duration::from_millis(state.config.scheduler_tick_ms);
     loop {
@@ -104,6 +105,8 @@ pub async fn run_scheduler(state: AppState) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot look for due schedules"),
         }
+        // Escalations' reminders ride the same tick and the same kind of claim.
+        crate::server::notifications::sla::remind_due(&state).await;
         tokio::time::sleep(tick).await;
     }
 }
