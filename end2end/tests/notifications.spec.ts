@@ -74,13 +74,30 @@ test('a webhook channel is added, tested, notified of an escalation, and the car
   expect(body.escalation.agent).toBe(agent);
   expect(body.url).toContain(new URL(page.url()).pathname);
 
+  // "Remind me in 1 h" says until when.
+  await card.getByRole('button', { name: 'Remind me in 1 h' }).click();
+  await expect(card).toContainText('Reminder snoozed until');
+
   await page.goto('/app/escalations');
   await hydrated(page);
   await expect(page.getByRole('row', { name: new RegExp(agent) })).toContainText(`Sent to ${channel}`);
 
-  // Muted, then deleted: other tests' escalations are not sent to a receiver that is gone.
+  // Support's SLAs: saved and shown again.
   await page.goto('/app/settings/notifications');
   await hydrated(page);
+  const slas = page.getByRole('region', { name: 'SLAs for Support' });
+  await slas.getByLabel('Warning (minutes)').fill('240');
+  await slas.getByLabel('Fallback channel').selectOption({ label: channel });
+  await slas.getByRole('button', { name: 'Save SLAs' }).click();
+  await page.reload();
+  await hydrated(page);
+  await expect(slas.getByLabel('Warning (minutes)')).toHaveValue('240');
+  await slas.getByLabel('Warning (minutes)').fill('');
+  await slas.getByLabel('Fallback channel').selectOption({ label: 'None' });
+  await slas.getByRole('button', { name: 'Save SLAs' }).click();
+  await expect(slas.getByLabel('Warning (minutes)')).toHaveValue('');
+
+  // Muted, then deleted: other tests' escalations are not sent to a receiver that is gone.
   await row.getByRole('button', { name: `Mute ${channel}` }).click();
   await expect(row).toContainText('Muted');
   await row.getByRole('button', { name: `Delete ${channel}` }).click();

@@ -46,6 +46,7 @@ test('the embedded widget on another origin shows the count and updates live', a
   await expect(chat.getByRole('article', { name: 'Escalation' })).toBeVisible();
   await expect(count).toHaveText(String(before + 1), { timeout: 5000 });
   await expect(frame.getByText(/Warning: \d+/)).toBeVisible();
+  await expect(frame.getByText(/Overdue: \d+/)).toBeVisible();
 
   // Revoked in Settings: the embedded widget says so at once, instead of a stale count.
   await admin.getByRole('button', { name: `Revoke ${tokenName}` }).click();

@@ -31,6 +31,9 @@ pub fn OpenEscalationsWidget(counts: SeverityCounts) -> impl IntoView {
                 {line(Severity::Warning, counts.warning)}
                 {line(Severity::Info, counts.info)}
             </ul>
+            <p class="widget-overdue" data-overdue=counts.overdue.to_string()>
+                {format!("Overdue: {}", counts.overdue)}
+            </p>
         </section>
     }
 }

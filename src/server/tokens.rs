@@ -140,6 +140,7 @@ pub async fn counts(db: &Db, team_ids: &[String]) -> Result<SeverityCounts, sqlx
         }
         c.total += n;
     }
+    c.overdue = super::db::escalations::count_overdue(db, team_ids, super::db::now_ms()).await?;
     Ok(c)
 }
 

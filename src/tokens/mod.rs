@@ -44,6 +44,9 @@ pub struct SeverityCounts {
     pub info: i64,
     pub warning: i64,
     pub critical: i64,
+    /// Open past their SLA.
+    #[serde(default)]
+    pub overdue: i64,
 }
 
 #[server(endpoint = "list_tokens")]

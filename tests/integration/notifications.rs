@@ -818,6 +818,14 @@ async fn an_overdue_escalation_reminds_its_channels_then_the_fallback_once_acros
     assert_eq!(card(&t).unwrap()["overdue"], true);
     let html = c.app.page(&c.owner, "/app/escalations").await;
     assert!(html.contains("Overdue"), "the row is marked");
+    let counts = c.app.call(&c.owner, "open_counts", &[]).await;
+    assert_eq!(
+        counts.body["overdue"], 1,
+        "the widget counts it: {:?}",
+        counts.body
+    );
+    let dashboard = c.app.page(&c.owner, "/app/dashboard").await;
+    assert!(dashboard.contains("Overdue: 1"), "the widget shows it");
     // The second reminder is due at twice the SLA (59 minutes from now): then the fallback.
     let next = c
         .app
@@ -903,7 +911,10 @@ async fn an_overdue_escalation_reminds_its_channels_then_the_fallback_once_acros
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    let reminded = actions.iter().filter(|a| **a == "escalation.reminded").count();
+    let reminded = actions
+        .iter()
+        .filter(|a| **a == "escalation.reminded")
+        .count();
     assert_eq!(reminded, 3, "{actions:?}");
     assert!(actions.contains(&"escalation.snoozed") && actions.contains(&"sla.changed"));
     second.stop().await;

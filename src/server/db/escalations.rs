@@ -276,6 +276,7 @@ pub async fn open_by_severity_everywhere(
 pub struct DueReminder {
     pub id: String,
     pub team_id: String,
+    pub thread_id: String,
     pub created_at: i64,
     pub due_at: Option<i64>,
     pub remind_at: i64,
@@ -289,7 +290,7 @@ pub async fn due_reminders(
     limit: i64,
 ) -> Result<Vec<DueReminder>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, team_id, created_at, due_at, remind_at, reminders FROM escalations \
+        "SELECT id, team_id, thread_id, created_at, due_at, remind_at, reminders FROM escalations \
          WHERE status = 'open' AND remind_at IS NOT NULL AND remind_at <= $1 \
          ORDER BY remind_at LIMIT $2",
     )

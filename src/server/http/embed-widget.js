@@ -26,6 +26,11 @@
 
   const render = (counts) => {
     main.querySelector('.widget-count').textContent = String(counts.total);
+    const overdue = main.querySelector('.widget-overdue');
+    if (overdue) {
+      overdue.textContent = `Overdue: ${counts.overdue || 0}`;
+      overdue.setAttribute('data-overdue', String(counts.overdue || 0));
+    }
     for (const [severity, label] of Object.entries(labels)) {
       const n = main.querySelector(`li[data-severity="${severity}"] .widget-n`);
       if (n) n.textContent = ` ${label}: ${counts[severity]}`;

@@ -78,6 +78,22 @@ async fn remind(state: &AppState, d: &esc_db::DueReminder) -> Result<(), sqlx::E
         outbox::told_of(&mut tx, &d.id).await?
     };
     outbox::enqueue(&mut tx, &d.team_id, &d.id, outbox::REMINDER, &to).await?;
+    // Overdue from now: open pages (rows, cards, widgets) read it again.
+    let ev = crate::live::LiveEvent::in_thread(
+        &d.team_id,
+        &d.thread_id,
+        crate::live::Change::Escalation {
+            escalation_id: d.id.clone(),
+            status: crate::escalations::EscalationStatus::Open,
+        },
+    );
+    if to.is_empty() {
+        state
+            .events
+            .commit_then_publish(&state.db, tx, [ev])
+            .await?;
+        return Ok(());
+    }
     let detail = format!(
         "reminder {} to {} channel{}",
         d.reminders + 1,
@@ -93,10 +109,11 @@ async fn remind(state: &AppState, d: &esc_db::DueReminder) -> Result<(), sqlx::E
         &detail,
     )
     .await?;
-    tx.commit().await?;
-    if !to.is_empty() {
-        state.notifier.wake();
-    }
+    state
+        .events
+        .commit_then_publish(&state.db, tx, [ev])
+        .await?;
+    state.notifier.wake();
     Ok(())
 }
 
