@@ -156,6 +156,26 @@ pub async fn add_webhook_channel(
     crate::server::notifications::manage::add_webhook(team_id, name, url, min_severity).await
 }
 
+/// A Slack channel: the team's Slack app (its bot token) posts each escalation to the Slack
+/// channel `slack_channel_id`, and updates the message with the outcome.
+#[server(endpoint = "add_slack_channel")]
+pub async fn add_slack_channel(
+    team_id: String,
+    name: String,
+    bot_token: String,
+    slack_channel_id: String,
+    min_severity: String,
+) -> Result<ChannelInfo, AppError> {
+    crate::server::notifications::manage::add_slack(
+        team_id,
+        name,
+        bot_token,
+        slack_channel_id,
+        min_severity,
+    )
+    .await
+}
+
 #[server(endpoint = "set_channel_muted")]
 pub async fn set_channel_muted(channel_id: String, muted: bool) -> Result<(), AppError> {
     crate::server::notifications::manage::set_muted(channel_id, muted).await

@@ -7,8 +7,8 @@ use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::members::my_teams;
 use crate::notifications::{
-    AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity, SetChannelMuted,
-    TeamSla, TestChannel, list_channels, load_slas,
+    AddSlackChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity,
+    SetChannelMuted, TeamSla, TestChannel, list_channels, load_slas,
 };
 use crate::rules::Severity;
 use leptos::prelude::*;
@@ -31,6 +31,8 @@ fn severity_options(current: Severity) -> impl IntoView {
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     let add = ServerAction::<AddWebhookChannel>::new();
+    let add_slack = ServerAction::<AddSlackChannel>::new();
+    let slack_error = Signal::derive(move || add_slack.value().with(error_text));
     let mute = ServerAction::<SetChannelMuted>::new();
     let tune = ServerAction::<SetChannelMinSeverity>::new();
     let delete = ServerAction::<DeleteChannel>::new();
@@ -39,6 +41,7 @@ pub fn NotificationsPage() -> impl IntoView {
         move || {
             (
                 add.version().get(),
+                add_slack.version().get(),
                 mute.version().get(),
                 tune.version().get(),
                 delete.version().get(),
@@ -151,6 +154,44 @@ pub fn NotificationsPage() -> impl IntoView {
                     .into_any_in_step()
             })}
         </Suspense>
+        <section class="card narrow" aria-labelledby="new-slack-heading">
+            <h2 id="new-slack-heading">"Add a Slack channel"</h2>
+            <p class="helper">
+                "Your Slack app's bot token (chat:write) and the channel's ID; invite the app to the channel first. README: Connecting Slack."
+            </p>
+            <ActionForm action=add_slack>
+                {InStep(view! {
+                    <label for="slack-name">"Slack channel name"</label>
+                    <input id="slack-name" name="name" required maxlength=80 placeholder="#support-escalations" />
+                    <label for="slack-token">"Bot token"</label>
+                    <input id="slack-token" name="bot_token" type="password" required autocomplete="off" placeholder="xoxb-…" />
+                    <label for="slack-channel">"Slack channel ID"</label>
+                    <input id="slack-channel" name="slack_channel_id" required placeholder="C0123ABCD" />
+                    <label for="slack-severity">"Lowest severity for Slack"</label>
+                    <select id="slack-severity" name="min_severity">
+                        {severity_options(Severity::Info)}
+                    </select>
+                    <label for="slack-team">"Team for Slack"</label>
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            let teams = teams.await.unwrap_or_default();
+                            view! {
+                                <select id="slack-team" name="team_id">
+                                    {teams
+                                        .into_iter()
+                                        .map(|t| view! { <option value=t.id>{t.name}</option> })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    <FormError message=slack_error />
+                    <button type="submit" class="primary" disabled=move || add_slack.pending().get()>
+                        "Add Slack channel"
+                    </button>
+                })}
+            </ActionForm>
+        </section>
         <section class="card narrow" aria-labelledby="new-channel-heading">
             <h2 id="new-channel-heading">"Add a webhook"</h2>
             <ActionForm action=add>

@@ -96,6 +96,9 @@ pub struct Config {
     /// How long a failed notification waits before its first retry (FLARE_OUTBOX_RETRY_MS);
     /// each further retry waits twice as long, up to an hour.
     pub outbox_retry_ms: u64,
+    /// Slack's Web API (FLARE_SLACK_API_URL; the tests point it at a local server that speaks
+    /// the same protocol).
+    pub slack_api_url: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -104,6 +107,7 @@ pub const DEFAULT_RUN_LEASE_MS: u64 = 30_000;
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
 pub const DEFAULT_OUTBOX_RETRY_MS: u64 = 5_000;
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 
 impl Config {
     /// Reads the process environment (after `.env`, which never overrides real variables).
@@ -201,6 +205,8 @@ impl Config {
         Ok(Self {
             public_url,
             outbox_retry_ms: millis("FLARE_OUTBOX_RETRY_MS", DEFAULT_OUTBOX_RETRY_MS)?,
+            slack_api_url: var("FLARE_SLACK_API_URL")
+                .unwrap_or_else(|| DEFAULT_SLACK_API_URL.into()),
             critical_overdue_minutes,
             live_streams_per_user,
             provider,
@@ -254,6 +260,7 @@ impl Config {
             secret_key: None,
             public_url: "http://127.0.0.1:3000".into(),
             outbox_retry_ms: DEFAULT_OUTBOX_RETRY_MS,
+            slack_api_url: DEFAULT_SLACK_API_URL.into(),
         }
     }
 }

@@ -294,6 +294,16 @@ fn calls(w: &World) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             ],
         ),
         (
+            "add_slack_channel",
+            vec![
+                ("team_id", w.team_a.clone()),
+                ("name", s("Mine")),
+                ("bot_token", s("xoxb-1111-2222-abcdefghijkl")),
+                ("slack_channel_id", s("C0123ABCD")),
+                ("min_severity", s("info")),
+            ],
+        ),
+        (
             "set_channel_muted",
             vec![("channel_id", w.channel.clone()), ("muted", s("true"))],
         ),
@@ -338,7 +348,7 @@ const ACCOUNT_WIDE: [&str; 5] = [
 ];
 
 /// What only owners and admins may do: a plain member of team A asking must change nothing.
-const MANAGERS_ONLY: [&str; 27] = [
+const MANAGERS_ONLY: [&str; 28] = [
     "create_agent",
     "rename_agent",
     "delete_agent",
@@ -360,6 +370,7 @@ const MANAGERS_ONLY: [&str; 27] = [
     "add_event_trigger",
     "list_channels",
     "add_webhook_channel",
+    "add_slack_channel",
     "set_channel_muted",
     "set_channel_min_severity",
     "delete_channel",

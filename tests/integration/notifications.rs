@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
 use axum::response::{IntoResponse, Response};
 use flare::escalations::SnoozeEscalation;
 use flare::notifications::{
-    AddWebhookChannel, DeleteChannel, ListChannels, LoadSlas, SaveSla, SetChannelMinSeverity,
-    SetChannelMuted, TestChannel,
+    AddSlackChannel, AddWebhookChannel, DeleteChannel, ListChannels, LoadSlas, SaveSla,
+    SetChannelMinSeverity, SetChannelMuted, TestChannel,
 };
 use flare::server::config::Secret;
 use flare::server::triggers::webhook::sign;
@@ -128,11 +128,20 @@ impl Receiver {
 /// An app with a secret key and retries `retry_ms` apart (doubling), the owner signed in, the
 /// tutorial's agent in team "Support" and a thread with it; returns (chat, team).
 async fn setup(retry_ms: u64) -> (Chat, String) {
+    setup_with(retry_ms, |_| {}).await
+}
+
+/// `setup` with more of the configuration changed by `change`.
+async fn setup_with(
+    retry_ms: u64,
+    change: impl FnOnce(&mut flare::server::config::Config),
+) -> (Chat, String) {
     let mut config = TestApp::owner_config().await;
     config.secret_key = Some(Secret::new(KEY));
     config.outbox_retry_ms = retry_ms;
     config.public_url = "https://flare.example.com".into();
     config.scheduler_tick_ms = 100;
+    change(&mut config);
     let app = TestApp::start(config).await;
     let owner = app.owner().await;
     let (team, agent) = team_with_agent(
@@ -1006,5 +1015,294 @@ async fn slas_and_snoozes_refuse_bad_input_and_other_teams() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    c.app.stop().await;
+}
+
+// ---- Slack ----
+
+const BOT_TOKEN: &str = "xoxb-1111-2222-abcdefghijklmnop";
+
+/// A local server that speaks Slack's Web API for `chat.postMessage` and `chat.update`: it
+/// checks the bot token as Slack does, answers each call with the next scripted answer
+/// (`None`: Slack's usual success), and records every call.
+#[derive(Clone)]
+struct FakeSlack {
+    calls: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    next_ts: Arc<Mutex<u64>>,
+    url: String,
+}
+
+impl FakeSlack {
+    async fn start(script: Vec<Answer>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let fake = Self {
+            calls: Default::default(),
+            script: Arc::new(Mutex::new(script.into())),
+            next_ts: Arc::new(Mutex::new(1_700_000_000)),
+            url,
+        };
+        async fn method(
+            State(f): State<FakeSlack>,
+            axum::extract::Path(name): axum::extract::Path<String>,
+            headers: HeaderMap,
+            body: String,
+        ) -> Response {
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            f.calls
+                .lock()
+                .unwrap()
+                .push((name.clone(), headers.clone(), body.clone()));
+            if let Some((status, retry_after)) = f.script.lock().unwrap().pop_front() {
+                let mut res = (
+                    AxumStatus::from_u16(status).unwrap(),
+                    axum::Json(serde_json::json!({"ok": false, "error": "ratelimited"})),
+                )
+                    .into_response();
+                if let Some(s) = retry_after {
+                    res.headers_mut()
+                        .insert("retry-after", s.to_string().parse().unwrap());
+                }
+                return res;
+            }
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if auth != format!("Bearer {BOT_TOKEN}") {
+                return axum::Json(serde_json::json!({"ok": false, "error": "invalid_auth"}))
+                    .into_response();
+            }
+            let ts = match name.as_str() {
+                "chat.update" => body["ts"].as_str().unwrap_or_default().to_string(),
+                _ => {
+                    let mut n = f.next_ts.lock().unwrap();
+                    *n += 1;
+                    format!("{n}.000100")
+                }
+            };
+            axum::Json(serde_json::json!({"ok": true, "channel": body["channel"], "ts": ts}))
+                .into_response()
+        }
+        let app = Router::new()
+            .route("/api/{method}", axum::routing::post(method))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        fake
+    }
+
+    fn calls(&self) -> Vec<(String, HeaderMap, Value)> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(String, HeaderMap, Value)> {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let calls = self.calls();
+            if calls.len() >= n {
+                return calls;
+            }
+            assert!(
+                Instant::now() < until,
+                "{n} Slack calls expected; got {calls:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slack_channel_gets_the_escalation_then_its_outcome_in_place_and_reminders_in_thread() {
+    // The first post is rate limited: Slack's 429 with Retry-After is honoured.
+    let slack = FakeSlack::start(vec![(429, Some(1))]).await;
+    let api = slack.url.clone();
+    let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            AddSlackChannel {
+                team_id: team.clone(),
+                name: "Support escalations".into(),
+                bot_token: BOT_TOKEN.into(),
+                slack_channel_id: "C0SUPPORT1".into(),
+                min_severity: "info".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        !r.body.to_string().contains(BOT_TOKEN),
+        "the token is never sent back"
+    );
+    let plain = c
+        .app
+        .count(&format!(
+            "SELECT COUNT(*) FROM channels WHERE secret LIKE '%{}%'",
+            &BOT_TOKEN[5..]
+        ))
+        .await;
+    assert_eq!(plain, 0, "the token is stored sealed");
+
+    let (_, esc) = escalated(&c).await;
+    let calls = slack.wait_for(2).await;
+    let (method, headers, post) = &calls[1];
+    assert_eq!(method, "chat.postMessage");
+    assert_eq!(
+        headers.get("authorization").unwrap(),
+        &format!("Bearer {BOT_TOKEN}")
+    );
+    assert_eq!(post["channel"], "C0SUPPORT1");
+    let blocks = post["blocks"].to_string();
+    assert!(blocks.contains("Agent Needs Help"), "{blocks}");
+    assert!(blocks.contains("Customer Support Agent"), "{blocks}");
+    assert!(blocks.contains("refund"), "{blocks}");
+    assert_eq!(
+        post["blocks"][2]["elements"][0]["url"],
+        format!(
+            "https://flare.example.com/app/chat/{}#escalation-{esc}",
+            c.thread
+        )
+    );
+    let k = card_when(&c, "the Slack delivery", |d| d[0]["state"] == "sent").await;
+    assert_eq!(k["deliveries"][0]["channel"], "Support escalations");
+    assert_eq!(
+        k["deliveries"][0]["attempts"], 2,
+        "once rate limited, then posted"
+    );
+    let ts = c
+        .app
+        .count("SELECT COUNT(*) FROM outbox WHERE external_ref IS NOT NULL")
+        .await;
+    assert_eq!(ts, 1, "the message's ts is kept");
+
+    // Answered in Flare: the same message is updated with who answered and how.
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            RespondEscalation {
+                escalation_id: esc.clone(),
+                guidance: "approve the refund".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let calls = slack.wait_for(3).await;
+    let (method, _, update) = &calls[2];
+    assert_eq!(method, "chat.update");
+    let (first_ts,): (String,) = sqlx::query_as(
+        "SELECT external_ref FROM outbox WHERE event = 'raised' AND external_ref IS NOT NULL",
+    )
+    .fetch_one(&c.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        update["ts"],
+        first_ts.as_str(),
+        "the posted message, in place"
+    );
+    assert_eq!(update["channel"], "C0SUPPORT1");
+    let text = update["blocks"].to_string();
+    assert!(
+        text.contains("Resolved") && text.contains("approve the refund"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Open in Flare"),
+        "no button once answered: {text}"
+    );
+
+    // A second escalation, overdue: the reminder is a reply in its message's thread.
+    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let (_, second) = escalated(&c).await;
+    let calls = slack.wait_for(4).await;
+    assert_eq!(calls[3].0, "chat.postMessage");
+    let (posted,): (String,) = sqlx::query_as(&format!(
+        "SELECT external_ref FROM outbox WHERE escalation_id = '{second}' AND event = 'raised' \
+         AND state = 'sent'"
+    ))
+    .fetch_one(&c.app.db)
+    .await
+    .unwrap_or_else(|_| panic!("the second message's ts"));
+    age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
+    let calls = slack.wait_for(5).await;
+    let (method, _, reminder) = &calls[4];
+    assert_eq!(method, "chat.postMessage");
+    assert_eq!(reminder["thread_ts"], posted.as_str());
+    assert!(
+        reminder["text"]
+            .as_str()
+            .unwrap()
+            .contains("Still waiting for a person")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack.calls().len(), 5, "each once");
+
+    // Send test, and a token Slack refuses: said so, in Slack's words.
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let r = c.app.send(&c.owner, TestChannel { channel_id: id }).await;
+    assert_eq!(r.body["delivered"], true, "{:?}", r.body);
+    assert_eq!(
+        slack.calls()[5].2["text"],
+        "A test from Flare: this channel works."
+    );
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
+    let slack = FakeSlack::start(vec![]).await;
+    let api = slack.url.clone();
+    let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            AddSlackChannel {
+                team_id: team.clone(),
+                name: "Wrong app".into(),
+                bot_token: "xoxb-9999-9999-notthetokenatall".into(),
+                slack_channel_id: "C0SUPPORT1".into(),
+                min_severity: "info".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = c.app.send(&c.owner, TestChannel { channel_id: id }).await;
+    assert_eq!(r.body["delivered"], false);
+    assert_eq!(r.body["detail"], "Slack said invalid_auth");
+    escalated(&c).await;
+    let k = card_when(&c, "a retrying Slack delivery", |d| {
+        d[0]["state"] == "retrying"
+    })
+    .await;
+    assert_eq!(k["deliveries"][0]["error"], "Slack said invalid_auth");
+    for (token, channel) in [
+        ("xoxp-1234-5678-abcdefghijkl", "C0SUPPORT1"),
+        (BOT_TOKEN, "#general"),
+    ] {
+        let r = c
+            .app
+            .send(
+                &c.owner,
+                AddSlackChannel {
+                    team_id: team.clone(),
+                    name: "Bad".into(),
+                    bot_token: token.into(),
+                    slack_channel_id: channel.into(),
+                    min_severity: "info".into(),
+                },
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    }
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM channels").await, 1);
     c.app.stop().await;
 }

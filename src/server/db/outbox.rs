@@ -108,20 +108,39 @@ pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
         .await
 }
 
-/// Delivered. False when the row was settled already (by another worker after a takeover).
+/// Delivered, with what the channel gave back (a Slack message's `ts`). False when the row was
+/// settled already (by another worker after a takeover).
 pub async fn sent<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
+    external_ref: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "UPDATE outbox SET state = 'sent', sent_at = $2, last_error = NULL \
+        "UPDATE outbox SET state = 'sent', sent_at = $2, last_error = NULL, external_ref = $3 \
          WHERE id = $1 AND state = 'pending'",
     )
     .bind(id)
     .bind(now_ms())
+    .bind(external_ref.map(str::to_string))
     .execute(ex)
     .await?;
     Ok(r.rows_affected() > 0)
+}
+
+/// The message a channel holds for an escalation (its first notice's `ts` on Slack).
+pub async fn posted_ref(
+    db: &Db,
+    escalation_id: &str,
+    channel_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT external_ref FROM outbox WHERE escalation_id = $1 AND channel_id = $2 \
+         AND event = 'raised' AND state = 'sent' AND external_ref IS NOT NULL LIMIT 1",
+    )
+    .bind(escalation_id)
+    .bind(channel_id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Not delivered this time: due again at `due_at`, or, with `None`, given up.

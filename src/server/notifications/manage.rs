@@ -137,6 +137,94 @@ pub async fn add_webhook(
     })
 }
 
+/// A Slack bot token (`xoxb-…`): what "Install to workspace" gives a Slack app.
+fn slack_token(raw: &str) -> Result<Secret, AppError> {
+    let t = raw.trim();
+    let ok = t.starts_with("xoxb-")
+        && (20..=255).contains(&t.len())
+        && t.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return Err(AppError::invalid(
+            "Paste the app's Bot User OAuth Token: it starts with xoxb- (Slack app settings → OAuth & Permissions).",
+        ));
+    }
+    Ok(Secret::new(t))
+}
+
+/// A Slack channel's ID (`C0123ABCD`; `G…` private, `D…` a direct message): names change,
+/// IDs do not.
+fn slack_channel(raw: &str) -> Result<String, AppError> {
+    let c = raw.trim();
+    let ok = matches!(c.chars().next(), Some('C' | 'G' | 'D'))
+        && (9..=24).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !ok {
+        return Err(AppError::invalid(
+            "Enter the Slack channel's ID, like C0123ABCD (in Slack: the channel's name → About → Channel ID).",
+        ));
+    }
+    Ok(c.to_string())
+}
+
+/// A Slack channel: each escalation is posted there by the team's Slack app, and updated
+/// with its outcome.
+pub async fn add_slack(
+    team_id: String,
+    name: String,
+    bot_token: String,
+    slack_channel_id: String,
+    min_severity: String,
+) -> Result<ChannelInfo, AppError> {
+    let v = viewer().await?;
+    v.require_manager_to("manage notifications")?;
+    v.require_team(&team_id)?;
+    let state = app_state()?;
+    let name = validate::name(&name, "channel name", 80)?;
+    let token = slack_token(&bot_token)?;
+    let target = slack_channel(&slack_channel_id)?;
+    let min = severity(&min_severity)?;
+    let id = new_id();
+    let secrets = state.runtime.connections.secrets().ok_or_else(|| {
+        AppError::invalid(
+            "Flare cannot store bot tokens yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
+        )
+    })?;
+    let sealed = secrets.seal(&token, &seal_context(&id));
+    let mut tx = state.db.begin().await?;
+    db::insert(
+        &mut *tx,
+        db::NewChannel {
+            id: &id,
+            team_id: &team_id,
+            kind: ChannelKind::Slack,
+            name: &name,
+            min_severity_rank: min.rank(),
+            target: &target,
+            secret: Some(&sealed),
+            created_by: &v.user.id,
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&team_id),
+        "channel.created",
+        &id,
+        &format!(
+            "Slack \u{201c}{name}\u{201d} to {target}, {} and above",
+            min.as_str()
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = db::live_by_id(&state.db, &id)
+        .await?
+        .ok_or(AppError::Internal)?;
+    Ok(info(row))
+}
+
 /// The channel if the viewer may change it; another team's does not exist for them.
 async fn editable(channel_id: &str) -> Result<(Viewer, AppState, ChannelRow), AppError> {
     let v = viewer().await?;
@@ -225,15 +313,35 @@ pub async fn test(channel_id: String) -> Result<TestResult, AppError> {
         "message": "A test from Flare: this channel works.",
         "sent_at_ms": now_ms(),
     });
-    let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
-    let (delivered, detail) =
-        match super::send_webhook(&state, &row, &delivery_id, "test", body).await {
-            Ok(webhook::Outcome::Delivered { status, took }) => {
-                (true, format!("HTTP {status} in {} ms", took.as_millis()))
+    let sent = match row.kind {
+        ChannelKind::Slack => match super::open_secret(&state, &row) {
+            Ok(token) => {
+                let body = serde_json::json!({
+                    "channel": row.target,
+                    "text": "A test from Flare: this channel works.",
+                });
+                let api = &state.config.slack_api_url;
+                let client = &state.notifier.client;
+                Ok(
+                    super::slack::call(client, api, &token, "chat.postMessage", &body)
+                        .await
+                        .outcome,
+                )
             }
-            Ok(webhook::Outcome::NotDelivered { error, .. }) => (false, error),
-            Err(why) => (false, why),
-        };
+            Err(why) => Err(why),
+        },
+        _ => {
+            let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
+            super::send_webhook(&state, &row, &delivery_id, "test", body).await
+        }
+    };
+    let (delivered, detail) = match sent {
+        Ok(webhook::Outcome::Delivered { status, took }) => {
+            (true, format!("HTTP {status} in {} ms", took.as_millis()))
+        }
+        Ok(webhook::Outcome::NotDelivered { error, .. }) => (false, error),
+        Err(why) => (false, why),
+    };
     audit::record_for(
         &state.db,
         v.actor(),
@@ -277,5 +385,22 @@ mod tests {
             assert!(webhook_url(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(webhook_url(&format!("https://e.com/{}", "a".repeat(2000))).is_err());
+    }
+
+    #[test]
+    fn slack_needs_a_bot_token_and_a_channel_id() {
+        assert!(slack_token("xoxb-1234-5678-abcdefghijkl").is_ok());
+        for bad in [
+            "",
+            "xoxp-1234-5678-abcdefghijkl",
+            "xoxb-1",
+            "xoxb-1234 5678 abcdefghijkl",
+        ] {
+            assert!(slack_token(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(slack_channel(" C0123ABCD ").unwrap(), "C0123ABCD");
+        for bad in ["", "#general", "c0123abcd", "X0123ABCD", "C01"] {
+            assert!(slack_channel(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod manage;
 pub mod sla;
+pub mod slack;
 pub mod webhook;
 
 use super::db::{self, channels, escalations as esc_db, now_ms, outbox};
@@ -139,7 +140,8 @@ async fn claim(state: &AppState, postgres: bool, limit: i64) -> Vec<outbox::Clai
 
 /// How one attempt is settled.
 enum Settle {
-    Sent,
+    /// With what the channel gave back (a Slack message's `ts`).
+    Sent(Option<String>),
     Retry {
         error: String,
         retry_after: Option<Duration>,
@@ -158,14 +160,16 @@ fn backoff(base_ms: u64, attempts: i64, retry_after: Option<Duration>) -> i64 {
 async fn deliver(state: AppState, row: outbox::Claimed, _slot: OwnedSemaphorePermit) {
     let (settle, kind, escalation) = attempt(&state, &row).await;
     let outcome = match &settle {
-        Settle::Sent => "sent",
+        Settle::Sent(_) => "sent",
         Settle::Retry { .. } if row.attempts < MAX_ATTEMPTS => "retrying",
         _ => "failed",
     };
     let recorded = async {
         let _turn = state.writes.take().await?;
         match settle {
-            Settle::Sent => outbox::sent(&state.db, &row.id).await,
+            Settle::Sent(external_ref) => {
+                outbox::sent(&state.db, &row.id, external_ref.as_deref()).await
+            }
             Settle::Retry { error, retry_after } if row.attempts < MAX_ATTEMPTS => {
                 let wait = backoff(state.config.outbox_retry_ms, row.attempts, retry_after);
                 tracing::warn!(delivery = %row.id, channel = %row.channel_id, attempts = row.attempts, %error, "notification not delivered; will retry");
@@ -247,19 +251,91 @@ async fn attempt(
             let event = format!("escalation.{}", row.event);
             let body = notice(state, &row.id, &event, &escalation);
             match send_webhook(state, &channel, &row.id, &event, body).await {
-                Ok(webhook::Outcome::Delivered { .. }) => Settle::Sent,
+                Ok(webhook::Outcome::Delivered { .. }) => Settle::Sent(None),
                 Ok(webhook::Outcome::NotDelivered { error, retry_after }) => {
                     Settle::Retry { error, retry_after }
                 }
                 Err(why) => Settle::GiveUp(why),
             }
         }
+        ChannelKind::Slack => match post_to_slack(state, &channel, row, &escalation).await {
+            Ok(slack::Posted {
+                outcome: webhook::Outcome::Delivered { .. },
+                ts,
+            }) => Settle::Sent(ts),
+            Ok(slack::Posted {
+                outcome: webhook::Outcome::NotDelivered { error, retry_after },
+                ..
+            }) => Settle::Retry { error, retry_after },
+            Err(why) => Settle::GiveUp(why),
+        },
         other => Settle::GiveUp(format!(
             "{} channels are not supported by this Flare",
             other.label()
         )),
     };
     (settle, kind, Some(escalation))
+}
+
+/// Opens the channel's sealed secret (a webhook's signing secret, a Slack bot token); `Err`
+/// when it cannot be opened (no attempt can succeed until FLARE_SECRET_KEY is what it was).
+pub(crate) fn open_secret(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+) -> Result<crate::server::config::Secret, String> {
+    let cannot_open =
+        || "its secret cannot be opened on this Flare (FLARE_SECRET_KEY changed)".to_string();
+    let secrets = state
+        .runtime
+        .connections
+        .secrets()
+        .ok_or_else(cannot_open)?;
+    channel
+        .secret
+        .as_deref()
+        .ok_or_else(cannot_open)
+        .and_then(|s| {
+            secrets
+                .open(s, &seal_context(&channel.id))
+                .map_err(|_| cannot_open())
+        })
+}
+
+/// One Slack delivery: the escalation's message posted, updated with its outcome, or a
+/// reminder in its thread.
+async fn post_to_slack(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    row: &outbox::Claimed,
+    e: &esc_db::EscalationRow,
+) -> Result<slack::Posted, String> {
+    let token = open_secret(state, channel)?;
+    let url = card_url(state, e);
+    let api = state.config.slack_api_url.as_str();
+    let client = &state.notifier.client;
+    // The message already posted for it, if any: updated rather than posted again.
+    let posted = outbox::posted_ref(&state.db, &e.id, &channel.id)
+        .await
+        .map_err(|err| format!("the database could not be read: {err}"))?;
+    Ok(match (row.event.as_str(), posted) {
+        (outbox::REMINDER, thread) => {
+            let body = slack::reminder(&channel.target, e, &url, thread.as_deref());
+            slack::call(client, api, &token, "chat.postMessage", &body).await
+        }
+        (outbox::ANSWERED, Some(ts)) => {
+            let mut body = slack::message(&channel.target, e, &url);
+            body["ts"] = serde_json::json!(ts);
+            let mut posted = slack::call(client, api, &token, "chat.update", &body).await;
+            posted.ts = Some(ts);
+            posted
+        }
+        // Raised, or answered before its first message could be posted: post it as it
+        // stands now.
+        _ => {
+            let body = slack::message(&channel.target, e, &url);
+            slack::call(client, api, &token, "chat.postMessage", &body).await
+        }
+    })
 }
 
 /// Opens the channel's signing secret and sends; `Err` when the secret cannot be opened (no
@@ -271,23 +347,7 @@ async fn send_webhook(
     event: &str,
     body: Vec<u8>,
 ) -> Result<webhook::Outcome, String> {
-    let cannot_open = || {
-        "its signing secret cannot be opened on this Flare (FLARE_SECRET_KEY changed)".to_string()
-    };
-    let secrets = state
-        .runtime
-        .connections
-        .secrets()
-        .ok_or_else(cannot_open)?;
-    let secret = channel
-        .secret
-        .as_deref()
-        .ok_or_else(cannot_open)
-        .and_then(|s| {
-            secrets
-                .open(s, &seal_context(&channel.id))
-                .map_err(|_| cannot_open())
-        })?;
+    let secret = open_secret(state, channel)?;
     Ok(webhook::send(
         &state.notifier.client,
         &channel.target,
