@@ -1,7 +1,8 @@
 //! Notifications under load, on the real `flare` binary with the `rules` provider and a local
 //! receiver standing in for a team's webhook endpoint:
 //! 1. escalation committed → its notice accepted by the receiver, p50/p99 over 200
-//!    escalations, one at a time (each started by a signed inbound webhook);
+//!    escalations, one at a time (each started by a signed inbound webhook), for a webhook
+//!    channel and for a Slack channel (a local server speaking Slack's `chat.postMessage`);
 //! 2. outbox throughput: 1,000 escalations at once (32 connections), every tenth notice
 //!    refused once with a 503 so retries are part of it; then: all delivered, duplicates (a
 //!    delivery id accepted twice), lost (an escalation never accepted).
@@ -45,6 +46,28 @@ struct Seen {
     requests: usize,
     refused: usize,
     accepted: HashMap<String, (String, i64, i64, usize)>,
+    /// Slack messages posted: escalation id → when.
+    slack: HashMap<String, i64>,
+}
+
+/// Slack's `chat.postMessage`, as a local server: the escalation is read from the button's
+/// link to its card.
+async fn slack_post(State(seen): State<Arc<Mutex<Seen>>>, body: String) -> axum::Json<Value> {
+    let at = now_ms();
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let url = v["blocks"][2]["elements"][0]["url"]
+        .as_str()
+        .unwrap_or_default();
+    if let Some((_, esc)) = url.split_once("#escalation-") {
+        seen.lock()
+            .unwrap()
+            .slack
+            .entry(esc.to_string())
+            .or_insert(at);
+    }
+    axum::Json(
+        serde_json::json!({"ok": true, "channel": v["channel"], "ts": format!("{at}.000100")}),
+    )
 }
 
 async fn receive(
@@ -108,8 +131,10 @@ async fn main() {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver = format!("http://{}/notices", listener.local_addr().unwrap());
+    let slack_api = format!("http://{}/api", listener.local_addr().unwrap());
     let app = axum::Router::new()
         .route("/notices", axum::routing::post(receive))
+        .route("/api/chat.postMessage", axum::routing::post(slack_post))
         .with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -119,6 +144,7 @@ async fn main() {
             ("FLARE_PROVIDER", "rules"),
             ("FLARE_SECRET_KEY", KEY),
             ("FLARE_OUTBOX_RETRY_MS", "200"),
+            ("FLARE_SLACK_API_URL", &slack_api),
         ],
     )
     .await;
@@ -136,6 +162,19 @@ async fn main() {
             ("team_id", &team),
             ("name", "Bench receiver"),
             ("url", &receiver),
+            ("min_severity", "info"),
+        ],
+    )
+    .await;
+    let slack_channel = common::call(
+        &c,
+        &base,
+        "add_slack_channel",
+        &[
+            ("team_id", &team),
+            ("name", "Bench Slack"),
+            ("bot_token", "xoxb-0000-0000-benchbenchbench"),
+            ("slack_channel_id", "C0BENCH01"),
             ("min_severity", "info"),
         ],
     )
@@ -176,6 +215,30 @@ async fn main() {
             .collect()
     };
     latencies.sort();
+    // The same escalations' Slack messages (the channel's created_at from the database).
+    let slack_seen: Vec<(String, i64)> = seen.lock().unwrap().slack.drain().collect();
+    let db = flare::server::db::connect(&flare.url).await.unwrap();
+    let mut slack_latencies = Vec::new();
+    for (esc, at) in slack_seen {
+        let (created,): (i64,) = sqlx::query_as("SELECT created_at FROM escalations WHERE id = $1")
+            .bind(&esc)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        slack_latencies.push(Duration::from_millis((at - created).max(0) as u64));
+    }
+    slack_latencies.sort();
+    // The burst measures the webhook channel alone.
+    common::call(
+        &c,
+        &base,
+        "set_channel_muted",
+        &[
+            ("channel_id", slack_channel["id"].as_str().unwrap()),
+            ("muted", "true"),
+        ],
+    )
+    .await;
 
     // 2. 1,000 escalations at once.
     seen.lock().unwrap().refusing = true;
@@ -200,7 +263,6 @@ async fn main() {
     // Anything more that would come (a duplicate) has a moment to.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let db = flare::server::db::connect(&flare.url).await.unwrap();
     let escalations: Vec<(String,)> = sqlx::query_as("SELECT id FROM escalations")
         .fetch_all(&db)
         .await
@@ -223,9 +285,11 @@ async fn main() {
             flare.backend()
         );
         println!(
-            "  escalation committed to notice accepted, {} escalations one at a time: {}",
+            "  escalation committed to notice accepted, {} escalations one at a time: webhook {}; Slack ({} messages) {}",
             latencies.len(),
-            spread(&latencies)
+            spread(&latencies),
+            slack_latencies.len(),
+            spread(&slack_latencies)
         );
         println!(
             "  {BURST} escalations at once: started in {:.1} s, every notice accepted after {:.1} s; {} refused once and retried",
