@@ -169,12 +169,13 @@ async fn main() {
     let slack_channel = common::call(
         &c,
         &base,
-        "add_slack_channel",
+        "add_chat_channel",
         &[
+            ("kind", "slack"),
             ("team_id", &team),
             ("name", "Bench Slack"),
             ("bot_token", "xoxb-0000-0000-benchbenchbench"),
-            ("slack_channel_id", "C0BENCH01"),
+            ("channel_id", "C0BENCH01"),
             ("min_severity", "info"),
         ],
     )

@@ -41,7 +41,7 @@ test('a webhook channel is added, tested, notified of an escalation, and the car
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Notifications', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Notifications', exact: true })).toBeVisible();
   await hydrated(page);
-  await page.getByLabel('Channel name').fill(channel);
+  await page.getByLabel('Channel name', { exact: true }).fill(channel);
   await page.getByLabel('URL', { exact: true }).fill(hook.url);
   await page.getByLabel('Lowest severity', { exact: true }).selectOption({ label: 'Info and above' });
   await page.getByLabel('Team', { exact: true }).selectOption({ label: 'Support' });

@@ -156,21 +156,23 @@ pub async fn add_webhook_channel(
     crate::server::notifications::manage::add_webhook(team_id, name, url, min_severity).await
 }
 
-/// A Slack channel: the team's Slack app (its bot token) posts each escalation to the Slack
-/// channel `slack_channel_id`, and updates the message with the outcome.
-#[server(endpoint = "add_slack_channel")]
-pub async fn add_slack_channel(
+/// A Slack or Discord channel (`kind`): the team's bot (its token) posts each escalation to
+/// the channel `channel_id`, and updates the message with the outcome.
+#[server(endpoint = "add_chat_channel")]
+pub async fn add_chat_channel(
+    kind: String,
     team_id: String,
     name: String,
     bot_token: String,
-    slack_channel_id: String,
+    channel_id: String,
     min_severity: String,
 ) -> Result<ChannelInfo, AppError> {
-    crate::server::notifications::manage::add_slack(
+    crate::server::notifications::manage::add_chat_channel(
+        kind,
         team_id,
         name,
         bot_token,
-        slack_channel_id,
+        channel_id,
         min_severity,
     )
     .await

@@ -7,7 +7,7 @@ use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::members::my_teams;
 use crate::notifications::{
-    AddSlackChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity,
+    AddChatChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity,
     SetChannelMuted, TeamSla, TestChannel, list_channels, load_slas,
 };
 use crate::rules::Severity;
@@ -31,8 +31,8 @@ fn severity_options(current: Severity) -> impl IntoView {
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     let add = ServerAction::<AddWebhookChannel>::new();
-    let add_slack = ServerAction::<AddSlackChannel>::new();
-    let slack_error = Signal::derive(move || add_slack.value().with(error_text));
+    let add_chat = ServerAction::<AddChatChannel>::new();
+    let chat_error = Signal::derive(move || add_chat.value().with(error_text));
     let mute = ServerAction::<SetChannelMuted>::new();
     let tune = ServerAction::<SetChannelMinSeverity>::new();
     let delete = ServerAction::<DeleteChannel>::new();
@@ -41,7 +41,7 @@ pub fn NotificationsPage() -> impl IntoView {
         move || {
             (
                 add.version().get(),
-                add_slack.version().get(),
+                add_chat.version().get(),
                 mute.version().get(),
                 tune.version().get(),
                 delete.version().get(),
@@ -154,29 +154,34 @@ pub fn NotificationsPage() -> impl IntoView {
                     .into_any_in_step()
             })}
         </Suspense>
-        <section class="card narrow" aria-labelledby="new-slack-heading">
-            <h2 id="new-slack-heading">"Add a Slack channel"</h2>
+        <section class="card narrow" aria-labelledby="new-chat-heading">
+            <h2 id="new-chat-heading">"Add a Slack or Discord channel"</h2>
             <p class="helper">
-                "Your Slack app's bot token (chat:write) and the channel's ID; invite the app to the channel first. README: Connecting Slack."
+                "Your Slack app's or Discord bot's token and the channel's ID; add the bot to the channel first. The README says how, step by step."
             </p>
-            <ActionForm action=add_slack>
+            <ActionForm action=add_chat>
                 {InStep(view! {
-                    <label for="slack-name">"Slack channel name"</label>
-                    <input id="slack-name" name="name" required maxlength=80 placeholder="#support-escalations" />
-                    <label for="slack-token">"Bot token"</label>
-                    <input id="slack-token" name="bot_token" type="password" required autocomplete="off" placeholder="xoxb-…" />
-                    <label for="slack-channel">"Slack channel ID"</label>
-                    <input id="slack-channel" name="slack_channel_id" required placeholder="C0123ABCD" />
-                    <label for="slack-severity">"Lowest severity for Slack"</label>
-                    <select id="slack-severity" name="min_severity">
+                    <label for="chat-kind">"Chat app"</label>
+                    <select id="chat-kind" name="kind">
+                        <option value="slack">"Slack"</option>
+                        <option value="discord">"Discord"</option>
+                    </select>
+                    <label for="chat-name">"Chat channel name"</label>
+                    <input id="chat-name" name="name" required maxlength=80 placeholder="#support-escalations" />
+                    <label for="chat-token">"Bot token"</label>
+                    <input id="chat-token" name="bot_token" type="password" required autocomplete="off" placeholder="xoxb-… (Slack) or the bot's token (Discord)" />
+                    <label for="chat-channel">"Channel ID"</label>
+                    <input id="chat-channel" name="channel_id" required placeholder="C0123ABCD (Slack) or 1234567890123456789 (Discord)" />
+                    <label for="chat-severity">"Lowest severity to post"</label>
+                    <select id="chat-severity" name="min_severity">
                         {severity_options(Severity::Info)}
                     </select>
-                    <label for="slack-team">"Team for Slack"</label>
+                    <label for="chat-team">"Team to post for"</label>
                     <Suspense>
                         {move || Suspend::new(async move {
                             let teams = teams.await.unwrap_or_default();
                             view! {
-                                <select id="slack-team" name="team_id">
+                                <select id="chat-team" name="team_id">
                                     {teams
                                         .into_iter()
                                         .map(|t| view! { <option value=t.id>{t.name}</option> })
@@ -185,9 +190,9 @@ pub fn NotificationsPage() -> impl IntoView {
                             }
                         })}
                     </Suspense>
-                    <FormError message=slack_error />
-                    <button type="submit" class="primary" disabled=move || add_slack.pending().get()>
-                        "Add Slack channel"
+                    <FormError message=chat_error />
+                    <button type="submit" class="primary" disabled=move || add_chat.pending().get()>
+                        "Add chat channel"
                     </button>
                 })}
             </ActionForm>

@@ -99,6 +99,8 @@ pub struct Config {
     /// Slack's Web API (FLARE_SLACK_API_URL; the tests point it at a local server that speaks
     /// the same protocol).
     pub slack_api_url: String,
+    /// Discord's HTTP API (FLARE_DISCORD_API_URL; the tests point it at a local server).
+    pub discord_api_url: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -108,6 +110,7 @@ pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
 pub const DEFAULT_OUTBOX_RETRY_MS: u64 = 5_000;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
+pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com/api/v10";
 
 impl Config {
     /// Reads the process environment (after `.env`, which never overrides real variables).
@@ -207,6 +210,8 @@ impl Config {
             outbox_retry_ms: millis("FLARE_OUTBOX_RETRY_MS", DEFAULT_OUTBOX_RETRY_MS)?,
             slack_api_url: var("FLARE_SLACK_API_URL")
                 .unwrap_or_else(|| DEFAULT_SLACK_API_URL.into()),
+            discord_api_url: var("FLARE_DISCORD_API_URL")
+                .unwrap_or_else(|| DEFAULT_DISCORD_API_URL.into()),
             critical_overdue_minutes,
             live_streams_per_user,
             provider,
@@ -261,6 +266,7 @@ impl Config {
             public_url: "http://127.0.0.1:3000".into(),
             outbox_retry_ms: DEFAULT_OUTBOX_RETRY_MS,
             slack_api_url: DEFAULT_SLACK_API_URL.into(),
+            discord_api_url: DEFAULT_DISCORD_API_URL.into(),
         }
     }
 }

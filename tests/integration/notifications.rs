@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
 use axum::response::{IntoResponse, Response};
 use flare::escalations::SnoozeEscalation;
 use flare::notifications::{
-    AddSlackChannel, AddWebhookChannel, DeleteChannel, ListChannels, LoadSlas, SaveSla,
+    AddChatChannel, AddWebhookChannel, DeleteChannel, ListChannels, LoadSlas, SaveSla,
     SetChannelMinSeverity, SetChannelMuted, TestChannel,
 };
 use flare::server::config::Secret;
@@ -1122,11 +1122,12 @@ async fn a_slack_channel_gets_the_escalation_then_its_outcome_in_place_and_remin
         .app
         .send(
             &c.owner,
-            AddSlackChannel {
+            AddChatChannel {
+                kind: "slack".into(),
                 team_id: team.clone(),
                 name: "Support escalations".into(),
                 bot_token: BOT_TOKEN.into(),
-                slack_channel_id: "C0SUPPORT1".into(),
+                channel_id: "C0SUPPORT1".into(),
                 min_severity: "info".into(),
             },
         )
@@ -1264,11 +1265,12 @@ async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
         .app
         .send(
             &c.owner,
-            AddSlackChannel {
+            AddChatChannel {
+                kind: "slack".into(),
                 team_id: team.clone(),
                 name: "Wrong app".into(),
                 bot_token: "xoxb-9999-9999-notthetokenatall".into(),
-                slack_channel_id: "C0SUPPORT1".into(),
+                channel_id: "C0SUPPORT1".into(),
                 min_severity: "info".into(),
             },
         )
@@ -1284,19 +1286,23 @@ async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
     })
     .await;
     assert_eq!(k["deliveries"][0]["error"], "Slack said invalid_auth");
-    for (token, channel) in [
-        ("xoxp-1234-5678-abcdefghijkl", "C0SUPPORT1"),
-        (BOT_TOKEN, "#general"),
+    for (kind, token, channel) in [
+        ("slack", "xoxp-1234-5678-abcdefghijkl", "C0SUPPORT1"),
+        ("slack", BOT_TOKEN, "#general"),
+        ("discord", "not.a.token", "123456789012345678"),
+        ("discord", DISCORD_TOKEN, "#general"),
+        ("teams", BOT_TOKEN, "C0SUPPORT1"),
     ] {
         let r = c
             .app
             .send(
                 &c.owner,
-                AddSlackChannel {
+                AddChatChannel {
+                    kind: kind.into(),
                     team_id: team.clone(),
                     name: "Bad".into(),
                     bot_token: token.into(),
-                    slack_channel_id: channel.into(),
+                    channel_id: channel.into(),
                     min_severity: "info".into(),
                 },
             )
@@ -1304,5 +1310,222 @@ async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     }
     assert_eq!(c.app.count("SELECT COUNT(*) FROM channels").await, 1);
+    c.app.stop().await;
+}
+
+// ---- Discord ----
+
+const DISCORD_TOKEN: &str =
+    "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.Gx1a2b.abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+const DISCORD_CHANNEL: &str = "123456789012345678";
+
+/// A local server that speaks Discord's HTTP API for messages: `POST` creates one (its id
+/// answered), `PATCH` edits one; the bot token is checked as Discord does, the first answers
+/// can be scripted, and every call is recorded as (method, path, body).
+#[derive(Clone)]
+struct FakeDiscord {
+    calls: Arc<Mutex<Vec<(String, String, Value)>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    url: String,
+}
+
+impl FakeDiscord {
+    async fn start(script: Vec<Answer>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v10", listener.local_addr().unwrap());
+        let fake = Self {
+            calls: Default::default(),
+            script: Arc::new(Mutex::new(script.into())),
+            url,
+        };
+        async fn handle(
+            State(f): State<FakeDiscord>,
+            method: axum::http::Method,
+            uri: Uri,
+            headers: HeaderMap,
+            body: String,
+        ) -> Response {
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let n = {
+                let mut calls = f.calls.lock().unwrap();
+                calls.push((method.to_string(), uri.path().to_string(), body));
+                calls.len()
+            };
+            if let Some((status, retry_after)) = f.script.lock().unwrap().pop_front() {
+                let mut res = (
+                    AxumStatus::from_u16(status).unwrap(),
+                    axum::Json(serde_json::json!({"message": "You are being rate limited.", "retry_after": 1.0, "global": false})),
+                )
+                    .into_response();
+                if let Some(s) = retry_after {
+                    res.headers_mut()
+                        .insert("retry-after", s.to_string().parse().unwrap());
+                }
+                return res;
+            }
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if auth != format!("Bot {DISCORD_TOKEN}") {
+                return (
+                    AxumStatus::UNAUTHORIZED,
+                    axum::Json(serde_json::json!({"message": "401: Unauthorized", "code": 0})),
+                )
+                    .into_response();
+            }
+            let id = match uri.path().rsplit_once("/messages/") {
+                Some((_, id)) => id.to_string(),
+                None => format!("99000000000000{n:04}"),
+            };
+            axum::Json(serde_json::json!({"id": id, "channel_id": DISCORD_CHANNEL})).into_response()
+        }
+        let app = Router::new().fallback(handle).with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        fake
+    }
+
+    fn calls(&self) -> Vec<(String, String, Value)> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(String, String, Value)> {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let calls = self.calls();
+            if calls.len() >= n {
+                return calls;
+            }
+            assert!(
+                Instant::now() < until,
+                "{n} Discord calls expected; got {calls:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_discord_channel_gets_the_escalation_then_its_outcome_in_place_and_reminders_as_replies()
+{
+    let discord = FakeDiscord::start(vec![(429, Some(1))]).await;
+    let api = discord.url.clone();
+    let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            AddChatChannel {
+                kind: "discord".into(),
+                team_id: team.clone(),
+                name: "Support on Discord".into(),
+                bot_token: DISCORD_TOKEN.into(),
+                channel_id: DISCORD_CHANNEL.into(),
+                min_severity: "info".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "discord");
+    assert!(!r.body.to_string().contains(DISCORD_TOKEN));
+
+    let (_, esc) = escalated(&c).await;
+    let calls = discord.wait_for(2).await;
+    let (method, path, post) = &calls[1];
+    assert_eq!(method, "POST");
+    assert_eq!(
+        path,
+        &format!("/api/v10/channels/{DISCORD_CHANNEL}/messages")
+    );
+    assert!(
+        post["content"]
+            .as_str()
+            .unwrap()
+            .contains("Agent Needs Help")
+    );
+    assert!(
+        post["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("refund")
+    );
+    assert_eq!(post["embeds"][0]["color"], 0xf59e0b, "a warning's colour");
+    assert_eq!(post["allowed_mentions"]["parse"], serde_json::json!([]));
+    assert_eq!(
+        post["components"][0]["components"][0]["url"],
+        format!(
+            "https://flare.example.com/app/chat/{}#escalation-{esc}",
+            c.thread
+        )
+    );
+    let k = card_when(&c, "the Discord delivery", |d| d[0]["state"] == "sent").await;
+    assert_eq!(
+        k["deliveries"][0]["attempts"], 2,
+        "once rate limited, then posted"
+    );
+    let (message_id,): (String,) =
+        sqlx::query_as("SELECT external_ref FROM outbox WHERE event = 'raised' AND state = 'sent'")
+            .fetch_one(&c.app.db)
+            .await
+            .unwrap();
+
+    // Dismissed in Flare: the message is edited in place.
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            DismissEscalation {
+                escalation_id: esc.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let calls = discord.wait_for(3).await;
+    let (method, path, edit) = &calls[2];
+    assert_eq!(method, "PATCH");
+    assert_eq!(
+        path,
+        &format!("/api/v10/channels/{DISCORD_CHANNEL}/messages/{message_id}")
+    );
+    assert!(
+        edit["embeds"][0]["fields"]
+            .to_string()
+            .contains("Dismissed")
+    );
+    assert_eq!(
+        edit["components"],
+        serde_json::json!([]),
+        "no button once answered"
+    );
+
+    // A second escalation, overdue: the reminder replies to its message.
+    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    let (_, second) = escalated(&c).await;
+    discord.wait_for(4).await;
+    let (second_id,): (String,) = sqlx::query_as(&format!(
+        "SELECT external_ref FROM outbox WHERE escalation_id = '{second}' AND state = 'sent'"
+    ))
+    .fetch_one(&c.app.db)
+    .await
+    .unwrap();
+    age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
+    let calls = discord.wait_for(5).await;
+    let (method, _, reminder) = &calls[4];
+    assert_eq!(method, "POST");
+    assert_eq!(
+        reminder["message_reference"]["message_id"],
+        second_id.as_str()
+    );
+    assert!(
+        reminder["content"]
+            .as_str()
+            .unwrap()
+            .contains("Still waiting for a person")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(discord.calls().len(), 5, "each once");
     c.app.stop().await;
 }

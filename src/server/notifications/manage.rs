@@ -167,13 +167,41 @@ fn slack_channel(raw: &str) -> Result<String, AppError> {
     Ok(c.to_string())
 }
 
-/// A Slack channel: each escalation is posted there by the team's Slack app, and updated
-/// with its outcome.
-pub async fn add_slack(
+/// A Discord bot token (Developer Portal → the application → Bot → Reset Token): three
+/// dot-separated parts.
+fn discord_token(raw: &str) -> Result<Secret, AppError> {
+    let t = raw.trim().trim_start_matches("Bot ");
+    let ok = (50..=200).contains(&t.len())
+        && t.split('.').count() == 3
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !ok {
+        return Err(AppError::invalid(
+            "Paste the application's bot token (Discord Developer Portal → your application → Bot → Reset Token).",
+        ));
+    }
+    Ok(Secret::new(t))
+}
+
+/// A Discord channel's ID: a snowflake, 17 to 20 digits (Developer Mode → right-click the
+/// channel → Copy Channel ID).
+fn discord_channel(raw: &str) -> Result<String, AppError> {
+    let c = raw.trim();
+    if !(17..=20).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::invalid(
+            "Enter the Discord channel's ID, 17 to 20 digits (Discord: turn on Developer Mode, then right-click the channel → Copy Channel ID).",
+        ));
+    }
+    Ok(c.to_string())
+}
+
+/// A chat channel (Slack or Discord) with its bot token sealed; `read` checks the token and
+/// the channel's ID once the caller may add channels to the team.
+async fn add_chat(
+    kind: ChannelKind,
     team_id: String,
     name: String,
-    bot_token: String,
-    slack_channel_id: String,
+    read: impl FnOnce() -> Result<(Secret, String), AppError>,
     min_severity: String,
 ) -> Result<ChannelInfo, AppError> {
     let v = viewer().await?;
@@ -181,8 +209,7 @@ pub async fn add_slack(
     v.require_team(&team_id)?;
     let state = app_state()?;
     let name = validate::name(&name, "channel name", 80)?;
-    let token = slack_token(&bot_token)?;
-    let target = slack_channel(&slack_channel_id)?;
+    let (token, target) = read()?;
     let min = severity(&min_severity)?;
     let id = new_id();
     let secrets = state.runtime.connections.secrets().ok_or_else(|| {
@@ -197,7 +224,7 @@ pub async fn add_slack(
         db::NewChannel {
             id: &id,
             team_id: &team_id,
-            kind: ChannelKind::Slack,
+            kind,
             name: &name,
             min_severity_rank: min.rank(),
             target: &target,
@@ -213,7 +240,8 @@ pub async fn add_slack(
         "channel.created",
         &id,
         &format!(
-            "Slack \u{201c}{name}\u{201d} to {target}, {} and above",
+            "{} \u{201c}{name}\u{201d} to {target}, {} and above",
+            kind.label(),
             min.as_str()
         ),
     )
@@ -223,6 +251,33 @@ pub async fn add_slack(
         .await?
         .ok_or(AppError::Internal)?;
     Ok(info(row))
+}
+
+/// A Slack or Discord channel: each escalation is posted there by the team's bot, and
+/// updated with its outcome.
+pub async fn add_chat_channel(
+    kind: String,
+    team_id: String,
+    name: String,
+    bot_token: String,
+    channel_id: String,
+    min_severity: String,
+) -> Result<ChannelInfo, AppError> {
+    match kind.trim() {
+        "slack" => {
+            let read = || Ok((slack_token(&bot_token)?, slack_channel(&channel_id)?));
+            add_chat(ChannelKind::Slack, team_id, name, read, min_severity).await
+        }
+        "discord" => {
+            let read = || Ok((discord_token(&bot_token)?, discord_channel(&channel_id)?));
+            add_chat(ChannelKind::Discord, team_id, name, read, min_severity).await
+        }
+        _ => {
+            // The session first, as everywhere: a signed-out caller learns nothing else.
+            viewer().await?;
+            Err(AppError::invalid("Choose Slack or Discord."))
+        }
+    }
 }
 
 /// The channel if the viewer may change it; another team's does not exist for them.
@@ -330,6 +385,24 @@ pub async fn test(channel_id: String) -> Result<TestResult, AppError> {
             }
             Err(why) => Err(why),
         },
+        ChannelKind::Discord => match super::open_secret(&state, &row) {
+            Ok(token) => {
+                let body = serde_json::json!({
+                    "content": "A test from Flare: this channel works.",
+                    "allowed_mentions": {"parse": []},
+                });
+                let path = format!("/channels/{}/messages", row.target);
+                let api = &state.config.discord_api_url;
+                let client = &state.notifier.client;
+                let method = reqwest::Method::POST;
+                Ok(
+                    super::discord::call(client, api, &token, method, &path, &body)
+                        .await
+                        .outcome,
+                )
+            }
+            Err(why) => Err(why),
+        },
         _ => {
             let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
             super::send_webhook(&state, &row, &delivery_id, "test", body).await
@@ -385,6 +458,34 @@ mod tests {
             assert!(webhook_url(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(webhook_url(&format!("https://e.com/{}", "a".repeat(2000))).is_err());
+    }
+
+    #[test]
+    fn discord_needs_a_bot_token_and_a_channel_id() {
+        let token = format!("{}.{}.{}", "M".repeat(26), "Gx1a2b", "z".repeat(38));
+        assert!(discord_token(&token).is_ok());
+        assert!(discord_token(&format!("Bot {token}")).is_ok());
+        for bad in [
+            "",
+            "abc",
+            "xoxb-1234-5678-abcdefghijkl",
+            &format!("{token} x"),
+        ] {
+            assert!(discord_token(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            discord_channel(" 123456789012345678 ").unwrap(),
+            "123456789012345678"
+        );
+        for bad in [
+            "",
+            "#general",
+            "12345",
+            "12345678901234567a",
+            "123456789012345678901",
+        ] {
+            assert!(discord_channel(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

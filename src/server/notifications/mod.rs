@@ -6,6 +6,7 @@
 //! mid-delivery leaves its row to be claimed again once the claim's deadline passes, and the
 //! delivery's id (the same on every attempt) lets the receiver drop a repeat.
 
+pub mod discord;
 pub mod manage;
 pub mod sla;
 pub mod slack;
@@ -32,6 +33,13 @@ const CLAIM: Duration = Duration::from_secs(webhook::DEADLINE.as_secs() + 20);
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 /// How often an idle worker looks for work other instances queued.
 const IDLE: Duration = Duration::from_secs(1);
+
+/// What a chat channel (Slack, Discord) gave back for a message it accepted: its id (Slack's
+/// `ts`), kept to update the message and to thread reminders under it.
+pub struct Posted {
+    pub outcome: webhook::Outcome,
+    pub message_id: Option<String>,
+}
 
 /// Where a sealed channel secret belongs (it opens only for its own row).
 pub fn seal_context(channel_id: &str) -> String {
@@ -259,11 +267,22 @@ async fn attempt(
             }
         }
         ChannelKind::Slack => match post_to_slack(state, &channel, row, &escalation).await {
-            Ok(slack::Posted {
+            Ok(Posted {
                 outcome: webhook::Outcome::Delivered { .. },
-                ts,
-            }) => Settle::Sent(ts),
-            Ok(slack::Posted {
+                message_id,
+            }) => Settle::Sent(message_id),
+            Ok(Posted {
+                outcome: webhook::Outcome::NotDelivered { error, retry_after },
+                ..
+            }) => Settle::Retry { error, retry_after },
+            Err(why) => Settle::GiveUp(why),
+        },
+        ChannelKind::Discord => match post_to_discord(state, &channel, row, &escalation).await {
+            Ok(Posted {
+                outcome: webhook::Outcome::Delivered { .. },
+                message_id,
+            }) => Settle::Sent(message_id),
+            Ok(Posted {
                 outcome: webhook::Outcome::NotDelivered { error, retry_after },
                 ..
             }) => Settle::Retry { error, retry_after },
@@ -308,7 +327,7 @@ async fn post_to_slack(
     channel: &channels::ChannelRow,
     row: &outbox::Claimed,
     e: &esc_db::EscalationRow,
-) -> Result<slack::Posted, String> {
+) -> Result<Posted, String> {
     let token = open_secret(state, channel)?;
     let url = card_url(state, e);
     let api = state.config.slack_api_url.as_str();
@@ -326,7 +345,7 @@ async fn post_to_slack(
             let mut body = slack::message(&channel.target, e, &url);
             body["ts"] = serde_json::json!(ts);
             let mut posted = slack::call(client, api, &token, "chat.update", &body).await;
-            posted.ts = Some(ts);
+            posted.message_id = Some(ts);
             posted
         }
         // Raised, or answered before its first message could be posted: post it as it
@@ -334,6 +353,42 @@ async fn post_to_slack(
         _ => {
             let body = slack::message(&channel.target, e, &url);
             slack::call(client, api, &token, "chat.postMessage", &body).await
+        }
+    })
+}
+
+/// One Discord delivery: the escalation's message posted, edited with its outcome, or a
+/// reminder replying to it.
+async fn post_to_discord(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    row: &outbox::Claimed,
+    e: &esc_db::EscalationRow,
+) -> Result<Posted, String> {
+    use reqwest::Method;
+    let token = open_secret(state, channel)?;
+    let url = card_url(state, e);
+    let api = state.config.discord_api_url.as_str();
+    let client = &state.notifier.client;
+    let posted = outbox::posted_ref(&state.db, &e.id, &channel.id)
+        .await
+        .map_err(|err| format!("the database could not be read: {err}"))?;
+    let messages = format!("/channels/{}/messages", channel.target);
+    Ok(match (row.event.as_str(), posted) {
+        (outbox::REMINDER, reply_to) => {
+            let body = discord::reminder(e, &url, reply_to.as_deref());
+            discord::call(client, api, &token, Method::POST, &messages, &body).await
+        }
+        (outbox::ANSWERED, Some(id)) => {
+            let body = discord::message(e, &url);
+            let path = format!("{messages}/{id}");
+            let mut posted = discord::call(client, api, &token, Method::PATCH, &path, &body).await;
+            posted.message_id = Some(id);
+            posted
+        }
+        _ => {
+            let body = discord::message(e, &url);
+            discord::call(client, api, &token, Method::POST, &messages, &body).await
         }
     })
 }

@@ -11,11 +11,7 @@ use crate::server::db::escalations::EscalationRow;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// What Slack gave back for a posted message: its `ts`, with Outcome::Delivered.
-pub struct Posted {
-    pub outcome: Outcome,
-    pub ts: Option<String>,
-}
+use super::Posted;
 
 /// Calls one Web API method with a JSON body.
 pub async fn call(
@@ -68,14 +64,14 @@ pub async fn call(
             status: status.as_u16(),
             took: started.elapsed(),
         },
-        ts: body["ts"].as_str().map(str::to_string),
+        message_id: body["ts"].as_str().map(str::to_string),
     }
 }
 
 fn not_posted(error: String, retry_after: Option<Duration>) -> Posted {
     Posted {
         outcome: Outcome::NotDelivered { error, retry_after },
-        ts: None,
+        message_id: None,
     }
 }
 
