@@ -177,19 +177,7 @@ pub fn NotificationsPage() -> impl IntoView {
                         {severity_options(Severity::Info)}
                     </select>
                     <label for="chat-team">"Team to post for"</label>
-                    <Suspense>
-                        {move || Suspend::new(async move {
-                            let teams = teams.await.unwrap_or_default();
-                            view! {
-                                <select id="chat-team" name="team_id">
-                                    {teams
-                                        .into_iter()
-                                        .map(|t| view! { <option value=t.id>{t.name}</option> })
-                                        .collect_view()}
-                                </select>
-                            }
-                        })}
-                    </Suspense>
+                    <TeamSelect id="chat-team" teams />
                     <FormError message=chat_error />
                     <button type="submit" class="primary" disabled=move || add_chat.pending().get()>
                         "Add chat channel"
@@ -210,19 +198,7 @@ pub fn NotificationsPage() -> impl IntoView {
                         {severity_options(Severity::Info)}
                     </select>
                     <label for="channel-team">"Team"</label>
-                    <Suspense>
-                        {move || Suspend::new(async move {
-                            let teams = teams.await.unwrap_or_default();
-                            view! {
-                                <select id="channel-team" name="team_id">
-                                    {teams
-                                        .into_iter()
-                                        .map(|t| view! { <option value=t.id>{t.name}</option> })
-                                        .collect_view()}
-                                </select>
-                            }
-                        })}
-                    </Suspense>
+                    <TeamSelect id="channel-team" teams />
                     <FormError message=add_error />
                     <button type="submit" class="primary" disabled=move || add.pending().get()>
                         "Add channel"
@@ -230,6 +206,29 @@ pub fn NotificationsPage() -> impl IntoView {
                 })}
             </ActionForm>
         </section>
+    }
+}
+
+/// The viewer's teams to choose from (`name="team_id"`).
+#[component]
+fn TeamSelect(
+    id: &'static str,
+    teams: crate::components::data::Data<Result<Vec<crate::members::Team>, crate::error::AppError>>,
+) -> impl IntoView {
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let teams = teams.await.unwrap_or_default();
+                view! {
+                    <select id=id name="team_id">
+                        {teams
+                            .into_iter()
+                            .map(|t| view! { <option value=t.id>{t.name}</option> })
+                            .collect_view()}
+                    </select>
+                }
+            })}
+        </Suspense>
     }
 }
 

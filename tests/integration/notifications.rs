@@ -23,6 +23,51 @@ use std::time::{Duration, Instant};
 
 pub const KEY: &str = "efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef";
 
+/// What a local server recorded, in order, shared with the test.
+pub struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Self(Default::default())
+    }
+}
+
+impl<T: Clone + std::fmt::Debug> Log<T> {
+    /// Records one entry; returns how many there are now.
+    pub fn push(&self, t: T) -> usize {
+        let mut all = self.0.lock().unwrap();
+        all.push(t);
+        all.len()
+    }
+
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 20 s) until there are `n` entries.
+    pub async fn wait_for(&self, n: usize) -> Vec<T> {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let all = self.all();
+            if all.len() >= n {
+                return all;
+            }
+            assert!(
+                Instant::now() < until,
+                "{n} requests expected within 20 s; got {}: {all:?}",
+                all.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// One request a receiver got.
 #[derive(Clone, Debug)]
 pub struct Got {
@@ -64,7 +109,7 @@ pub type Answer = (u16, Option<u64>);
 #[derive(Clone)]
 pub struct Receiver {
     script: Arc<Mutex<VecDeque<Answer>>>,
-    got: Arc<Mutex<Vec<Got>>>,
+    got: Log<Got>,
     pub url: String,
 }
 
@@ -84,7 +129,7 @@ impl Receiver {
             body: String,
         ) -> Response {
             let (status, retry_after) = r.script.lock().unwrap().pop_front().unwrap_or((200, None));
-            r.got.lock().unwrap().push(Got {
+            r.got.push(Got {
                 path: uri.path().to_string(),
                 headers,
                 body,
@@ -104,24 +149,12 @@ impl Receiver {
     }
 
     pub fn got(&self) -> Vec<Got> {
-        self.got.lock().unwrap().clone()
+        self.got.all()
     }
 
     /// Waits (at most 20 s) until `n` requests came.
     pub async fn wait_for(&self, n: usize) -> Vec<Got> {
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.got();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                Instant::now() < until,
-                "{n} requests expected within 20 s; got {}: {got:?}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.got.wait_for(n).await
     }
 }
 
@@ -1027,7 +1060,7 @@ const BOT_TOKEN: &str = "xoxb-1111-2222-abcdefghijklmnop";
 /// (`None`: Slack's usual success), and records every call.
 #[derive(Clone)]
 struct FakeSlack {
-    calls: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
+    calls: Log<(String, HeaderMap, Value)>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     next_ts: Arc<Mutex<u64>>,
     url: String,
@@ -1050,10 +1083,7 @@ impl FakeSlack {
             body: String,
         ) -> Response {
             let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            f.calls
-                .lock()
-                .unwrap()
-                .push((name.clone(), headers.clone(), body.clone()));
+            f.calls.push((name.clone(), headers.clone(), body.clone()));
             if let Some((status, retry_after)) = f.script.lock().unwrap().pop_front() {
                 let mut res = (
                     AxumStatus::from_u16(status).unwrap(),
@@ -1093,22 +1123,11 @@ impl FakeSlack {
     }
 
     fn calls(&self) -> Vec<(String, HeaderMap, Value)> {
-        self.calls.lock().unwrap().clone()
+        self.calls.all()
     }
 
     async fn wait_for(&self, n: usize) -> Vec<(String, HeaderMap, Value)> {
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let calls = self.calls();
-            if calls.len() >= n {
-                return calls;
-            }
-            assert!(
-                Instant::now() < until,
-                "{n} Slack calls expected; got {calls:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.calls.wait_for(n).await
     }
 }
 
@@ -1324,7 +1343,7 @@ const DISCORD_CHANNEL: &str = "123456789012345678";
 /// can be scripted, and every call is recorded as (method, path, body).
 #[derive(Clone)]
 struct FakeDiscord {
-    calls: Arc<Mutex<Vec<(String, String, Value)>>>,
+    calls: Log<(String, String, Value)>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     url: String,
 }
@@ -1346,11 +1365,9 @@ impl FakeDiscord {
             body: String,
         ) -> Response {
             let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let n = {
-                let mut calls = f.calls.lock().unwrap();
-                calls.push((method.to_string(), uri.path().to_string(), body));
-                calls.len()
-            };
+            let n = f
+                .calls
+                .push((method.to_string(), uri.path().to_string(), body));
             if let Some((status, retry_after)) = f.script.lock().unwrap().pop_front() {
                 let mut res = (
                     AxumStatus::from_u16(status).unwrap(),
@@ -1386,22 +1403,11 @@ impl FakeDiscord {
     }
 
     fn calls(&self) -> Vec<(String, String, Value)> {
-        self.calls.lock().unwrap().clone()
+        self.calls.all()
     }
 
     async fn wait_for(&self, n: usize) -> Vec<(String, String, Value)> {
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let calls = self.calls();
-            if calls.len() >= n {
-                return calls;
-            }
-            assert!(
-                Instant::now() < until,
-                "{n} Discord calls expected; got {calls:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.calls.wait_for(n).await
     }
 }
 

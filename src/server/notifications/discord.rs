@@ -6,13 +6,13 @@
 //! pinged: `allowed_mentions` is empty, so text from an agent cannot mention @everyone.
 
 use super::Posted;
-use super::webhook::{DEADLINE, Outcome};
+use super::webhook::{Outcome, retry_after, unreachable};
 use crate::escalations::EscalationStatus;
 use crate::rules::Severity;
 use crate::server::config::Secret;
 use crate::server::db::escalations::EscalationRow;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Sends one request; `path` is under the API's base (`/channels/{id}/messages`).
 pub async fn call(
@@ -32,26 +32,14 @@ pub async fn call(
         .await;
     let res = match sent {
         Ok(res) => res,
-        Err(e) => {
-            let error = if e.is_timeout() {
-                format!("Discord did not answer within {} s", DEADLINE.as_secs())
-            } else {
-                "could not connect to Discord".to_string()
-            };
-            return not_posted(error, None);
-        }
+        Err(e) => return Posted::not_delivered(unreachable(&e, Some("Discord")), None),
     };
     let status = res.status();
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 3600.0)));
+    let retry_after = retry_after(res.headers());
     let body: Value = res.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
         let said = body["message"].as_str().unwrap_or("no reason given");
-        return not_posted(
+        return Posted::not_delivered(
             format!("Discord answered HTTP {}: {said}", status.as_u16()),
             retry_after,
         );
@@ -62,13 +50,6 @@ pub async fn call(
             took: started.elapsed(),
         },
         message_id: body["id"].as_str().map(str::to_string),
-    }
-}
-
-fn not_posted(error: String, retry_after: Option<Duration>) -> Posted {
-    Posted {
-        outcome: Outcome::NotDelivered { error, retry_after },
-        message_id: None,
     }
 }
 

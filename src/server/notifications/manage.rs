@@ -85,56 +85,10 @@ pub async fn add_webhook(
     url: String,
     min_severity: String,
 ) -> Result<NewChannel, AppError> {
-    let v = viewer().await?;
-    v.require_manager_to("manage notifications")?;
-    v.require_team(&team_id)?;
-    let state = app_state()?;
-    let name = validate::name(&name, "channel name", 80)?;
-    let url = webhook_url(&url)?;
-    let min = severity(&min_severity)?;
-    let id = new_id();
     let secret = format!("whsec_{}", crate::server::secret_box::random_hex());
-    let secrets = state.runtime.connections.secrets().ok_or_else(|| {
-        AppError::invalid(
-            "Flare cannot store signing secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
-        )
-    })?;
-    let sealed = secrets.seal(&Secret::new(&secret), &seal_context(&id));
-    let mut tx = state.db.begin().await?;
-    db::insert(
-        &mut *tx,
-        db::NewChannel {
-            id: &id,
-            team_id: &team_id,
-            kind: ChannelKind::Webhook,
-            name: &name,
-            min_severity_rank: min.rank(),
-            target: &url,
-            secret: Some(&sealed),
-            created_by: &v.user.id,
-        },
-    )
-    .await?;
-    audit::record_for(
-        &mut *tx,
-        v.actor(),
-        Some(&team_id),
-        "channel.created",
-        &id,
-        &format!(
-            "webhook \u{201c}{name}\u{201d} to {url}, {} and above",
-            min.as_str()
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    let row = db::live_by_id(&state.db, &id)
-        .await?
-        .ok_or(AppError::Internal)?;
-    Ok(NewChannel {
-        channel: info(row),
-        secret,
-    })
+    let read = || Ok((Secret::new(&secret), webhook_url(&url)?));
+    let channel = add(ChannelKind::Webhook, team_id, name, read, min_severity).await?;
+    Ok(NewChannel { channel, secret })
 }
 
 /// A Slack bot token (`xoxb-…`): what "Install to workspace" gives a Slack app.
@@ -195,9 +149,9 @@ fn discord_channel(raw: &str) -> Result<String, AppError> {
     Ok(c.to_string())
 }
 
-/// A chat channel (Slack or Discord) with its bot token sealed; `read` checks the token and
-/// the channel's ID once the caller may add channels to the team.
-async fn add_chat(
+/// A channel with its secret (a webhook's signing secret, a bot token) sealed; `read` gives
+/// the secret and where deliveries go, checked once the caller may add channels to the team.
+async fn add(
     kind: ChannelKind,
     team_id: String,
     name: String,
@@ -214,7 +168,7 @@ async fn add_chat(
     let id = new_id();
     let secrets = state.runtime.connections.secrets().ok_or_else(|| {
         AppError::invalid(
-            "Flare cannot store bot tokens yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
+            "Flare cannot store channel secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
         )
     })?;
     let sealed = secrets.seal(&token, &seal_context(&id));
@@ -266,11 +220,11 @@ pub async fn add_chat_channel(
     match kind.trim() {
         "slack" => {
             let read = || Ok((slack_token(&bot_token)?, slack_channel(&channel_id)?));
-            add_chat(ChannelKind::Slack, team_id, name, read, min_severity).await
+            add(ChannelKind::Slack, team_id, name, read, min_severity).await
         }
         "discord" => {
             let read = || Ok((discord_token(&bot_token)?, discord_channel(&channel_id)?));
-            add_chat(ChannelKind::Discord, team_id, name, read, min_severity).await
+            add(ChannelKind::Discord, team_id, name, read, min_severity).await
         }
         _ => {
             // The session first, as everywhere: a signed-out caller learns nothing else.

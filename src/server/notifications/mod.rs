@@ -41,6 +41,15 @@ pub struct Posted {
     pub message_id: Option<String>,
 }
 
+impl Posted {
+    pub fn not_delivered(error: String, retry_after: Option<Duration>) -> Self {
+        Self {
+            outcome: webhook::Outcome::NotDelivered { error, retry_after },
+            message_id: None,
+        }
+    }
+}
+
 /// Where a sealed channel secret belongs (it opens only for its own row).
 pub fn seal_context(channel_id: &str) -> String {
     format!("channel:{channel_id}")

@@ -4,12 +4,12 @@
 //! reply in the message's thread. Slack answers HTTP 200 with `{"ok": false, "error": …}` for
 //! most failures and 429 with `Retry-After` when rate limited; both count as not delivered.
 
-use super::webhook::{DEADLINE, Outcome};
+use super::webhook::{Outcome, retry_after, unreachable};
 use crate::escalations::EscalationStatus;
 use crate::server::config::Secret;
 use crate::server::db::escalations::EscalationRow;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Posted;
 
@@ -30,24 +30,12 @@ pub async fn call(
         .await;
     let res = match sent {
         Ok(res) => res,
-        Err(e) => {
-            let error = if e.is_timeout() {
-                format!("Slack did not answer within {} s", DEADLINE.as_secs())
-            } else {
-                "could not connect to Slack".to_string()
-            };
-            return not_posted(error, None);
-        }
+        Err(e) => return Posted::not_delivered(unreachable(&e, Some("Slack")), None),
     };
     let status = res.status();
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s.min(3600)));
+    let retry_after = retry_after(res.headers());
     if !status.is_success() {
-        return not_posted(
+        return Posted::not_delivered(
             format!("Slack answered HTTP {}", status.as_u16()),
             retry_after,
         );
@@ -57,7 +45,7 @@ pub async fn call(
         let error = body["error"]
             .as_str()
             .unwrap_or("an answer Flare could not read");
-        return not_posted(format!("Slack said {error}"), retry_after);
+        return Posted::not_delivered(format!("Slack said {error}"), retry_after);
     }
     Posted {
         outcome: Outcome::Delivered {
@@ -65,13 +53,6 @@ pub async fn call(
             took: started.elapsed(),
         },
         message_id: body["ts"].as_str().map(str::to_string),
-    }
-}
-
-fn not_posted(error: String, retry_after: Option<Duration>) -> Posted {
-    Posted {
-        outcome: Outcome::NotDelivered { error, retry_after },
-        message_id: None,
     }
 }
 

@@ -36,6 +36,28 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build the notification client")
 }
 
+/// Why a request got no answer, in words for the card; `peer` names who did not answer.
+pub fn unreachable(e: &reqwest::Error, peer: Option<&str>) -> String {
+    match (peer, e.is_timeout(), e.is_connect()) {
+        (None, true, _) => format!("no answer within {} s", DEADLINE.as_secs()),
+        (Some(p), true, _) => format!("{p} did not answer within {} s", DEADLINE.as_secs()),
+        (None, _, true) => "could not connect".to_string(),
+        (Some(p), _, true) => format!("could not connect to {p}"),
+        (None, _, _) => "the request failed".to_string(),
+        (Some(p), _, _) => format!("the request to {p} failed"),
+    }
+}
+
+/// What a refusal's `Retry-After` asked for (seconds, fractions allowed), at most an hour.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite())
+        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
+}
+
 pub async fn send(
     client: &reqwest::Client,
     url: &str,
@@ -60,15 +82,8 @@ pub async fn send(
     let res = match sent {
         Ok(res) => res,
         Err(e) => {
-            let error = if e.is_timeout() {
-                format!("no answer within {} s", DEADLINE.as_secs())
-            } else if e.is_connect() {
-                "could not connect".to_string()
-            } else {
-                "the request failed".to_string()
-            };
             return Outcome::NotDelivered {
-                error,
+                error: unreachable(&e, None),
                 retry_after: None,
             };
         }
@@ -80,12 +95,7 @@ pub async fn send(
             took: started.elapsed(),
         };
     }
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s.min(3600)));
+    let retry_after = retry_after(res.headers());
     Outcome::NotDelivered {
         error: format!("HTTP {}", status.as_u16()),
         retry_after,
