@@ -2,8 +2,8 @@ import { expect, Page } from '@playwright/test';
 import { spawn, ChildProcess } from 'child_process';
 import { OWNER, bin, flareEnv } from '../playwright.config';
 
-/** Starts a Flare of the test's own (an owner and the demo data) on `port`; resolves once it answers. */
-export async function launchFlare(port: number, db: string): Promise<ChildProcess> {
+/** Starts a Flare of the test's own (an owner and the demo data, and `extra` settings) on `port`; resolves once it answers. */
+export async function launchFlare(port: number, db: string, extra: Record<string, string> = {}): Promise<ChildProcess> {
   const flare = spawn(bin, [], {
     env: {
       ...process.env,
@@ -11,6 +11,7 @@ export async function launchFlare(port: number, db: string): Promise<ChildProces
         FLARE_ADMIN_EMAIL: OWNER.email,
         FLARE_ADMIN_PASSWORD: OWNER.password,
         FLARE_DEMO: '1',
+        ...extra,
       }),
     },
     stdio: ['ignore', 'ignore', 'inherit'],

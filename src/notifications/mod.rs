@@ -42,6 +42,9 @@ pub struct ChannelInfo {
     pub min_severity: Severity,
     pub muted: bool,
     pub created_at_ms: i64,
+    /// Where Slack sends button clicks (the app's Interactivity Request URL), once the
+    /// channel takes answers.
+    pub answers_url: Option<String>,
 }
 
 /// A new webhook channel: the only time its signing secret is shown.
@@ -200,4 +203,63 @@ pub async fn delete_channel(channel_id: String) -> Result<(), AppError> {
 #[server(endpoint = "test_channel")]
 pub async fn test_channel(channel_id: String) -> Result<TestResult, AppError> {
     crate::server::notifications::manage::test(channel_id).await
+}
+
+/// Turns a Slack channel's Respond & Resume and Dismiss buttons on with the Slack app's
+/// signing secret (empty: off).
+#[server(endpoint = "set_channel_signing_secret")]
+pub async fn set_channel_signing_secret(
+    channel_id: String,
+    signing_secret: String,
+) -> Result<(), AppError> {
+    crate::server::notifications::manage::set_signing_secret(channel_id, signing_secret).await
+}
+
+/// A chat account linked to the viewer's Flare account: its clicks answer as them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLink {
+    /// "slack".
+    pub kind: String,
+    /// The Slack workspace's id.
+    pub workspace: String,
+    /// The account's id there.
+    pub external_id: String,
+    pub created_at_ms: i64,
+}
+
+/// A link offered from Slack, as the person about to take it sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkOffer {
+    pub kind: String,
+    pub workspace: String,
+    pub external_id: String,
+    pub external_name: String,
+}
+
+/// What the link `token` (from a private reply in Slack) would link; an error once it expired
+/// or was used.
+#[server(endpoint = "chat_link_offer")]
+pub async fn chat_link_offer(token: String) -> Result<LinkOffer, AppError> {
+    crate::server::notifications::links::offer(token).await
+}
+
+/// Links the chat account of the offer `token` to the signed-in person.
+#[server(endpoint = "link_chat_account")]
+pub async fn link_chat_account(token: String) -> Result<LinkOffer, AppError> {
+    crate::server::notifications::links::link(token).await
+}
+
+/// The signed-in person's linked chat accounts.
+#[server(endpoint = "list_chat_links")]
+pub async fn list_chat_links() -> Result<Vec<ChatLink>, AppError> {
+    crate::server::notifications::links::list().await
+}
+
+#[server(endpoint = "unlink_chat_account")]
+pub async fn unlink_chat_account(
+    kind: String,
+    workspace: String,
+    external_id: String,
+) -> Result<(), AppError> {
+    crate::server::notifications::links::unlink(kind, workspace, external_id).await
 }

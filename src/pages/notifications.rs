@@ -8,7 +8,7 @@ use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::members::my_teams;
 use crate::notifications::{
     AddChatChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity,
-    SetChannelMuted, TeamSla, TestChannel, list_channels, load_slas,
+    SetChannelMuted, SetChannelSigningSecret, TeamSla, TestChannel, list_channels, load_slas,
 };
 use crate::rules::Severity;
 use leptos::prelude::*;
@@ -37,6 +37,7 @@ pub fn NotificationsPage() -> impl IntoView {
     let tune = ServerAction::<SetChannelMinSeverity>::new();
     let delete = ServerAction::<DeleteChannel>::new();
     let test = ServerAction::<TestChannel>::new();
+    let sign = ServerAction::<SetChannelSigningSecret>::new();
     let channels = data(
         move || {
             (
@@ -45,6 +46,7 @@ pub fn NotificationsPage() -> impl IntoView {
                 mute.version().get(),
                 tune.version().get(),
                 delete.version().get(),
+                sign.version().get(),
             )
         },
         |_| list_channels(),
@@ -60,6 +62,7 @@ pub fn NotificationsPage() -> impl IntoView {
             .or_else(|| tune.value().with(error_text))
             .or_else(|| delete.value().with(error_text))
             .or_else(|| test.value().with(error_text))
+            .or_else(|| sign.value().with(error_text))
     });
     let tested = move || {
         test.value().get().and_then(Result::ok).map(|r| {
@@ -121,7 +124,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                 <tbody>
                                     {list
                                         .into_iter()
-                                        .map(|c| view! { <ChannelRow c mute tune delete test /> })
+                                        .map(|c| view! { <ChannelRow c mute tune delete test sign /> })
                                         .collect_view()}
                                 </tbody>
                             </table>
@@ -239,7 +242,10 @@ fn ChannelRow(
     tune: ServerAction<SetChannelMinSeverity>,
     delete: ServerAction<DeleteChannel>,
     test: ServerAction<TestChannel>,
+    sign: ServerAction<SetChannelSigningSecret>,
 ) -> impl IntoView {
+    let answers = (c.kind == crate::notifications::ChannelKind::Slack)
+        .then(|| view! { <AnswerButtons c=c.clone() sign /> });
     let severity_id = format!("severity-{}", c.id);
     let (state, toggle, muted_next) = match c.muted {
         true => ("Muted", "Unmute", "false"),
@@ -260,6 +266,7 @@ fn ChannelRow(
             <td>{c.team_name.clone()}</td>
             <td class="reason">
                 <code>{c.target.clone()}</code>
+                {answers}
             </td>
             <td>
                 <ActionForm action=tune attr:class="inline-form">
@@ -310,6 +317,60 @@ fn ChannelRow(
                 </ActionForm>
             </td>
         </tr>
+    }
+}
+
+/// A Slack channel's Respond & Resume and Dismiss buttons: on with the Slack app's signing
+/// secret, which then needs the Request URL shown here.
+#[component]
+fn AnswerButtons(c: ChannelInfo, sign: ServerAction<SetChannelSigningSecret>) -> impl IntoView {
+    let id = c.id.clone();
+    match c.answers_url {
+        Some(url) => {
+            let label = format!("Turn off buttons for {}", c.name);
+            view! {
+                <p class="helper">
+                    "Answer buttons on. Slack's Interactivity Request URL: "
+                    <code>{url}</code>
+                </p>
+                <ActionForm action=sign>
+                    {InStep(view! {
+                        <input type="hidden" name="channel_id" value=id.clone() />
+                        <input type="hidden" name="signing_secret" value="" />
+                        <button type="submit" aria-label=label.clone()>
+                            "Turn off buttons"
+                        </button>
+                    })}
+                </ActionForm>
+            }
+            .into_any_in_step()
+        }
+        None => {
+            let input_id = format!("signing-{}", c.id);
+            let label = format!("Signing secret for {}", c.name);
+            view! {
+                <ActionForm action=sign attr:class="inline-form">
+                    {InStep(view! {
+                        <input type="hidden" name="channel_id" value=id.clone() />
+                        <label for=input_id.clone() class="visually-hidden">
+                            {label.clone()}
+                        </label>
+                        <input
+                            id=input_id.clone()
+                            name="signing_secret"
+                            type="password"
+                            autocomplete="off"
+                            placeholder="Signing secret"
+                            required
+                        />
+                        <button type="submit" disabled=move || sign.pending().get()>
+                            "Turn on buttons"
+                        </button>
+                    })}
+                </ActionForm>
+            }
+            .into_any_in_step()
+        }
     }
 }
 

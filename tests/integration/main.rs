@@ -9,6 +9,7 @@ mod anthropic;
 mod audit;
 mod auth;
 mod chat;
+mod chat_answers;
 mod common;
 mod data_layer;
 mod durability;

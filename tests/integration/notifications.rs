@@ -165,7 +165,7 @@ async fn setup(retry_ms: u64) -> (Chat, String) {
 }
 
 /// `setup` with more of the configuration changed by `change`.
-async fn setup_with(
+pub async fn setup_with(
     retry_ms: u64,
     change: impl FnOnce(&mut flare::server::config::Config),
 ) -> (Chat, String) {
@@ -1053,21 +1053,21 @@ async fn slas_and_snoozes_refuse_bad_input_and_other_teams() {
 
 // ---- Slack ----
 
-const BOT_TOKEN: &str = "xoxb-1111-2222-abcdefghijklmnop";
+pub const BOT_TOKEN: &str = "xoxb-1111-2222-abcdefghijklmnop";
 
 /// A local server that speaks Slack's Web API for `chat.postMessage` and `chat.update`: it
 /// checks the bot token as Slack does, answers each call with the next scripted answer
 /// (`None`: Slack's usual success), and records every call.
 #[derive(Clone)]
-struct FakeSlack {
+pub struct FakeSlack {
     calls: Log<(String, HeaderMap, Value)>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     next_ts: Arc<Mutex<u64>>,
-    url: String,
+    pub url: String,
 }
 
 impl FakeSlack {
-    async fn start(script: Vec<Answer>) -> Self {
+    pub async fn start(script: Vec<Answer>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api", listener.local_addr().unwrap());
         let fake = Self {
@@ -1115,19 +1115,31 @@ impl FakeSlack {
             axum::Json(serde_json::json!({"ok": true, "channel": body["channel"], "ts": ts}))
                 .into_response()
         }
+        // Where a click's `response_url` points: private replies, recorded as "response_url".
+        async fn respond(State(f): State<FakeSlack>, headers: HeaderMap, body: String) -> Response {
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            f.calls.push(("response_url".into(), headers, body));
+            AxumStatus::OK.into_response()
+        }
         let app = Router::new()
             .route("/api/{method}", axum::routing::post(method))
+            .route("/respond", axum::routing::post(respond))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
     }
 
-    fn calls(&self) -> Vec<(String, HeaderMap, Value)> {
+    pub fn calls(&self) -> Vec<(String, HeaderMap, Value)> {
         self.calls.all()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<(String, HeaderMap, Value)> {
+    pub async fn wait_for(&self, n: usize) -> Vec<(String, HeaderMap, Value)> {
         self.calls.wait_for(n).await
+    }
+
+    /// Where a click's private replies go.
+    pub fn response_url(&self) -> String {
+        self.url.replace("/api", "/respond")
     }
 }
 

@@ -10,6 +10,12 @@ pub enum Actor<'a> {
         id: &'a str,
         email: &'a str,
     },
+    /// A person acting from elsewhere ("ada@example.com via Slack").
+    UserVia {
+        id: &'a str,
+        email: &'a str,
+        via: &'a str,
+    },
     /// An agent acting on its own (raising an escalation).
     Agent {
         name: &'a str,
@@ -49,6 +55,9 @@ impl From<Actor<'_>> for ActorLabel {
     fn from(actor: Actor<'_>) -> Self {
         let (id, label) = match actor {
             Actor::User { id, email } => (Some(id.to_string()), email.to_string()),
+            Actor::UserVia { id, email, via } => {
+                (Some(id.to_string()), format!("{email} via {via}"))
+            }
             Actor::Agent { name } => (None, format!("agent: {name}")),
             Actor::System => (None, "system".to_string()),
             Actor::Token { name } => (None, format!("token: {name}")),

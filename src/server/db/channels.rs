@@ -17,12 +17,15 @@ pub struct ChannelRow {
     pub target: String,
     /// Sealed with the deployment's key (see `secret_box`): never sent anywhere.
     pub secret: Option<String>,
+    /// A Slack app's signing secret, sealed too: set, the messages get answer buttons.
+    pub signing_secret: Option<String>,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT c.id, c.team_id, t.name AS team_name, c.kind, c.name, \
-    c.min_severity_rank, c.muted, c.target, c.secret, c.created_at, c.deleted_at \
+    c.min_severity_rank, c.muted, c.target, c.secret, c.signing_secret, c.created_at, \
+    c.deleted_at \
     FROM channels c JOIN teams t ON t.id = c.team_id";
 
 pub struct NewChannel<'a> {
@@ -160,6 +163,23 @@ pub async fn delete<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(id)
     .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Sets (sealed) or clears the signing secret that lets people answer from the channel.
+pub async fn set_signing_secret<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    sealed: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE channels SET signing_secret = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(sealed.map(str::to_string))
+    .bind(now_ms())
     .execute(ex)
     .await?;
     Ok(r.rows_affected() > 0)

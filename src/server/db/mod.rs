@@ -5,6 +5,7 @@ pub mod admin_agent;
 pub mod agents;
 pub mod audit;
 pub mod channels;
+pub mod chat_links;
 pub mod connections;
 pub mod escalations;
 pub mod login_failures;

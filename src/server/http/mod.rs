@@ -3,6 +3,7 @@
 
 pub(crate) mod api;
 mod hooks;
+mod integrations;
 mod live;
 mod middleware;
 mod openapi;
@@ -80,6 +81,11 @@ pub fn router(state: AppState) -> Router {
         .route(crate::live::LIVE_PATH, get(live::live))
         .route("/embed/live", get(live::embed_live))
         .route("/embed-widget.js", get(embed_widget_js))
+        // Answers from Slack: signed by Slack, not by a browser session.
+        .route(
+            "/integrations/slack/{id}",
+            axum::routing::post(integrations::slack),
+        )
         // The API and the webhooks, each route registered with its documentation.
         .merge(openapi::routes().split_for_parts().0)
         .leptos_routes_with_context(

@@ -17,8 +17,12 @@ use crate::validate;
 /// The longest webhook URL accepted.
 const MAX_URL_BYTES: usize = 2000;
 
-fn info(row: ChannelRow) -> ChannelInfo {
+fn info(row: ChannelRow, public_url: &str) -> ChannelInfo {
     ChannelInfo {
+        answers_url: row
+            .signing_secret
+            .is_some()
+            .then(|| format!("{public_url}/integrations/slack/{}", row.id)),
         min_severity: severity_of_rank(row.min_severity_rank),
         muted: row.muted != 0,
         id: row.id,
@@ -75,7 +79,7 @@ pub async fn list() -> Result<Vec<ChannelInfo>, AppError> {
     Ok(db::for_teams(&state.db, &v.team_ids)
         .await?
         .into_iter()
-        .map(info)
+        .map(|row| info(row, &state.config.public_url))
         .collect())
 }
 
@@ -204,7 +208,7 @@ async fn add(
     let row = db::live_by_id(&state.db, &id)
         .await?
         .ok_or(AppError::Internal)?;
-    Ok(info(row))
+    Ok(info(row, &state.config.public_url))
 }
 
 /// A Slack or Discord channel: each escalation is posted there by the team's bot, and
@@ -289,6 +293,56 @@ pub async fn set_min_severity(channel_id: String, min_severity: String) -> Resul
         Box::pin(db::set_min_severity(conn, id, min.rank()))
     })
     .await
+}
+
+/// Turns a Slack channel's answer buttons on with its app's signing secret (sealed), or off
+/// with an empty one.
+pub async fn set_signing_secret(
+    channel_id: String,
+    signing_secret: String,
+) -> Result<(), AppError> {
+    let (v, state, row) = editable(&channel_id).await?;
+    if row.kind != ChannelKind::Slack {
+        return Err(AppError::invalid(
+            "Only Slack channels take answers from buttons.",
+        ));
+    }
+    let raw = signing_secret.trim();
+    let sealed = if raw.is_empty() {
+        None
+    } else {
+        if !(16..=128).contains(&raw.len()) || !raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(AppError::invalid(
+                "Paste the app's Signing Secret (Slack app settings → Basic Information → App Credentials): letters and digits, usually 32.",
+            ));
+        }
+        let secrets = state.runtime.connections.secrets().ok_or_else(|| {
+            AppError::invalid(
+                "Flare cannot store channel secrets yet: set FLARE_SECRET_KEY and restart.",
+            )
+        })?;
+        Some(secrets.seal(&Secret::new(raw), &super::answers::signing_context(&row.id)))
+    };
+    let mut tx = state.db.begin().await?;
+    if !db::set_signing_secret(&mut *tx, &row.id, sealed.as_deref()).await? {
+        return Err(AppError::NotFound("No such channel.".into()));
+    }
+    let what = if sealed.is_some() {
+        "takes answers from its buttons"
+    } else {
+        "takes no more answers from buttons"
+    };
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&row.team_id),
+        "channel.changed",
+        &row.id,
+        &format!("\u{201c}{}\u{201d} {what}", row.name),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn delete(channel_id: String) -> Result<(), AppError> {

@@ -6,7 +6,9 @@
 //! mid-delivery leaves its row to be claimed again once the claim's deadline passes, and the
 //! delivery's id (the same on every attempt) lets the receiver drop a repeat.
 
+pub mod answers;
 pub mod discord;
+pub mod links;
 pub mod manage;
 pub mod sla;
 pub mod slack;
@@ -351,7 +353,7 @@ async fn post_to_slack(
             slack::call(client, api, &token, "chat.postMessage", &body).await
         }
         (outbox::ANSWERED, Some(ts)) => {
-            let mut body = slack::message(&channel.target, e, &url);
+            let mut body = slack::message(&channel.target, e, &url, false);
             body["ts"] = serde_json::json!(ts);
             let mut posted = slack::call(client, api, &token, "chat.update", &body).await;
             posted.message_id = Some(ts);
@@ -360,7 +362,8 @@ async fn post_to_slack(
         // Raised, or answered before its first message could be posted: post it as it
         // stands now.
         _ => {
-            let body = slack::message(&channel.target, e, &url);
+            let buttons = answers::has_buttons(channel);
+            let body = slack::message(&channel.target, e, &url, buttons);
             slack::call(client, api, &token, "chat.postMessage", &body).await
         }
     })

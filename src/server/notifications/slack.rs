@@ -57,14 +57,15 @@ pub async fn call(
 }
 
 /// Slack's mrkdwn escapes: only these three are special.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
-/// The message of an escalation as it stands (raised, or answered).
-pub fn message(channel: &str, e: &EscalationRow, url: &str) -> Value {
+/// The message of an escalation as it stands (raised, or answered); an open one carries
+/// Respond & Resume and Dismiss buttons when the channel takes answers (`buttons`).
+pub fn message(channel: &str, e: &EscalationRow, url: &str, buttons: bool) -> Value {
     let (icon, _) = crate::escalations::severity_icon(e.severity);
     let headline = format!(
         "{icon} *Agent Needs Help* \u{2014} {}",
@@ -107,10 +108,18 @@ pub fn message(channel: &str, e: &EscalationRow, url: &str) -> Value {
         Some(text) => {
             blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}))
         }
-        None => blocks.push(json!({"type": "actions", "elements": [{
-            "type": "button", "action_id": "open_card",
-            "text": {"type": "plain_text", "text": "Open in Flare"}, "url": url
-        }]})),
+        None => {
+            let mut elements = if buttons {
+                super::answers::buttons(&e.id)
+            } else {
+                Vec::new()
+            };
+            elements.push(json!({
+                "type": "button", "action_id": "open_card",
+                "text": {"type": "plain_text", "text": "Open in Flare"}, "url": url
+            }));
+            blocks.push(json!({"type": "actions", "elements": elements}))
+        }
     }
     let fallback = match &outcome {
         Some(_) => format!("{icon} Escalation from {} answered", e.agent_name),

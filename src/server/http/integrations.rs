@@ -1,0 +1,37 @@
+//! `POST /integrations/slack/{channel}`: what Slack sends when someone clicks an escalation's
+//! button or submits the guidance modal (see `notifications::answers` for what it checks).
+
+use super::api::ApiErrorBody;
+use crate::server::notifications::answers::{self, Refused};
+use crate::server::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Slack's interaction payloads are a few kilobytes; a modal's guidance at most 3,000 characters.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub async fn slack(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refusal(Refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is over 64 KB.".into(),
+        ));
+    };
+    let now = crate::server::db::now_ms() / 1000;
+    match answers::slack_request(&state, &channel_id, &headers, &bytes, now).await {
+        Ok(Some(json)) => super::json_response(StatusCode::OK, &json),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+fn refusal(Refused(status, error): Refused) -> Response {
+    super::json_response(status, &ApiErrorBody { error })
+}
