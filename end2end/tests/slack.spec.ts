@@ -111,7 +111,7 @@ test('a Slack click links the account once, then dismisses the escalation, live 
   // The link, opened signed in: confirmed with a button, never by the visit alone.
   await page.goto(link);
   await hydrated(page);
-  const links = page.getByRole('region', { name: 'Linked Slack accounts' });
+  const links = page.getByRole('region', { name: 'Linked chat accounts' });
   await expect(links).toContainText('Link the Slack account ada (U0E2E0001, workspace T0E2E0001)');
   await expect(links).toContainText('No linked accounts.');
   await links.getByRole('button', { name: 'Link my Slack account' }).click();

@@ -215,10 +215,19 @@ pub async fn set_channel_signing_secret(
     crate::server::notifications::manage::set_signing_secret(channel_id, signing_secret).await
 }
 
+/// "Slack" or "Discord", for a chat account's `kind`.
+pub fn platform(kind: &str) -> &'static str {
+    if kind == "discord" {
+        "Discord"
+    } else {
+        "Slack"
+    }
+}
+
 /// A chat account linked to the viewer's Flare account: its clicks answer as them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatLink {
-    /// "slack".
+    /// "slack" or "discord".
     pub kind: String,
     /// The Slack workspace's id.
     pub workspace: String,

@@ -1,5 +1,5 @@
 //! `/app/settings/account`: the signed-in user's own account: a new password, and the Slack
-//! accounts whose button clicks answer as them (linked from a one-time link Slack replied with,
+//! and Discord accounts whose button clicks answer as them (linked from a one-time link Slack replied with,
 //! `?link=…`, confirmed here with a POST; unlinked here).
 
 use crate::auth::ChangePassword;
@@ -8,7 +8,7 @@ use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::time::format_time;
 use crate::notifications::{
-    ChatLink, LinkChatAccount, UnlinkChatAccount, chat_link_offer, list_chat_links,
+    ChatLink, LinkChatAccount, UnlinkChatAccount, chat_link_offer, list_chat_links, platform,
 };
 use crate::validate::MIN_PASSWORD;
 use leptos::prelude::*;
@@ -54,7 +54,7 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-/// The Slack accounts linked to this one, and the link offered by `?link=`, if any.
+/// The Slack and Discord accounts linked to this one, and the link offered by `?link=`, if any.
 #[component]
 fn LinkedAccounts() -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
@@ -81,8 +81,9 @@ fn LinkedAccounts() -> impl IntoView {
             view! {
                 <p role="status">
                     {format!(
-                        "Linked: your clicks as {} in Slack now answer as you. Go back to Slack and click again.",
+                        "Linked: your clicks as {} in {} now answer as you. Go back and click again.",
                         o.external_name,
+                        platform(&o.kind),
                     )}
                 </p>
             }
@@ -90,9 +91,9 @@ fn LinkedAccounts() -> impl IntoView {
     };
     view! {
         <section aria-labelledby="links-heading" class="card">
-            <h2 id="links-heading">"Linked Slack accounts"</h2>
+            <h2 id="links-heading">"Linked chat accounts"</h2>
             <p class="helper">
-                "A linked account answers escalations from Slack's buttons as you, in your teams' channels."
+                "A linked Slack or Discord account answers escalations from their buttons as you, in your teams' channels."
             </p>
             {linked}
             <FormError message=error />
@@ -101,12 +102,13 @@ fn LinkedAccounts() -> impl IntoView {
                     match offer.await {
                         Ok(Some(o)) if link.version().get() == 0 => {
                             let t = token().unwrap_or_default();
+                            let app = platform(&o.kind);
                             view! {
                                 <ActionForm action=link>
                                     {InStep(view! {
                                         <p>
                                             {format!(
-                                                "Link the Slack account {} ({}, workspace {}) to your Flare account? Its clicks will answer as you.",
+                                                "Link the {app} account {} ({}, workspace {}) to your Flare account? Its clicks will answer as you.",
                                                 o.external_name,
                                                 o.external_id,
                                                 o.workspace,
@@ -114,7 +116,7 @@ fn LinkedAccounts() -> impl IntoView {
                                         </p>
                                         <input type="hidden" name="token" value=t.clone() />
                                         <button type="submit" class="primary" disabled=move || link.pending().get()>
-                                            "Link my Slack account"
+                                            {format!("Link my {app} account")}
                                         </button>
                                     })}
                                 </ActionForm>
@@ -146,11 +148,12 @@ fn LinkedAccounts() -> impl IntoView {
 
 #[component]
 fn LinkedAccount(l: ChatLink, unlink: ServerAction<UnlinkChatAccount>) -> impl IntoView {
-    let label = format!("Unlink Slack account {}", l.external_id);
+    let label = format!("Unlink {} account {}", platform(&l.kind), l.external_id);
     view! {
         <li>
             {format!(
-                "Slack account {} in workspace {}, linked {}",
+                "{} account {} in workspace {}, linked {}",
+                platform(&l.kind),
                 l.external_id,
                 l.workspace,
                 format_time(l.created_at_ms),

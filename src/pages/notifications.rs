@@ -244,7 +244,8 @@ fn ChannelRow(
     test: ServerAction<TestChannel>,
     sign: ServerAction<SetChannelSigningSecret>,
 ) -> impl IntoView {
-    let answers = (c.kind == crate::notifications::ChannelKind::Slack)
+    use crate::notifications::ChannelKind;
+    let answers = matches!(c.kind, ChannelKind::Slack | ChannelKind::Discord)
         .then(|| view! { <AnswerButtons c=c.clone() sign /> });
     let severity_id = format!("severity-{}", c.id);
     let (state, toggle, muted_next) = match c.muted {
@@ -320,19 +321,22 @@ fn ChannelRow(
     }
 }
 
-/// A Slack channel's Respond & Resume and Dismiss buttons: on with the Slack app's signing
-/// secret, which then needs the Request URL shown here.
+/// A Slack or Discord channel's Respond & Resume and Dismiss buttons: on with the Slack app's
+/// signing secret or the Discord application's public key; the app then needs the URL shown.
 #[component]
 fn AnswerButtons(c: ChannelInfo, sign: ServerAction<SetChannelSigningSecret>) -> impl IntoView {
     let id = c.id.clone();
+    let (key, where_) = match c.kind {
+        crate::notifications::ChannelKind::Discord => {
+            ("Public key", "Discord's Interactions Endpoint URL: ")
+        }
+        _ => ("Signing secret", "Slack's Interactivity Request URL: "),
+    };
     match c.answers_url {
         Some(url) => {
             let label = format!("Turn off buttons for {}", c.name);
             view! {
-                <p class="helper">
-                    "Answer buttons on. Slack's Interactivity Request URL: "
-                    <code>{url}</code>
-                </p>
+                <p class="helper">"Answer buttons on. " {where_} <code>{url}</code></p>
                 <ActionForm action=sign>
                     {InStep(view! {
                         <input type="hidden" name="channel_id" value=id.clone() />
@@ -347,7 +351,7 @@ fn AnswerButtons(c: ChannelInfo, sign: ServerAction<SetChannelSigningSecret>) ->
         }
         None => {
             let input_id = format!("signing-{}", c.id);
-            let label = format!("Signing secret for {}", c.name);
+            let label = format!("{key} for {}", c.name);
             view! {
                 <ActionForm action=sign attr:class="inline-form">
                     {InStep(view! {
@@ -360,7 +364,7 @@ fn AnswerButtons(c: ChannelInfo, sign: ServerAction<SetChannelSigningSecret>) ->
                             name="signing_secret"
                             type="password"
                             autocomplete="off"
-                            placeholder="Signing secret"
+                            placeholder=key
                             required
                         />
                         <button type="submit" disabled=move || sign.pending().get()>

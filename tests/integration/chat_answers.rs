@@ -483,3 +483,186 @@ async fn forged_replayed_stale_unlinked_and_other_teams_clicks_change_nothing() 
     assert_eq!(status(&c).await, "open");
     c.app.stop().await;
 }
+
+/// The application's key pair: Discord keeps the private half and signs with it.
+fn discord_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+}
+
+/// An interaction, as Discord sends it from a server (guild), signed with `key` at `ts`.
+async fn discord_sends(
+    app: &TestApp,
+    channel: &str,
+    payload: &Value,
+    key: &ed25519_dalek::SigningKey,
+    ts: i64,
+) -> Reply {
+    use ed25519_dalek::Signer;
+    let body = payload.to_string();
+    let signature = key.sign(format!("{ts}{body}").as_bytes());
+    Reply::read(
+        client()
+            .post(app.url(&format!("/integrations/discord/{channel}")))
+            .header("content-type", "application/json")
+            .header("x-signature-timestamp", ts.to_string())
+            .header("x-signature-ed25519", hex_of(&signature.to_bytes()))
+            .body(body),
+    )
+    .await
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const GUILD: &str = "880000000000000001";
+const GRACE: &str = "770000000000000001";
+
+fn discord_click(custom_id: &str) -> Value {
+    json!({"type": 3, "guild_id": GUILD, "member": {"user": {"id": GRACE, "username": "grace"}},
+           "data": {"custom_id": custom_id, "component_type": 2}})
+}
+
+fn discord_submit(custom_id: &str, guidance: &str) -> Value {
+    json!({"type": 5, "guild_id": GUILD, "member": {"user": {"id": GRACE, "username": "grace"}},
+           "data": {"custom_id": custom_id, "components": [{"type": 1, "components": [
+               {"type": 4, "custom_id": "guidance", "value": guidance}
+           ]}]}})
+}
+
+#[tokio::test]
+async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linked_person() {
+    use crate::notifications::{DISCORD_CHANNEL, DISCORD_TOKEN, FakeDiscord};
+    let discord = FakeDiscord::start(vec![]).await;
+    let api = discord.url.clone();
+    let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            AddChatChannel {
+                kind: "discord".into(),
+                team_id: team.clone(),
+                name: "Support on Discord".into(),
+                bot_token: DISCORD_TOKEN.into(),
+                channel_id: DISCORD_CHANNEL.into(),
+                min_severity: "info".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let channel = r.body["id"].as_str().unwrap().to_string();
+    let key = discord_key();
+    let public = hex_of(key.verifying_key().as_bytes());
+    let bad = c
+        .app
+        .send(
+            &c.owner,
+            SetChannelSigningSecret {
+                channel_id: channel.clone(),
+                signing_secret: "not a key".into(),
+            },
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.message().contains("Public Key"), "{}", bad.message());
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            SetChannelSigningSecret {
+                channel_id: channel.clone(),
+                signing_secret: public.clone(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    assert_eq!(
+        listed[0]["answers_url"],
+        format!("https://flare.example.com/integrations/discord/{channel}")
+    );
+
+    // Discord checks the endpoint with a signed PING, and a forged one must fail.
+    let ping = json!({"type": 1});
+    let r = discord_sends(&c.app, &channel, &ping, &key, now_secs()).await;
+    assert_eq!(r.body, json!({"type": 1}));
+    let impostor = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let r = discord_sends(&c.app, &channel, &ping, &impostor, now_secs()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // The message carries the buttons, their ids naming the escalation.
+    let (_, esc) = escalated(&c).await;
+    let calls = discord.wait_for(1).await;
+    let row = &calls[0].2["components"][0]["components"];
+    assert_eq!(row[0]["label"], "Respond & Resume");
+    assert_eq!(row[0]["custom_id"], format!("flare_respond:{esc}"));
+    assert_eq!(row[1]["label"], "Dismiss");
+    assert_eq!(row[2]["label"], "Open in Flare");
+
+    // Stale and replayed requests change nothing.
+    let dismiss = discord_click(&format!("flare_dismiss:{esc}"));
+    let stale = discord_sends(&c.app, &channel, &dismiss, &key, now_secs() - 600).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+    let ts = now_secs();
+    let first = discord_sends(&c.app, &channel, &dismiss, &key, ts).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let again = discord_sends(&c.app, &channel, &dismiss, &key, ts).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    // Unlinked: a private reply with the link; nothing changes.
+    assert_eq!(first.body["type"], 4);
+    assert_eq!(first.body["data"]["flags"], 64, "only the clicker sees it");
+    let reply = first.body["data"]["content"].as_str().unwrap().to_string();
+    assert!(reply.contains("Link your Discord account"), "{reply}");
+    assert_eq!(status(&c).await, "open");
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            LinkChatAccount {
+                token: link_token(&reply),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["kind"], "discord");
+
+    // Respond & Resume opens Discord's modal; its submission resolves, via Discord.
+    let respond = discord_click(&format!("flare_respond:{esc}"));
+    let r = discord_sends(&c.app, &channel, &respond, &key, now_secs()).await;
+    assert_eq!(r.body["type"], 9, "a modal: {:?}", r.body);
+    let modal_id = r.body["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = discord_submit(&modal_id, "Refund it, with an apology.");
+    let r = discord_sends(&c.app, &channel, &submit, &key, now_secs()).await;
+    assert_eq!(r.body, json!({"type": 6}), "acknowledged; the message is edited");
+    let t = wait_for(&c.app, &c.owner, &c.thread, "the resumed run", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    assert_eq!(card(&t).unwrap()["status"], "resolved");
+    assert_eq!(card(&t).unwrap()["guidance"], "Refund it, with an apology.");
+    let audited = c
+        .app
+        .count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'escalation.resolved' \
+             AND actor = 'owner@example.com via Discord'",
+        )
+        .await;
+    assert_eq!(audited, 1);
+    let calls = discord.wait_for(2).await;
+    assert_eq!(calls[1].0, "PATCH", "the message is edited with the outcome");
+
+    // Later: privately "already resolved".
+    let r = discord_sends(&c.app, &channel, &dismiss_again(&esc), &key, now_secs()).await;
+    assert_eq!(r.body["data"]["content"], "This escalation is already resolved.");
+    assert_eq!(r.body["data"]["flags"], 64);
+    c.app.stop().await;
+}
+
+/// A second Dismiss click (another member's, so another signature).
+fn dismiss_again(esc: &str) -> Value {
+    let mut v = discord_click(&format!("flare_dismiss:{esc}"));
+    v["id"] = json!("second-click");
+    v
+}

@@ -1346,22 +1346,22 @@ async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
 
 // ---- Discord ----
 
-const DISCORD_TOKEN: &str =
+pub const DISCORD_TOKEN: &str =
     "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.Gx1a2b.abcdefghijklmnopqrstuvwxyz0123456789ABCD";
-const DISCORD_CHANNEL: &str = "123456789012345678";
+pub const DISCORD_CHANNEL: &str = "123456789012345678";
 
 /// A local server that speaks Discord's HTTP API for messages: `POST` creates one (its id
 /// answered), `PATCH` edits one; the bot token is checked as Discord does, the first answers
 /// can be scripted, and every call is recorded as (method, path, body).
 #[derive(Clone)]
-struct FakeDiscord {
+pub struct FakeDiscord {
     calls: Log<(String, String, Value)>,
     script: Arc<Mutex<VecDeque<Answer>>>,
-    url: String,
+    pub url: String,
 }
 
 impl FakeDiscord {
-    async fn start(script: Vec<Answer>) -> Self {
+    pub async fn start(script: Vec<Answer>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/v10", listener.local_addr().unwrap());
         let fake = Self {
@@ -1414,11 +1414,11 @@ impl FakeDiscord {
         fake
     }
 
-    fn calls(&self) -> Vec<(String, String, Value)> {
+    pub fn calls(&self) -> Vec<(String, String, Value)> {
         self.calls.all()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<(String, String, Value)> {
+    pub async fn wait_for(&self, n: usize) -> Vec<(String, String, Value)> {
         self.calls.wait_for(n).await
     }
 }

@@ -1,5 +1,6 @@
-//! `POST /integrations/slack/{channel}`: what Slack sends when someone clicks an escalation's
-//! button or submits the guidance modal (see `notifications::answers` for what it checks).
+//! `POST /integrations/slack/{channel}` and `POST /integrations/discord/{channel}`: what Slack
+//! and Discord send when someone clicks an escalation's button or submits the guidance modal
+//! (see `notifications::answers` for what they check).
 
 use super::api::ApiErrorBody;
 use crate::server::notifications::answers::{self, Refused};
@@ -28,6 +29,25 @@ pub async fn slack(
     match answers::slack_request(&state, &channel_id, &headers, &bytes, now).await {
         Ok(Some(json)) => super::json_response(StatusCode::OK, &json),
         Ok(None) => StatusCode::OK.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+pub async fn discord(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refusal(Refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is over 64 KB.".into(),
+        ));
+    };
+    let now = crate::server::db::now_ms() / 1000;
+    match answers::discord_request(&state, &channel_id, &headers, &bytes, now).await {
+        Ok(json) => super::json_response(StatusCode::OK, &json),
         Err(r) => refusal(r),
     }
 }

@@ -81,10 +81,14 @@ pub fn router(state: AppState) -> Router {
         .route(crate::live::LIVE_PATH, get(live::live))
         .route("/embed/live", get(live::embed_live))
         .route("/embed-widget.js", get(embed_widget_js))
-        // Answers from Slack: signed by Slack, not by a browser session.
+        // Answers from Slack and Discord: signed by them, not by a browser session.
         .route(
             "/integrations/slack/{id}",
             axum::routing::post(integrations::slack),
+        )
+        .route(
+            "/integrations/discord/{id}",
+            axum::routing::post(integrations::discord),
         )
         // The API and the webhooks, each route registered with its documentation.
         .merge(openapi::routes().split_for_parts().0)

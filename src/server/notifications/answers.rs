@@ -23,6 +23,9 @@ pub const TOLERANCE_SECS: i64 = 5 * 60;
 const OFFER_MS: i64 = 15 * 60_000;
 /// The chat accounts Flare links, by kind.
 pub const SLACK: &str = "slack";
+pub const DISCORD: &str = "discord";
+
+pub use crate::notifications::platform;
 
 /// A refused request: its status and what to fix. Nothing was changed.
 #[derive(Debug)]
@@ -91,6 +94,7 @@ pub async fn slack_request(
             )
         })?;
     let clicker = Clicker {
+        kind: SLACK,
         workspace: payload["team"]["id"]
             .as_str()
             .or(payload["user"]["team_id"].as_str())
@@ -118,7 +122,9 @@ pub async fn slack_request(
             let escalation = action["value"].as_str().unwrap_or_default();
             let private = match action["action_id"].as_str() {
                 Some(DISMISS) => match answerer(state, &channel, &clicker, escalation).await? {
-                    Ok((user, row)) => answer(state, &row, &user, Answer::Dismissed).await.err(),
+                    Ok((user, row)) => answer(state, &row, &user, Answer::Dismissed, SLACK)
+                        .await
+                        .err(),
                     Err(why) => Some(why),
                 },
                 Some(RESPOND) => match answerer(state, &channel, &clicker, escalation).await? {
@@ -149,9 +155,11 @@ pub async fn slack_request(
             let error = match crate::validate::long_text(guidance, "guidance", MAX_GUIDANCE_BYTES) {
                 Err(e) => Some(e.to_string()),
                 Ok(guidance) => match answerer(state, &channel, &clicker, escalation).await? {
-                    Ok((user, row)) => answer(state, &row, &user, Answer::Resolved { guidance })
-                        .await
-                        .err(),
+                    Ok((user, row)) => {
+                        answer(state, &row, &user, Answer::Resolved { guidance }, SLACK)
+                            .await
+                            .err()
+                    }
                     Err(why) => Some(why),
                 },
             };
@@ -260,8 +268,9 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
     })
 }
 
-/// The Slack account behind a click.
+/// The chat account behind a click.
 struct Clicker {
+    kind: &'static str,
     workspace: String,
     user: String,
     name: String,
@@ -291,11 +300,18 @@ async fn answerer(
             "This escalation is not one of this channel's team; nothing was done.".into(),
         ));
     };
-    let linked = chat_links::user_of(&state.db, SLACK, &clicker.workspace, &clicker.user).await?;
+    let linked =
+        chat_links::user_of(&state.db, clicker.kind, &clicker.workspace, &clicker.user).await?;
     let Some(user_id) = linked else {
         let url = offer_link(state, clicker).await?;
+        // Each app's own link markup.
+        let link = match clicker.kind {
+            SLACK => format!("<{url}|Link my account>"),
+            _ => format!("[Link my account](<{url}>)"),
+        };
         return Ok(Err(format!(
-            "Link your Slack account to Flare first, then click again: <{url}|Link my account> (the link works once, for 15 minutes)."
+            "Link your {} account to Flare first, then click again: {link} (the link works once, for 15 minutes).",
+            platform(clicker.kind)
         )));
     };
     let user = teams::user_with_teams(&state.db, &user_id).await?;
@@ -325,12 +341,13 @@ async fn answer(
     row: &esc_db::EscalationRow,
     user: &User,
     answer: Answer,
+    kind: &str,
 ) -> Result<(), String> {
     let by = Responder {
         actor: audit::Actor::UserVia {
             id: &user.id,
             email: &user.email,
-            via: "Slack",
+            via: platform(kind),
         },
         id: Some(&user.id),
         name: &user.name,
@@ -340,13 +357,13 @@ async fn answer(
         .map_err(|e| e.to_string())
 }
 
-/// A one-time link for this Slack account, to open while signed in to Flare.
+/// A one-time link for this chat account, to open while signed in to Flare.
 async fn offer_link(state: &AppState, clicker: &Clicker) -> Result<String, Refused> {
     let token = crate::server::secret_box::random_hex();
     chat_links::offer(
         &state.db,
         &crate::server::tokens::hash(&token),
-        SLACK,
+        clicker.kind,
         &clicker.workspace,
         &clicker.user,
         &clicker.name,
@@ -422,4 +439,197 @@ async fn tell_privately(state: &AppState, response_url: &str, text: &str) {
     if let Err(e) = sent.and_then(|r| r.error_for_status()) {
         tracing::warn!(error = %e, "cannot reply privately in Slack");
     }
+}
+
+/// Discord's interaction types and responses used here.
+mod discord_api {
+    pub const PING: u64 = 1;
+    pub const COMPONENT: u64 = 3;
+    pub const MODAL_SUBMIT: u64 = 5;
+    pub const PONG: u64 = 1;
+    pub const MESSAGE: u64 = 4;
+    /// Acknowledged; the message is edited later (by the outbox, with the outcome).
+    pub const DEFERRED_UPDATE: u64 = 6;
+    pub const MODAL: u64 = 9;
+    /// Only the clicker sees the message.
+    pub const EPHEMERAL: u64 = 1 << 6;
+}
+
+/// The buttons under an open escalation's Discord message (its `custom_id`s carry the id).
+pub fn discord_buttons(escalation_id: &str) -> Vec<Value> {
+    vec![
+        json!({"type": 2, "style": 1, "label": "Respond & Resume",
+               "custom_id": format!("{RESPOND}:{escalation_id}")}),
+        json!({"type": 2, "style": 2, "label": "Dismiss",
+               "custom_id": format!("{DISMISS}:{escalation_id}")}),
+    ]
+}
+
+/// A Discord application's public key: 64 hexadecimal digits.
+pub fn discord_public_key(raw: &str) -> Option<[u8; 32]> {
+    hex::decode(raw.trim()).ok()?.try_into().ok()
+}
+
+/// Handles one interaction Discord sent for the channel; `Ok` with the interaction response.
+pub async fn discord_request(
+    state: &AppState,
+    channel_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Value, Refused> {
+    use discord_api::*;
+    let channel = channels::live_by_id(&state.db, channel_id)
+        .await?
+        .filter(|c| c.kind == ChannelKind::Discord)
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "No such Discord channel."))?;
+    let signature = verify_discord(state, &channel, headers, body, now_secs)?;
+    let forget = now_ms() - 2 * TOLERANCE_SECS * 1000;
+    if !chat_links::first_sight(&state.db, &format!("discord:{signature}"), forget).await? {
+        return Err(refused(
+            StatusCode::CONFLICT,
+            "This signed request was received already; nothing was done again.",
+        ));
+    }
+    let payload: Value = serde_json::from_slice(body)
+        .map_err(|_| refused(StatusCode::BAD_REQUEST, "The body is not JSON."))?;
+    let private = |text: String| {
+        json!({"type": MESSAGE, "data": {
+            "content": text, "flags": EPHEMERAL, "allowed_mentions": {"parse": []}
+        }})
+    };
+    let kind = payload["type"].as_u64().unwrap_or_default();
+    if kind == PING {
+        return Ok(json!({"type": PONG}));
+    }
+    // In a server the clicker is the member's user; in a direct message, the user.
+    let user = if payload["member"]["user"].is_object() {
+        &payload["member"]["user"]
+    } else {
+        &payload["user"]
+    };
+    let clicker = Clicker {
+        kind: DISCORD,
+        workspace: payload["guild_id"].as_str().unwrap_or_default().to_string(),
+        user: user["id"].as_str().unwrap_or_default().to_string(),
+        name: user["username"].as_str().unwrap_or_default().to_string(),
+    };
+    if clicker.user.is_empty() {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "The interaction names no Discord user.",
+        ));
+    }
+    let custom_id = payload["data"]["custom_id"].as_str().unwrap_or_default();
+    let (action, escalation) = custom_id.split_once(':').unwrap_or((custom_id, ""));
+    Ok(match (kind, action) {
+        (COMPONENT, DISMISS) => match answerer(state, &channel, &clicker, escalation).await? {
+            Ok((user, row)) => match answer(state, &row, &user, Answer::Dismissed, DISCORD).await {
+                Ok(()) => json!({"type": DEFERRED_UPDATE}),
+                Err(why) => private(why),
+            },
+            Err(why) => private(why),
+        },
+        (COMPONENT, RESPOND) => match answerer(state, &channel, &clicker, escalation).await? {
+            Ok((_, row)) if row.status != EscalationStatus::Open => {
+                private(ALREADY_RESOLVED.to_string())
+            }
+            Ok((_, row)) => json!({"type": MODAL, "data": {
+                "custom_id": format!("{RESPOND}:{}", row.id),
+                "title": "Respond & Resume",
+                "components": [{"type": 1, "components": [{
+                    "type": 4, "custom_id": GUIDANCE, "style": 2, "required": true,
+                    "label": "Guidance for the agent", "max_length": 3000
+                }]}]
+            }}),
+            Err(why) => private(why),
+        },
+        (MODAL_SUBMIT, RESPOND) => {
+            let guidance = payload["data"]["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|row| row["components"].as_array().into_iter().flatten())
+                .find(|c| c["custom_id"] == GUIDANCE)
+                .and_then(|c| c["value"].as_str())
+                .unwrap_or_default();
+            match crate::validate::long_text(guidance, "guidance", MAX_GUIDANCE_BYTES) {
+                Err(e) => private(e.to_string()),
+                Ok(guidance) => match answerer(state, &channel, &clicker, escalation).await? {
+                    Ok((user, row)) => {
+                        match answer(state, &row, &user, Answer::Resolved { guidance }, DISCORD)
+                            .await
+                        {
+                            Ok(()) => json!({"type": DEFERRED_UPDATE}),
+                            Err(why) => private(why),
+                        }
+                    }
+                    Err(why) => private(why),
+                },
+            }
+        }
+        // "Open in Flare" is a link: Discord sends nothing for it.
+        _ => private("Flare does not know this button.".into()),
+    })
+}
+
+/// Discord's Ed25519 signature of "{timestamp}{body}" under the application's public key,
+/// then the timestamp. Returns the signature's hex.
+fn verify_discord(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<String, Refused> {
+    use ed25519_dalek::{Signature, VerifyingKey};
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let unsigned = || {
+        refused(
+            StatusCode::UNAUTHORIZED,
+            "Unsigned: Discord signs each interaction with X-Signature-Ed25519 and X-Signature-Timestamp.",
+        )
+    };
+    let timestamp = header("x-signature-timestamp").ok_or_else(unsigned)?;
+    let signature: [u8; 64] = header("x-signature-ed25519")
+        .and_then(|s| hex::decode(s).ok())
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(unsigned)?;
+    let Some(sealed) = channel.signing_secret.as_deref() else {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "This channel takes no answers: add the Discord application's public key on Settings → Notifications.",
+        ));
+    };
+    let key = open_signing_secret(state, channel, sealed)
+        .map_err(|why| refused(StatusCode::SERVICE_UNAVAILABLE, why))?;
+    let key = discord_public_key(key.expose())
+        .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+        .ok_or_else(|| {
+            refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This channel's public key is not a valid Ed25519 key: paste it again.",
+            )
+        })?;
+    let mut message = timestamp.as_bytes().to_vec();
+    message.extend_from_slice(body);
+    if key
+        .verify_strict(&message, &Signature::from_bytes(&signature))
+        .is_err()
+    {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "The signature does not match this channel's public key.",
+        ));
+    }
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (now_secs - t).abs() <= TOLERANCE_SECS);
+    if !fresh {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "The request's timestamp is more than 5 minutes from now; nothing was done.",
+        ));
+    }
+    Ok(hex::encode(signature))
 }

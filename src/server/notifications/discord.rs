@@ -71,8 +71,9 @@ fn clip(text: &str, max: usize) -> String {
     out
 }
 
-/// The message of an escalation as it stands (raised, or answered).
-pub fn message(e: &EscalationRow, url: &str) -> Value {
+/// The message of an escalation as it stands (raised, or answered); an open one carries
+/// Respond & Resume and Dismiss buttons when the channel takes answers (`buttons`).
+pub fn message(e: &EscalationRow, url: &str, buttons: bool) -> Value {
     let (icon, _) = crate::escalations::severity_icon(e.severity);
     let mut fields = vec![
         json!({"name": "Severity", "value": e.severity.label(), "inline": true}),
@@ -97,9 +98,15 @@ pub fn message(e: &EscalationRow, url: &str) -> Value {
         }
     }
     let components = match e.status {
-        EscalationStatus::Open => json!([{"type": 1, "components": [
-            {"type": 2, "style": 5, "label": "Open in Flare", "url": url}
-        ]}]),
+        EscalationStatus::Open => {
+            let mut row = if buttons {
+                super::answers::discord_buttons(&e.id)
+            } else {
+                Vec::new()
+            };
+            row.push(json!({"type": 2, "style": 5, "label": "Open in Flare", "url": url}));
+            json!([{"type": 1, "components": row}])
+        }
         _ => json!([]),
     };
     json!({

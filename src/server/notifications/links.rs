@@ -1,4 +1,4 @@
-//! Linking a Slack account to a Flare account: an unlinked click gets a private one-time link
+//! Linking a Slack or Discord account to a Flare account: an unlinked click gets a private one-time link
 //! (15 minutes); the person opens it signed in to Flare and confirms on their Account page.
 //! Confirming is a POST, never the link's GET: link scanners open every link.
 
@@ -11,7 +11,7 @@ use crate::server::tokens::hash;
 
 fn gone() -> AppError {
     AppError::NotFound(
-        "This link has expired or was used already: click the button in Slack again for a new one."
+        "This link has expired or was used already: click the button in Slack or Discord again for a new one."
             .into(),
     )
 }
@@ -61,8 +61,11 @@ pub async fn link(token: String) -> Result<LinkOffer, AppError> {
         "account.linked",
         &v.user.id,
         &format!(
-            "Slack account {} ({}) in workspace {}",
-            offer.external_name, offer.external_id, offer.workspace
+            "{} account {} ({}) in workspace {}",
+            super::answers::platform(&offer.kind),
+            offer.external_name,
+            offer.external_id,
+            offer.workspace
         ),
     )
     .await?;
@@ -98,7 +101,10 @@ pub async fn unlink(kind: String, workspace: String, external_id: String) -> Res
         v.actor(),
         "account.unlinked",
         &v.user.id,
-        &format!("Slack account {external_id} in workspace {workspace}"),
+        &format!(
+            "{} account {external_id} in workspace {workspace}",
+            super::answers::platform(&kind)
+        ),
     )
     .await?;
     tx.commit().await?;

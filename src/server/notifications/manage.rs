@@ -22,7 +22,7 @@ fn info(row: ChannelRow, public_url: &str) -> ChannelInfo {
         answers_url: row
             .signing_secret
             .is_some()
-            .then(|| format!("{public_url}/integrations/slack/{}", row.id)),
+            .then(|| format!("{public_url}/integrations/{}/{}", row.kind.as_str(), row.id)),
         min_severity: severity_of_rank(row.min_severity_rank),
         muted: row.muted != 0,
         id: row.id,
@@ -295,26 +295,37 @@ pub async fn set_min_severity(channel_id: String, min_severity: String) -> Resul
     .await
 }
 
-/// Turns a Slack channel's answer buttons on with its app's signing secret (sealed), or off
-/// with an empty one.
+/// Turns a Slack or Discord channel's answer buttons on with the app's signing secret (Slack)
+/// or public key (Discord), sealed, or off with an empty one.
 pub async fn set_signing_secret(
     channel_id: String,
     signing_secret: String,
 ) -> Result<(), AppError> {
     let (v, state, row) = editable(&channel_id).await?;
-    if row.kind != ChannelKind::Slack {
-        return Err(AppError::invalid(
-            "Only Slack channels take answers from buttons.",
-        ));
-    }
     let raw = signing_secret.trim();
+    let valid = match row.kind {
+        ChannelKind::Slack => {
+            (16..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        ChannelKind::Discord => super::answers::discord_public_key(raw).is_some(),
+        _ => {
+            return Err(AppError::invalid(
+                "Only Slack and Discord channels take answers from buttons.",
+            ));
+        }
+    };
     let sealed = if raw.is_empty() {
         None
     } else {
-        if !(16..=128).contains(&raw.len()) || !raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(AppError::invalid(
-                "Paste the app's Signing Secret (Slack app settings → Basic Information → App Credentials): letters and digits, usually 32.",
-            ));
+        if !valid {
+            return Err(AppError::invalid(match row.kind {
+                ChannelKind::Discord => {
+                    "Paste the application's Public Key (Discord Developer Portal → your application → General Information): 64 hexadecimal digits."
+                }
+                _ => {
+                    "Paste the app's Signing Secret (Slack app settings → Basic Information → App Credentials): letters and digits, usually 32."
+                }
+            }));
         }
         let secrets = state.runtime.connections.secrets().ok_or_else(|| {
             AppError::invalid(

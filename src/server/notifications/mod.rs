@@ -392,14 +392,14 @@ async fn post_to_discord(
             discord::call(client, api, &token, Method::POST, &messages, &body).await
         }
         (outbox::ANSWERED, Some(id)) => {
-            let body = discord::message(e, &url);
+            let body = discord::message(e, &url, false);
             let path = format!("{messages}/{id}");
             let mut posted = discord::call(client, api, &token, Method::PATCH, &path, &body).await;
             posted.message_id = Some(id);
             posted
         }
         _ => {
-            let body = discord::message(e, &url);
+            let body = discord::message(e, &url, answers::has_buttons(channel));
             discord::call(client, api, &token, Method::POST, &messages, &body).await
         }
     })
