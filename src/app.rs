@@ -19,6 +19,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // When this page's data was read: its live stream catches up from here.
+                <meta name="flare-rendered-at" content=rendered_at() />
                 <link rel="stylesheet" href=stylesheet_href() />
                 {hydrate.then(|| view! { <HydrationScripts options /> })}
                 {(!hydrate).then(|| view! { <script src="/embed-widget.js" defer></script> })}
@@ -38,6 +40,14 @@ fn stylesheet_href() -> String {
     return crate::server::assets::stylesheet_href();
     #[cfg(not(feature = "ssr"))]
     "/pkg/flare.css".into()
+}
+
+/// Now, on the server's clock (ms); the shell renders on the server only.
+fn rendered_at() -> String {
+    #[cfg(feature = "ssr")]
+    return crate::server::db::now_ms().to_string();
+    #[cfg(not(feature = "ssr"))]
+    String::new()
 }
 
 /// Whether this response is the embeddable widget page (`/embed/widget`).

@@ -98,6 +98,18 @@ struct Connection {
     _callbacks: [wasm_bindgen::closure::Closure<dyn Fn(web_sys::Event)>; 4],
 }
 
+/// When the server rendered this page (its `flare-rendered-at` meta), if it says.
+#[cfg(feature = "hydrate")]
+fn rendered_at() -> Option<i64> {
+    document()
+        .query_selector("meta[name=flare-rendered-at]")
+        .ok()
+        .flatten()?
+        .get_attribute("content")?
+        .parse()
+        .ok()
+}
+
 /// How long to wait before opening a new stream after the browser gave one up: doubles per
 /// failed attempt, up to 30 s.
 #[cfg(feature = "hydrate")]
@@ -119,7 +131,13 @@ fn connect(
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
 
-    let Ok(source) = web_sys::EventSource::new(&path) else {
+    // A page's first stream asks to catch up on anything since the page was rendered (an
+    // event between the render and this moment would otherwise be missed).
+    let url = match (reconnect, rendered_at()) {
+        (false, Some(at)) if path == LIVE_PATH => format!("{path}?since={at}"),
+        _ => path.clone(),
+    };
+    let Ok(source) = web_sys::EventSource::new(&url) else {
         return;
     };
     // What this tab hears, the other tabs hear too (as the raw event, or "resync").

@@ -34,6 +34,29 @@ impl Published {
 pub struct EventBus {
     local: broadcast::Sender<Arc<Published>>,
     via_postgres: bool,
+    /// When each team last had an event here, and when this bus started: a page rendered
+    /// before a stream opens learns whether it missed anything in between.
+    last: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    started_ms: i64,
+}
+
+/// How far apart two instances' clocks (or a render and its page's first read) may be.
+const CLOCK_SLACK_MS: i64 = 2_000;
+
+fn now_ms() -> i64 {
+    super::db::now_ms()
+}
+
+/// Delivers to this instance's subscribers, noting the team's latest event.
+fn deliver(
+    local: &broadcast::Sender<Arc<Published>>,
+    last: &std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    published: Arc<Published>,
+) {
+    last.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(published.event.team_id.clone(), now_ms());
+    let _ = local.send(published);
 }
 
 impl EventBus {
@@ -43,6 +66,8 @@ impl EventBus {
         Self {
             local,
             via_postgres: false,
+            last: Default::default(),
+            started_ms: now_ms(),
         }
     }
 
@@ -61,6 +86,7 @@ impl EventBus {
             ..Self::local()
         };
         let local = bus.local.clone();
+        let last = bus.last.clone();
         tokio::spawn(async move {
             loop {
                 // `recv` reconnects by itself after a dropped connection.
@@ -68,7 +94,7 @@ impl EventBus {
                     Ok(n) => match serde_json::from_str::<LiveEvent>(n.payload()) {
                         Ok(event) => {
                             let json = n.payload().to_string();
-                            let _ = local.send(Arc::new(Published { event, json }));
+                            deliver(&local, &last, Arc::new(Published { event, json }));
                         }
                         Err(e) => tracing::warn!(error = %e, "unreadable event on {CHANNEL}"),
                     },
@@ -89,7 +115,7 @@ impl EventBus {
             return;
         };
         if !self.via_postgres {
-            let _ = self.local.send(published);
+            deliver(&self.local, &self.last, published);
             return;
         }
         if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
@@ -115,6 +141,19 @@ impl EventBus {
             self.publish(db, ev).await;
         }
         Ok(())
+    }
+
+    /// Whether any of `teams` may have had an event since `since_ms` (another instance's
+    /// clock): true when one did, or when this bus is too young to know.
+    pub fn changed_since(&self, teams: &[String], since_ms: i64) -> bool {
+        let since = since_ms - CLOCK_SLACK_MS;
+        if since < self.started_ms {
+            return true;
+        }
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        teams
+            .iter()
+            .any(|t| last.get(t).is_some_and(|&at| at >= since))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {

@@ -112,16 +112,22 @@ struct Open<K> {
     recheck: Recheck,
     every: tokio::time::Interval,
     ended: bool,
+    /// Tell the page to catch up first (it missed events before this stream opened).
+    resync_first: bool,
 }
 
 /// A Server-Sent Events stream of the bus through `keep`. It ends when the server shuts down,
 /// when a newer stream of the same holder takes its place, or when `recheck` says the holder
 /// may no longer see it.
+///
+/// `missed` is asked once the stream listens: true when the page may have missed an event
+/// before (between its render and now); its first event is then "resync".
 pub fn event_stream(
     state: &AppState,
     slot: Slot,
     keep: impl Fn(&Published) -> Keep + Send + 'static,
     recheck: Recheck,
+    missed: impl FnOnce() -> bool,
 ) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
@@ -129,18 +135,26 @@ pub fn event_stream(
     let mut every =
         tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let rx = state.events.subscribe();
+    // Asked after subscribing: an event is either seen here or delivered on the stream.
+    let resync_first = missed();
     let open = Open {
-        rx: state.events.subscribe(),
+        rx,
         closing: state.closing.subscribe(),
         slot,
         keep,
         recheck,
         every,
         ended: false,
+        resync_first,
     };
     let stream = futures::stream::unfold(open, |mut s| async move {
         if s.ended {
             return None;
+        }
+        if std::mem::take(&mut s.resync_first) {
+            let event = Event::default().event("resync").data("{}");
+            return Some((Ok::<_, std::convert::Infallible>(event), s));
         }
         loop {
             // Each arm only says what happened; the work is done once `select!` has let go

@@ -525,9 +525,9 @@ fn discord_click(custom_id: &str) -> Value {
 
 fn discord_submit(custom_id: &str, guidance: &str) -> Value {
     json!({"type": 5, "guild_id": GUILD, "member": {"user": {"id": GRACE, "username": "grace"}},
-           "data": {"custom_id": custom_id, "components": [{"type": 1, "components": [
-               {"type": 4, "custom_id": "guidance", "value": guidance}
-           ]}]}})
+    "data": {"custom_id": custom_id, "components": [{"type": 1, "components": [
+        {"type": 4, "custom_id": "guidance", "value": guidance}
+    ]}]}})
 }
 
 #[tokio::test]
@@ -635,7 +635,11 @@ async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linke
     let modal_id = r.body["data"]["custom_id"].as_str().unwrap().to_string();
     let submit = discord_submit(&modal_id, "Refund it, with an apology.");
     let r = discord_sends(&c.app, &channel, &submit, &key, now_secs()).await;
-    assert_eq!(r.body, json!({"type": 6}), "acknowledged; the message is edited");
+    assert_eq!(
+        r.body,
+        json!({"type": 6}),
+        "acknowledged; the message is edited"
+    );
     let t = wait_for(&c.app, &c.owner, &c.thread, "the resumed run", |t| {
         run_status(t) == "completed"
     })
@@ -651,11 +655,17 @@ async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linke
         .await;
     assert_eq!(audited, 1);
     let calls = discord.wait_for(2).await;
-    assert_eq!(calls[1].0, "PATCH", "the message is edited with the outcome");
+    assert_eq!(
+        calls[1].0, "PATCH",
+        "the message is edited with the outcome"
+    );
 
     // Later: privately "already resolved".
     let r = discord_sends(&c.app, &channel, &dismiss_again(&esc), &key, now_secs()).await;
-    assert_eq!(r.body["data"]["content"], "This escalation is already resolved.");
+    assert_eq!(
+        r.body["data"]["content"],
+        "This escalation is already resolved."
+    );
     assert_eq!(r.body["data"]["flags"], 64);
     c.app.stop().await;
 }

@@ -95,3 +95,53 @@ async fn events_cross_instances_on_postgres() {
     second.stop().await;
     c.app.stop().await;
 }
+
+/// The first frame of a stream, raw ("event: resync\ndata: {}" or "data: {…}").
+async fn first_frame(mut res: reqwest::Response) -> String {
+    let mut buf = String::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no frame in 5 s; have {buf:?}"))
+            .unwrap()
+            .expect("stream open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        // Keep-alive comments (": …") are not frames of interest.
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            if !frame.starts_with(':') {
+                return frame.trim().to_string();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_page_whose_stream_opens_after_a_change_is_told_to_catch_up() {
+    let c = chat_with(TUTORIAL_RULE).await;
+    let live = |since: Option<i64>| {
+        let url = match since {
+            Some(s) => c.app.url(&format!("/api/live?since={s}")),
+            None => c.app.url("/api/live"),
+        };
+        c.owner.get(url).send()
+    };
+    // The page is rendered, then the agent escalates before the page's stream is open.
+    let rendered = flare::server::db::now_ms();
+    escalated(&c).await;
+    let res = live(Some(rendered)).await.unwrap();
+    assert_eq!(first_frame(res).await, "event: resync\ndata: {}");
+
+    // A page rendered well after the change, or a stream that names no render, starts with
+    // the next event itself.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    for since in [Some(flare::server::db::now_ms()), None] {
+        let res = live(since).await.unwrap();
+        let thread = start(&c.app, &c.owner, &c.agent).await;
+        let r = send(&c.app, &c.owner, &thread, TUTORIAL_MESSAGE).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let frame = first_frame(res).await;
+        assert!(frame.starts_with("data: {"), "{since:?}: {frame}");
+    }
+    c.app.stop().await;
+}

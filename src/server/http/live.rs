@@ -15,7 +15,17 @@ use tower_sessions::Session;
 /// stream follows access while it is open: when the user's access changes (sign-out, a team
 /// left or joined, deactivation, a new password elsewhere) it checks again, and ends when this
 /// session may no longer see anything.
-pub async fn live(State(state): State<AppState>, session: Session) -> Response {
+#[derive(serde::Deserialize)]
+pub struct LiveQuery {
+    /// When the page was rendered (the server's clock, ms): events after it are caught up.
+    since: Option<i64>,
+}
+
+pub async fn live(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<LiveQuery>,
+) -> Response {
     let viewer = match auth::resolve(&state.db, &session).await {
         Ok(Some(v)) => v,
         Ok(None) => return AppError::Unauthorized.into_response(),
@@ -25,6 +35,13 @@ pub async fn live(State(state): State<AppState>, session: Session) -> Response {
         return AppError::Unauthorized.into_response();
     };
     let user_id = viewer.user.id.clone();
+    let missed = {
+        let (events, teams) = (state.events.clone(), viewer.team_ids.clone());
+        move || {
+            q.since
+                .is_some_and(|since| events.changed_since(&teams, since))
+        }
+    };
     let teams = Arc::new(std::sync::RwLock::new(viewer.team_ids));
     let slot = state.streams.open(
         format!("user:{user_id}"),
@@ -72,6 +89,7 @@ pub async fn live(State(state): State<AppState>, session: Session) -> Response {
             _ => Keep::Skip,
         },
         recheck,
+        missed,
     )
 }
 
@@ -137,6 +155,8 @@ pub async fn embed_live(State(state): State<AppState>, Query(q): Query<TokenQuer
             }
         },
         recheck,
+        // The widget's page is rendered with its counts and connects at once.
+        || false,
     )
 }
 
