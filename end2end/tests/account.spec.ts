@@ -21,7 +21,7 @@ test('a person changes their password; an admin deactivates someone; sign-out fo
   const kim = await kimContext.newPage();
   await kim.goto('/login?next=/app/settings/account');
   await signIn(kim, email, 'kim-password-1');
-  await expect(kim.getByRole('heading', { name: 'Account' })).toBeVisible();
+  await expect(kim.getByRole('heading', { name: 'Account', exact: true })).toBeVisible();
   await hydrated(kim);
   await kim.getByLabel('Current password').fill('not it at all');
   await kim.getByLabel('New password').fill('kim-password-2');

@@ -10,7 +10,7 @@ test('eight tabs are all live and can all still navigate', async ({ context }) =
   await openChat(chat, agent);
   const streams: string[] = [];
   context.on('request', (r) => {
-    if (r.url().endsWith('/api/live')) streams.push(r.url());
+    if (new URL(r.url()).pathname === '/api/live') streams.push(r.url());
   });
   const tabs: Page[] = [];
   const problems: string[][] = [];

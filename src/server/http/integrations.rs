@@ -19,11 +19,9 @@ pub async fn slack(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return refusal(Refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request is over 64 KB.".into(),
-        ));
+    let bytes = match read(body).await {
+        Ok(b) => b,
+        Err(r) => return refusal(r),
     };
     let now = crate::server::db::now_ms() / 1000;
     match answers::slack_request(&state, &channel_id, &headers, &bytes, now).await {
@@ -39,17 +37,27 @@ pub async fn discord(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return refusal(Refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request is over 64 KB.".into(),
-        ));
+    let bytes = match read(body).await {
+        Ok(b) => b,
+        Err(r) => return refusal(r),
     };
     let now = crate::server::db::now_ms() / 1000;
     match answers::discord_request(&state, &channel_id, &headers, &bytes, now).await {
         Ok(json) => super::json_response(StatusCode::OK, &json),
         Err(r) => refusal(r),
     }
+}
+
+/// The body, at most [`MAX_BODY_BYTES`] whatever Content-Length claims.
+async fn read(body: Body) -> Result<axum::body::Bytes, Refused> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            Refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request is over 64 KB.".into(),
+            )
+        })
 }
 
 fn refusal(Refused(status, error): Refused) -> Response {

@@ -72,19 +72,9 @@ pub async fn slack_request(
     body: &[u8],
     now_secs: i64,
 ) -> Result<Option<Value>, Refused> {
-    let channel = channels::live_by_id(&state.db, channel_id)
-        .await?
-        .filter(|c| c.kind == ChannelKind::Slack)
-        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "No such Slack channel."))?;
+    let channel = channel_of(state, channel_id, ChannelKind::Slack).await?;
     let signature = verify(state, &channel, headers, body, now_secs)?;
-    // Accepted once: a copy sent again within the 5 minutes changes nothing.
-    let forget = now_ms() - 2 * TOLERANCE_SECS * 1000;
-    if !chat_links::first_sight(&state.db, &format!("slack:{signature}"), forget).await? {
-        return Err(refused(
-            StatusCode::CONFLICT,
-            "This signed request was received already; nothing was done again.",
-        ));
-    }
+    first_sight(state, SLACK, &signature).await?;
     let payload = form_field(body, "payload")
         .and_then(|p| serde_json::from_str::<Value>(&p).ok())
         .ok_or_else(|| {
@@ -168,6 +158,35 @@ pub async fn slack_request(
         }
         _ => Ok(None),
     }
+}
+
+/// The live channel of this kind that a request's URL names.
+async fn channel_of(
+    state: &AppState,
+    channel_id: &str,
+    kind: ChannelKind,
+) -> Result<channels::ChannelRow, Refused> {
+    channels::live_by_id(&state.db, channel_id)
+        .await?
+        .filter(|c| c.kind == kind)
+        .ok_or_else(|| {
+            refused(
+                StatusCode::NOT_FOUND,
+                format!("No such {} channel.", kind.label()),
+            )
+        })
+}
+
+/// Accepts a verified request once: a copy sent again within the 5 minutes changes nothing.
+async fn first_sight(state: &AppState, kind: &str, signature: &str) -> Result<(), Refused> {
+    let forget = now_ms() - 2 * TOLERANCE_SECS * 1000;
+    if chat_links::first_sight(&state.db, &format!("{kind}:{signature}"), forget).await? {
+        return Ok(());
+    }
+    Err(refused(
+        StatusCode::CONFLICT,
+        "This signed request was received already; nothing was done again.",
+    ))
 }
 
 const RESPOND: &str = "flare_respond";
@@ -479,18 +498,9 @@ pub async fn discord_request(
     now_secs: i64,
 ) -> Result<Value, Refused> {
     use discord_api::*;
-    let channel = channels::live_by_id(&state.db, channel_id)
-        .await?
-        .filter(|c| c.kind == ChannelKind::Discord)
-        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "No such Discord channel."))?;
+    let channel = channel_of(state, channel_id, ChannelKind::Discord).await?;
     let signature = verify_discord(state, &channel, headers, body, now_secs)?;
-    let forget = now_ms() - 2 * TOLERANCE_SECS * 1000;
-    if !chat_links::first_sight(&state.db, &format!("discord:{signature}"), forget).await? {
-        return Err(refused(
-            StatusCode::CONFLICT,
-            "This signed request was received already; nothing was done again.",
-        ));
-    }
+    first_sight(state, DISCORD, &signature).await?;
     let payload: Value = serde_json::from_slice(body)
         .map_err(|_| refused(StatusCode::BAD_REQUEST, "The body is not JSON."))?;
     let private = |text: String| {
