@@ -6,6 +6,7 @@ pub mod in_step;
 pub mod live;
 pub mod model_picker;
 pub mod shell;
+pub mod team_select;
 pub mod time;
 pub mod url;
 pub mod widget;

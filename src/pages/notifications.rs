@@ -5,6 +5,7 @@
 use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
+use crate::components::team_select::TeamSelect;
 use crate::members::my_teams;
 use crate::notifications::{
     AddChatChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity,
@@ -209,29 +210,6 @@ pub fn NotificationsPage() -> impl IntoView {
                 })}
             </ActionForm>
         </section>
-    }
-}
-
-/// The viewer's teams to choose from (`name="team_id"`).
-#[component]
-fn TeamSelect(
-    id: &'static str,
-    teams: crate::components::data::Data<Result<Vec<crate::members::Team>, crate::error::AppError>>,
-) -> impl IntoView {
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                let teams = teams.await.unwrap_or_default();
-                view! {
-                    <select id=id name="team_id">
-                        {teams
-                            .into_iter()
-                            .map(|t| view! { <option value=t.id>{t.name}</option> })
-                            .collect_view()}
-                    </select>
-                }
-            })}
-        </Suspense>
     }
 }
 

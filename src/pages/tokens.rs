@@ -5,6 +5,7 @@
 use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
+use crate::components::team_select::TeamSelect;
 use crate::components::time::format_time;
 use crate::members::my_teams;
 use crate::tokens::{CreateToken, RevokeToken, TokenKind, list_tokens};
@@ -139,19 +140,7 @@ pub fn TokensPage() -> impl IntoView {
                         <option value="api_write">"API (read and write)"</option>
                     </select>
                     <label for="token-team">"Team"</label>
-                    <Suspense>
-                        {move || Suspend::new(async move {
-                            let teams = teams.await.unwrap_or_default();
-                            view! {
-                                <select id="token-team" name="team_id">
-                                    {teams
-                                        .into_iter()
-                                        .map(|t| view! { <option value=t.id>{t.name}</option> })
-                                        .collect_view()}
-                                </select>
-                            }
-                        })}
-                    </Suspense>
+                    <TeamSelect id="token-team" teams />
                     <FormError message=create_error />
                     <button type="submit" class="primary">"Create token"</button>
                 })}

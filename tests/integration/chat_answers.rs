@@ -3,11 +3,11 @@
 //! Flare the interaction payloads Slack would, signed as Slack signs them.
 
 use crate::common::*;
-use crate::notifications::{BOT_TOKEN, FakeSlack, setup_with};
+use crate::notifications::{BOT_TOKEN, FakeSlack, add_chat, setup_with};
 use flare::escalations::DismissEscalation;
 use flare::notifications::{
-    AddChatChannel, ChatLinkOffer, LinkChatAccount, ListChannels, ListChatLinks,
-    SetChannelSigningSecret, UnlinkChatAccount,
+    ChatLinkOffer, LinkChatAccount, ListChannels, ListChatLinks, SetChannelSigningSecret,
+    UnlinkChatAccount,
 };
 use flare::server::notifications::answers::slack_signature;
 use reqwest::StatusCode;
@@ -88,32 +88,32 @@ async fn slack_sends(app: &TestApp, channel: &str, payload: &Value) -> Reply {
     post(app, channel, &form(payload), SIGNING_SECRET, now_secs()).await
 }
 
+/// Turns a channel's answer buttons on with `key` (empty: off), as `who`.
+async fn set_key(app: &TestApp, who: &reqwest::Client, channel: &str, key: &str) -> Reply {
+    app.send(
+        who,
+        SetChannelSigningSecret {
+            channel_id: channel.into(),
+            signing_secret: key.into(),
+        },
+    )
+    .await
+}
+
 /// A Slack channel for `team` with answer buttons on; returns its id.
-async fn slack_channel(app: &TestApp, owner: &reqwest::Client, team: &str) -> String {
-    let r = app
-        .send(
-            owner,
-            AddChatChannel {
-                kind: "slack".into(),
-                team_id: team.into(),
-                name: "Support escalations".into(),
-                bot_token: BOT_TOKEN.into(),
-                channel_id: "C0SUPPORT1".into(),
-                min_severity: "info".into(),
-            },
-        )
-        .await;
+async fn slack_channel(c: &Chat, team: &str) -> String {
+    let r = add_chat(
+        c,
+        team,
+        "slack",
+        "Support escalations",
+        BOT_TOKEN,
+        "C0SUPPORT1",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let r = app
-        .send(
-            owner,
-            SetChannelSigningSecret {
-                channel_id: id.clone(),
-                signing_secret: SIGNING_SECRET.into(),
-            },
-        )
-        .await;
+    let r = set_key(&c.app, &c.owner, &id, SIGNING_SECRET).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     id
 }
@@ -150,7 +150,7 @@ async fn a_linked_person_answers_from_slack_and_the_first_answer_wins() {
     let slack = FakeSlack::start(vec![]).await;
     let api = slack.url.clone();
     let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
-    let channel = slack_channel(&c.app, &c.owner, &team).await;
+    let channel = slack_channel(&c, &team).await;
     let listed = c.app.send(&c.owner, ListChannels {}).await.body;
     assert_eq!(
         listed[0]["answers_url"],
@@ -344,7 +344,7 @@ async fn forged_replayed_stale_unlinked_and_other_teams_clicks_change_nothing() 
     let slack = FakeSlack::start(vec![]).await;
     let api = slack.url.clone();
     let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
-    let channel = slack_channel(&c.app, &c.owner, &team).await;
+    let channel = slack_channel(&c, &team).await;
     let (_, esc) = escalated(&c).await;
     slack.wait_for(1).await;
     let payload = form(&click(&slack, "flare_dismiss", &esc, ADA));
@@ -438,39 +438,12 @@ async fn forged_replayed_stale_unlinked_and_other_teams_clicks_change_nothing() 
 
     // Only owners and admins of the team turn buttons on; the secret's shape is checked.
     let member = c.app.sign_in("outsider@example.com", "password-123").await;
-    let r = c
-        .app
-        .send(
-            &member,
-            SetChannelSigningSecret {
-                channel_id: channel.clone(),
-                signing_secret: SIGNING_SECRET.into(),
-            },
-        )
-        .await;
+    let r = set_key(&c.app, &member, &channel, SIGNING_SECRET).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            SetChannelSigningSecret {
-                channel_id: channel.clone(),
-                signing_secret: "short; not a secret".into(),
-            },
-        )
-        .await;
+    let r = set_key(&c.app, &c.owner, &channel, "short; not a secret").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     // Turned off: clicks are refused.
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            SetChannelSigningSecret {
-                channel_id: channel.clone(),
-                signing_secret: String::new(),
-            },
-        )
-        .await;
+    let r = set_key(&c.app, &c.owner, &channel, "").await;
     assert_eq!(r.status, StatusCode::OK);
     let off = slack_sends(&c.app, &channel, &click(&slack, "flare_dismiss", &esc, ADA)).await;
     assert_eq!(off.status, StatusCode::UNAUTHORIZED);
@@ -536,46 +509,23 @@ async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linke
     let discord = FakeDiscord::start(vec![]).await;
     let api = discord.url.clone();
     let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            AddChatChannel {
-                kind: "discord".into(),
-                team_id: team.clone(),
-                name: "Support on Discord".into(),
-                bot_token: DISCORD_TOKEN.into(),
-                channel_id: DISCORD_CHANNEL.into(),
-                min_severity: "info".into(),
-            },
-        )
-        .await;
+    let r = add_chat(
+        &c,
+        &team,
+        "discord",
+        "Support on Discord",
+        DISCORD_TOKEN,
+        DISCORD_CHANNEL,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let channel = r.body["id"].as_str().unwrap().to_string();
     let key = discord_key();
     let public = hex_of(key.verifying_key().as_bytes());
-    let bad = c
-        .app
-        .send(
-            &c.owner,
-            SetChannelSigningSecret {
-                channel_id: channel.clone(),
-                signing_secret: "not a key".into(),
-            },
-        )
-        .await;
+    let bad = set_key(&c.app, &c.owner, &channel, "not a key").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.message().contains("Public Key"), "{}", bad.message());
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            SetChannelSigningSecret {
-                channel_id: channel.clone(),
-                signing_secret: public.clone(),
-            },
-        )
-        .await;
+    let r = set_key(&c.app, &c.owner, &channel, &public).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let listed = c.app.send(&c.owner, ListChannels {}).await.body;
     assert_eq!(

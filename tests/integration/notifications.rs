@@ -224,6 +224,31 @@ pub async fn add_channel(
     )
 }
 
+/// Adds a Slack or Discord channel (`kind`) named `name` for `team`, sending every
+/// severity; returns the server function's answer.
+pub async fn add_chat(
+    c: &Chat,
+    team: &str,
+    kind: &str,
+    name: &str,
+    bot_token: &str,
+    channel_id: &str,
+) -> Reply {
+    c.app
+        .send(
+            &c.owner,
+            AddChatChannel {
+                kind: kind.into(),
+                team_id: team.into(),
+                name: name.into(),
+                bot_token: bot_token.into(),
+                channel_id: channel_id.into(),
+                min_severity: "info".into(),
+            },
+        )
+        .await
+}
+
 /// The thread's card once its deliveries satisfy `done`.
 async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let t = wait_for(&c.app, &c.owner, &c.thread, what, |t| {
@@ -1149,20 +1174,15 @@ async fn a_slack_channel_gets_the_escalation_then_its_outcome_in_place_and_remin
     let slack = FakeSlack::start(vec![(429, Some(1))]).await;
     let api = slack.url.clone();
     let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            AddChatChannel {
-                kind: "slack".into(),
-                team_id: team.clone(),
-                name: "Support escalations".into(),
-                bot_token: BOT_TOKEN.into(),
-                channel_id: "C0SUPPORT1".into(),
-                min_severity: "info".into(),
-            },
-        )
-        .await;
+    let r = add_chat(
+        &c,
+        &team,
+        "slack",
+        "Support escalations",
+        BOT_TOKEN,
+        "C0SUPPORT1",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(
         !r.body.to_string().contains(BOT_TOKEN),
@@ -1292,20 +1312,15 @@ async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
     let slack = FakeSlack::start(vec![]).await;
     let api = slack.url.clone();
     let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            AddChatChannel {
-                kind: "slack".into(),
-                team_id: team.clone(),
-                name: "Wrong app".into(),
-                bot_token: "xoxb-9999-9999-notthetokenatall".into(),
-                channel_id: "C0SUPPORT1".into(),
-                min_severity: "info".into(),
-            },
-        )
-        .await;
+    let r = add_chat(
+        &c,
+        &team,
+        "slack",
+        "Wrong app",
+        "xoxb-9999-9999-notthetokenatall",
+        "C0SUPPORT1",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     let r = c.app.send(&c.owner, TestChannel { channel_id: id }).await;
@@ -1324,20 +1339,7 @@ async fn a_token_slack_refuses_is_reported_and_retried_not_lost() {
         ("discord", DISCORD_TOKEN, "#general"),
         ("teams", BOT_TOKEN, "C0SUPPORT1"),
     ] {
-        let r = c
-            .app
-            .send(
-                &c.owner,
-                AddChatChannel {
-                    kind: kind.into(),
-                    team_id: team.clone(),
-                    name: "Bad".into(),
-                    bot_token: token.into(),
-                    channel_id: channel.into(),
-                    min_severity: "info".into(),
-                },
-            )
-            .await;
+        let r = add_chat(&c, &team, kind, "Bad", token, channel).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     }
     assert_eq!(c.app.count("SELECT COUNT(*) FROM channels").await, 1);
@@ -1429,20 +1431,15 @@ async fn a_discord_channel_gets_the_escalation_then_its_outcome_in_place_and_rem
     let discord = FakeDiscord::start(vec![(429, Some(1))]).await;
     let api = discord.url.clone();
     let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
-    let r = c
-        .app
-        .send(
-            &c.owner,
-            AddChatChannel {
-                kind: "discord".into(),
-                team_id: team.clone(),
-                name: "Support on Discord".into(),
-                bot_token: DISCORD_TOKEN.into(),
-                channel_id: DISCORD_CHANNEL.into(),
-                min_severity: "info".into(),
-            },
-        )
-        .await;
+    let r = add_chat(
+        &c,
+        &team,
+        "discord",
+        "Support on Discord",
+        DISCORD_TOKEN,
+        DISCORD_CHANNEL,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["kind"], "discord");
     assert!(!r.body.to_string().contains(DISCORD_TOKEN));

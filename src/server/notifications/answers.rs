@@ -231,14 +231,7 @@ fn verify(
         .and_then(|s| s.strip_prefix("v0="))
         .and_then(|s| hex::decode(s).ok())
         .ok_or_else(unsigned)?;
-    let Some(sealed) = channel.signing_secret.as_deref() else {
-        return Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "This channel takes no answers: add the Slack app's signing secret on Settings → Notifications.",
-        ));
-    };
-    let secret = open_signing_secret(state, channel, sealed)
-        .map_err(|why| refused(StatusCode::SERVICE_UNAVAILABLE, why))?;
+    let secret = channel_key(state, channel, "the Slack app's signing secret")?;
     if slack_mac(secret.expose(), timestamp, body)
         .verify_slice(&signature)
         .is_err()
@@ -248,29 +241,40 @@ fn verify(
             "The signature does not match this channel's signing secret.",
         ));
     }
-    if (now_secs - timestamp).abs() > TOLERANCE_SECS {
-        return Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "The request's timestamp is more than 5 minutes from now; nothing was done.",
-        ));
-    }
+    fresh(Some(timestamp), now_secs)?;
     Ok(hex::encode(signature))
 }
 
-fn open_signing_secret(
+/// The channel's signing secret (Slack) or public key (Discord), opened; `missing` names
+/// what to add when the channel has none.
+fn channel_key(
     state: &AppState,
     channel: &channels::ChannelRow,
-    sealed: &str,
-) -> Result<crate::server::config::Secret, String> {
-    let cannot = || "the signing secret cannot be opened on this Flare (FLARE_SECRET_KEY changed)";
-    let secrets = state
-        .runtime
-        .connections
-        .secrets()
-        .ok_or_else(|| cannot().to_string())?;
-    secrets
-        .open(sealed, &signing_context(&channel.id))
-        .map_err(|_| cannot().to_string())
+    missing: &str,
+) -> Result<crate::server::config::Secret, Refused> {
+    let Some(sealed) = channel.signing_secret.as_deref() else {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            format!("This channel takes no answers: add {missing} on Settings → Notifications."),
+        ));
+    };
+    super::open_sealed(state, Some(sealed), &signing_context(&channel.id)).ok_or_else(|| {
+        refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the signing secret cannot be opened on this Flare (FLARE_SECRET_KEY changed)",
+        )
+    })
+}
+
+/// A signed request's timestamp (unix seconds) is at most 5 minutes from now.
+fn fresh(timestamp: Option<i64>, now_secs: i64) -> Result<(), Refused> {
+    if timestamp.is_some_and(|t| (now_secs - t).abs() <= TOLERANCE_SECS) {
+        return Ok(());
+    }
+    Err(refused(
+        StatusCode::UNAUTHORIZED,
+        "The request's timestamp is more than 5 minutes from now; nothing was done.",
+    ))
 }
 
 /// One field of a form-encoded body, decoded.
@@ -605,14 +609,7 @@ fn verify_discord(
         .and_then(|s| hex::decode(s).ok())
         .and_then(|s| s.try_into().ok())
         .ok_or_else(unsigned)?;
-    let Some(sealed) = channel.signing_secret.as_deref() else {
-        return Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "This channel takes no answers: add the Discord application's public key on Settings → Notifications.",
-        ));
-    };
-    let key = open_signing_secret(state, channel, sealed)
-        .map_err(|why| refused(StatusCode::SERVICE_UNAVAILABLE, why))?;
+    let key = channel_key(state, channel, "the Discord application's public key")?;
     let key = discord_public_key(key.expose())
         .and_then(|k| VerifyingKey::from_bytes(&k).ok())
         .ok_or_else(|| {
@@ -632,14 +629,6 @@ fn verify_discord(
             "The signature does not match this channel's public key.",
         ));
     }
-    let fresh = timestamp
-        .parse::<i64>()
-        .is_ok_and(|t| (now_secs - t).abs() <= TOLERANCE_SECS);
-    if !fresh {
-        return Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "The request's timestamp is more than 5 minutes from now; nothing was done.",
-        ));
-    }
+    fresh(timestamp.parse().ok(), now_secs)?;
     Ok(hex::encode(signature))
 }

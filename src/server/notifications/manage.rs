@@ -170,12 +170,7 @@ async fn add(
     let (token, target) = read()?;
     let min = severity(&min_severity)?;
     let id = new_id();
-    let secrets = state.runtime.connections.secrets().ok_or_else(|| {
-        AppError::invalid(
-            "Flare cannot store channel secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
-        )
-    })?;
-    let sealed = secrets.seal(&token, &seal_context(&id));
+    let sealed = sealer(&state)?.seal(&token, &seal_context(&id));
     let mut tx = state.db.begin().await?;
     db::insert(
         &mut *tx,
@@ -261,9 +256,27 @@ where
     ) -> futures::future::BoxFuture<'c, Result<bool, sqlx::Error>>,
 {
     let (v, state, row) = editable(channel_id).await?;
+    change_row(&v, &state, &row, what, apply).await?;
+    Ok(())
+}
+
+/// `change` for a channel already found editable; true when it changed anything.
+async fn change_row<F>(
+    v: &Viewer,
+    state: &AppState,
+    row: &ChannelRow,
+    what: &str,
+    apply: F,
+) -> Result<bool, AppError>
+where
+    F: for<'c> FnOnce(
+        &'c mut sqlx::AnyConnection,
+        &'c str,
+    ) -> futures::future::BoxFuture<'c, Result<bool, sqlx::Error>>,
+{
     let mut tx = state.db.begin().await?;
     if !apply(&mut tx, &row.id).await? {
-        return Ok(());
+        return Ok(false);
     }
     audit::record_for(
         &mut *tx,
@@ -275,7 +288,16 @@ where
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
+}
+
+/// What seals channel secrets, or why there is none yet.
+fn sealer(state: &AppState) -> Result<&crate::server::secret_box::SecretBox, AppError> {
+    state.runtime.connections.secrets().ok_or_else(|| {
+        AppError::invalid(
+            "Flare cannot store channel secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
+        )
+    })
 }
 
 pub async fn set_muted(channel_id: String, muted: bool) -> Result<(), AppError> {
@@ -327,32 +349,20 @@ pub async fn set_signing_secret(
                 }
             }));
         }
-        let secrets = state.runtime.connections.secrets().ok_or_else(|| {
-            AppError::invalid(
-                "Flare cannot store channel secrets yet: set FLARE_SECRET_KEY and restart.",
-            )
-        })?;
-        Some(secrets.seal(&Secret::new(raw), &super::answers::signing_context(&row.id)))
+        Some(sealer(&state)?.seal(&Secret::new(raw), &super::answers::signing_context(&row.id)))
     };
-    let mut tx = state.db.begin().await?;
-    if !db::set_signing_secret(&mut *tx, &row.id, sealed.as_deref()).await? {
-        return Err(AppError::NotFound("No such channel.".into()));
-    }
     let what = if sealed.is_some() {
         "takes answers from its buttons"
     } else {
         "takes no more answers from buttons"
     };
-    audit::record_for(
-        &mut *tx,
-        v.actor(),
-        Some(&row.team_id),
-        "channel.changed",
-        &row.id,
-        &format!("\u{201c}{}\u{201d} {what}", row.name),
-    )
+    let changed = change_row(&v, &state, &row, what, move |conn, id| {
+        Box::pin(async move { db::set_signing_secret(conn, id, sealed.as_deref()).await })
+    })
     .await?;
-    tx.commit().await?;
+    if !changed {
+        return Err(AppError::NotFound("No such channel.".into()));
+    }
     Ok(())
 }
 

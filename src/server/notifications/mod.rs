@@ -313,22 +313,24 @@ pub(crate) fn open_secret(
     state: &AppState,
     channel: &channels::ChannelRow,
 ) -> Result<crate::server::config::Secret, String> {
-    let cannot_open =
-        || "its secret cannot be opened on this Flare (FLARE_SECRET_KEY changed)".to_string();
-    let secrets = state
+    open_sealed(state, channel.secret.as_deref(), &seal_context(&channel.id)).ok_or_else(|| {
+        "its secret cannot be opened on this Flare (FLARE_SECRET_KEY changed)".into()
+    })
+}
+
+/// Opens a value sealed under `context`; `None` when there is none, or when it cannot be
+/// opened (no FLARE_SECRET_KEY, or another one than it was sealed with).
+pub(crate) fn open_sealed(
+    state: &AppState,
+    sealed: Option<&str>,
+    context: &str,
+) -> Option<crate::server::config::Secret> {
+    state
         .runtime
         .connections
-        .secrets()
-        .ok_or_else(cannot_open)?;
-    channel
-        .secret
-        .as_deref()
-        .ok_or_else(cannot_open)
-        .and_then(|s| {
-            secrets
-                .open(s, &seal_context(&channel.id))
-                .map_err(|_| cannot_open())
-        })
+        .secrets()?
+        .open(sealed?, context)
+        .ok()
 }
 
 /// One Slack delivery: the escalation's message posted, updated with its outcome, or a
