@@ -409,6 +409,20 @@ async fn forged_replayed_stale_unlinked_and_other_teams_clicks_change_nothing() 
     let outsider = c.app.sign_in("outsider@example.com", "password-123").await;
     let r = c.app.send(&outsider, LinkChatAccount { token }).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Someone else's link is not theirs to see or undo.
+    assert_eq!(c.app.send(&c.owner, ListChatLinks {}).await.body, json!([]));
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            UnlinkChatAccount {
+                kind: "slack".into(),
+                workspace: WORKSPACE.into(),
+                external_id: ADA.into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     slack_sends(&c.app, &channel, &click(&slack, "flare_dismiss", &esc, ADA)).await;
     let reply = private_reply(&slack, 3).await;
     assert!(reply.contains("not in the team"), "{reply}");
