@@ -258,6 +258,30 @@ async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value
     card(&t).unwrap().clone()
 }
 
+/// The posted message's reference (Slack's ts, Discord's message id) of an escalation's
+/// notice, once the worker has recorded it: the chat server sees the post a moment before
+/// the worker commits what it answered, so this waits rather than reads once.
+async fn sent_ref(c: &Chat, escalation: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Option<(String,)> = sqlx::query_as(&format!(
+            "SELECT external_ref FROM outbox WHERE escalation_id = '{escalation}' \
+             AND event = 'raised' AND state = 'sent' AND external_ref IS NOT NULL"
+        ))
+        .fetch_optional(&c.app.db)
+        .await
+        .unwrap();
+        if let Some((r,)) = got {
+            return r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the notice of {escalation} was not recorded as sent within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_escalation_reaches_a_webhook_channel_signed_and_so_does_its_answer() {
     let (c, team) = setup(100).await;
@@ -1274,13 +1298,7 @@ async fn a_slack_channel_gets_the_escalation_then_its_outcome_in_place_and_remin
     let (_, second) = escalated(&c).await;
     let calls = slack.wait_for(4).await;
     assert_eq!(calls[3].0, "chat.postMessage");
-    let (posted,): (String,) = sqlx::query_as(&format!(
-        "SELECT external_ref FROM outbox WHERE escalation_id = '{second}' AND event = 'raised' \
-         AND state = 'sent'"
-    ))
-    .fetch_one(&c.app.db)
-    .await
-    .unwrap_or_else(|_| panic!("the second message's ts"));
+    let posted = sent_ref(&c, &second).await;
     age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
     let calls = slack.wait_for(5).await;
     let (method, _, reminder) = &calls[4];
@@ -1520,12 +1538,7 @@ async fn a_discord_channel_gets_the_escalation_then_its_outcome_in_place_and_rem
     .await;
     let (_, second) = escalated(&c).await;
     discord.wait_for(4).await;
-    let (second_id,): (String,) = sqlx::query_as(&format!(
-        "SELECT external_ref FROM outbox WHERE escalation_id = '{second}' AND state = 'sent'"
-    ))
-    .fetch_one(&c.app.db)
-    .await
-    .unwrap();
+    let second_id = sent_ref(&c, &second).await;
     age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
     let calls = discord.wait_for(5).await;
     let (method, _, reminder) = &calls[4];
