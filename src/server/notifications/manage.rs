@@ -90,7 +90,7 @@ pub async fn add_webhook(
     min_severity: String,
 ) -> Result<NewChannel, AppError> {
     let secret = format!("whsec_{}", crate::server::secret_box::random_hex());
-    let read = || Ok((Secret::new(&secret), webhook_url(&url)?));
+    let read = |_: &AppState| Ok((Some(Secret::new(&secret)), webhook_url(&url)?));
     let channel = add(ChannelKind::Webhook, team_id, name, read, min_severity).await?;
     Ok(NewChannel { channel, secret })
 }
@@ -153,13 +153,14 @@ fn discord_channel(raw: &str) -> Result<String, AppError> {
     Ok(c.to_string())
 }
 
-/// A channel with its secret (a webhook's signing secret, a bot token) sealed; `read` gives
-/// the secret and where deliveries go, checked once the caller may add channels to the team.
+/// A channel with its secret (a webhook's signing secret, a bot token), if any, sealed; `read`
+/// gives the secret and where deliveries go, checked once the caller may add channels to the
+/// team.
 async fn add(
     kind: ChannelKind,
     team_id: String,
     name: String,
-    read: impl FnOnce() -> Result<(Secret, String), AppError>,
+    read: impl FnOnce(&AppState) -> Result<(Option<Secret>, String), AppError>,
     min_severity: String,
 ) -> Result<ChannelInfo, AppError> {
     let v = viewer().await?;
@@ -167,10 +168,13 @@ async fn add(
     v.require_team(&team_id)?;
     let state = app_state()?;
     let name = validate::name(&name, "channel name", 80)?;
-    let (token, target) = read()?;
+    let (token, target) = read(&state)?;
     let min = severity(&min_severity)?;
     let id = new_id();
-    let sealed = sealer(&state)?.seal(&token, &seal_context(&id));
+    let sealed = match token {
+        Some(token) => Some(sealer(&state)?.seal(&token, &seal_context(&id))),
+        None => None,
+    };
     let mut tx = state.db.begin().await?;
     db::insert(
         &mut *tx,
@@ -181,7 +185,7 @@ async fn add(
             name: &name,
             min_severity_rank: min.rank(),
             target: &target,
-            secret: Some(&sealed),
+            secret: sealed.as_deref(),
             created_by: &v.user.id,
         },
     )
@@ -218,11 +222,17 @@ pub async fn add_chat_channel(
 ) -> Result<ChannelInfo, AppError> {
     match kind.trim() {
         "slack" => {
-            let read = || Ok((slack_token(&bot_token)?, slack_channel(&channel_id)?));
+            let read =
+                |_: &AppState| Ok((Some(slack_token(&bot_token)?), slack_channel(&channel_id)?));
             add(ChannelKind::Slack, team_id, name, read, min_severity).await
         }
         "discord" => {
-            let read = || Ok((discord_token(&bot_token)?, discord_channel(&channel_id)?));
+            let read = |_: &AppState| {
+                Ok((
+                    Some(discord_token(&bot_token)?),
+                    discord_channel(&channel_id)?,
+                ))
+            };
             add(ChannelKind::Discord, team_id, name, read, min_severity).await
         }
         _ => {
@@ -231,6 +241,26 @@ pub async fn add_chat_channel(
             Err(AppError::invalid("Choose Slack or Discord."))
         }
     }
+}
+
+/// An email channel: each escalation is mailed to `recipients` through the deployment's SMTP
+/// relay, its answer and reminders as replies in the same thread.
+pub async fn add_email(
+    team_id: String,
+    name: String,
+    recipients: String,
+    min_severity: String,
+) -> Result<ChannelInfo, AppError> {
+    let read = |state: &AppState| {
+        if state.config.mailer.is_none() {
+            return Err(AppError::invalid(
+                "Email is not set up on this Flare: set FLARE_SMTP_URL and FLARE_MAIL_FROM, then restart it (the README says how).",
+            ));
+        }
+        let to = super::email::recipients(&recipients).map_err(AppError::invalid)?;
+        Ok((None, to))
+    };
+    add(ChannelKind::Email, team_id, name, read, min_severity).await
 }
 
 /// The channel if the viewer may change it; another team's does not exist for them.
@@ -432,15 +462,26 @@ pub async fn test(channel_id: String) -> Result<TestResult, AppError> {
             }
             Err(why) => Err(why),
         },
-        _ => {
+        ChannelKind::Email => match state.config.mailer.as_ref() {
+            Some(mailer) => super::email::send_test(mailer, &row.target, &delivery_id).await,
+            None => {
+                Err("email is not set up on this Flare (FLARE_SMTP_URL and FLARE_MAIL_FROM)".into())
+            }
+        },
+        ChannelKind::Webhook => {
             let body = serde_json::to_vec(&body).map_err(AppError::internal)?;
             super::send_webhook(&state, &row, &delivery_id, "test", body).await
         }
     };
+    let protocol = match row.kind {
+        ChannelKind::Email => "SMTP",
+        _ => "HTTP",
+    };
     let (delivered, detail) = match sent {
-        Ok(webhook::Outcome::Delivered { status, took }) => {
-            (true, format!("HTTP {status} in {} ms", took.as_millis()))
-        }
+        Ok(webhook::Outcome::Delivered { status, took }) => (
+            true,
+            format!("{protocol} {status} in {} ms", took.as_millis()),
+        ),
         Ok(webhook::Outcome::NotDelivered { error, .. }) => (false, error),
         Err(why) => (false, why),
     };

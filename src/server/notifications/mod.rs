@@ -8,6 +8,7 @@
 
 pub mod answers;
 pub mod discord;
+pub mod email;
 pub mod links;
 pub mod manage;
 pub mod sla;
@@ -299,10 +300,17 @@ async fn attempt(
             }) => Settle::Retry { error, retry_after },
             Err(why) => Settle::GiveUp(why),
         },
-        other => Settle::GiveUp(format!(
-            "{} channels are not supported by this Flare",
-            other.label()
-        )),
+        ChannelKind::Email => match mail(state, &channel, row, &escalation).await {
+            Ok(Posted {
+                outcome: webhook::Outcome::Delivered { .. },
+                message_id,
+            }) => Settle::Sent(message_id),
+            Ok(Posted {
+                outcome: webhook::Outcome::NotDelivered { error, retry_after },
+                ..
+            }) => Settle::Retry { error, retry_after },
+            Err(why) => Settle::GiveUp(why),
+        },
     };
     (settle, kind, Some(escalation))
 }
@@ -405,6 +413,33 @@ async fn post_to_discord(
             discord::call(client, api, &token, Method::POST, &messages, &body).await
         }
     })
+}
+
+/// One email delivery: the escalation's message, or its answer or a reminder as a reply in
+/// its thread.
+async fn mail(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    row: &outbox::Claimed,
+    e: &esc_db::EscalationRow,
+) -> Result<Posted, String> {
+    let Some(mailer) = state.config.mailer.as_ref() else {
+        return Err(
+            "email is not set up on this Flare (FLARE_SMTP_URL and FLARE_MAIL_FROM)".into(),
+        );
+    };
+    let url = card_url(state, e);
+    let thread = outbox::posted_ref(&state.db, &e.id, &channel.id)
+        .await
+        .map_err(|err| format!("the database could not be read: {err}"))?;
+    let kind = match (row.event.as_str(), thread.as_deref()) {
+        (outbox::REMINDER, thread) => email::Mail::Reminder { thread },
+        // A reply under its first mail (alone when that one never went out).
+        (outbox::ANSWERED, thread) => email::Mail::Answered { thread },
+        // Says how it was answered, when that happened before it could be sent.
+        _ => email::Mail::Raised,
+    };
+    email::send(mailer, &channel.target, &row.id, e, &url, kind).await
 }
 
 /// Opens the channel's signing secret and sends; `Err` when the secret cannot be opened (no
