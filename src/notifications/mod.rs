@@ -45,6 +45,11 @@ pub struct ChannelInfo {
     /// Where Slack sends button clicks (the app's Interactivity Request URL), once the
     /// channel takes answers.
     pub answers_url: Option<String>,
+    /// The agent that answers what people write to the bot (Slack channels).
+    pub agent_id: Option<String>,
+    /// Where Slack sends those messages (the app's Event Subscriptions Request URL), once the
+    /// channel has an agent and a signing secret.
+    pub events_url: Option<String>,
 }
 
 /// A new webhook channel: the only time its signing secret is shown.
@@ -225,6 +230,12 @@ pub async fn set_channel_signing_secret(
     signing_secret: String,
 ) -> Result<(), AppError> {
     crate::server::notifications::manage::set_signing_secret(channel_id, signing_secret).await
+}
+
+/// Names the agent that answers messages to a Slack channel's bot (empty: none).
+#[server(endpoint = "set_channel_agent")]
+pub async fn set_channel_agent(channel_id: String, agent_id: String) -> Result<(), AppError> {
+    crate::server::notifications::manage::set_agent(channel_id, agent_id).await
 }
 
 /// "Slack" or "Discord", for a chat account's `kind`.

@@ -2,6 +2,7 @@
 //! webhook, Slack, Discord and email channels (each escalation raised and answered), choose the lowest
 //! severity each one sends, mute, test and delete them. A webhook's signing secret is shown once.
 
+use crate::agents::{AgentSummary, list_agents};
 use crate::components::data::data;
 use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
@@ -9,8 +10,8 @@ use crate::components::team_select::TeamSelect;
 use crate::members::my_teams;
 use crate::notifications::{
     AddChatChannel, AddEmailChannel, AddWebhookChannel, ChannelInfo, DeleteChannel, SaveSla,
-    SetChannelMinSeverity, SetChannelMuted, SetChannelSigningSecret, TeamSla, TestChannel,
-    list_channels, load_slas,
+    SetChannelAgent, SetChannelMinSeverity, SetChannelMuted, SetChannelSigningSecret, TeamSla,
+    TestChannel, list_channels, load_slas,
 };
 use crate::rules::Severity;
 use leptos::prelude::*;
@@ -42,6 +43,8 @@ pub fn NotificationsPage() -> impl IntoView {
     let delete = ServerAction::<DeleteChannel>::new();
     let test = ServerAction::<TestChannel>::new();
     let sign = ServerAction::<SetChannelSigningSecret>::new();
+    let set_agent = ServerAction::<SetChannelAgent>::new();
+    let agents = data(|| (), |_| list_agents());
     let channels = data(
         move || {
             (
@@ -52,6 +55,7 @@ pub fn NotificationsPage() -> impl IntoView {
                 tune.version().get(),
                 delete.version().get(),
                 sign.version().get(),
+                set_agent.version().get(),
             )
         },
         |_| list_channels(),
@@ -68,6 +72,7 @@ pub fn NotificationsPage() -> impl IntoView {
             .or_else(|| delete.value().with(error_text))
             .or_else(|| test.value().with(error_text))
             .or_else(|| sign.value().with(error_text))
+            .or_else(|| set_agent.value().with(error_text))
     });
     let tested = move || {
         test.value().get().and_then(Result::ok).map(|r| {
@@ -109,6 +114,7 @@ pub fn NotificationsPage() -> impl IntoView {
         <FormError message=row_error />
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let agents = agents.await.unwrap_or_default();
                 match channels.await {
                     Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any_in_step(),
                     Ok(list) if list.is_empty() => view! { <p class="empty-state">"No channels yet."</p> }.into_any_in_step(),
@@ -129,7 +135,14 @@ pub fn NotificationsPage() -> impl IntoView {
                                 <tbody>
                                     {list
                                         .into_iter()
-                                        .map(|c| view! { <ChannelRow c mute tune delete test sign /> })
+                                        .map(|c| {
+                                            let own: Vec<AgentSummary> = agents
+                                                .iter()
+                                                .filter(|a| a.team_id == c.team_id)
+                                                .cloned()
+                                                .collect();
+                                            view! { <ChannelRow c mute tune delete test sign set_agent own /> }
+                                        })
                                         .collect_view()}
                                 </tbody>
                             </table>
@@ -249,10 +262,15 @@ fn ChannelRow(
     delete: ServerAction<DeleteChannel>,
     test: ServerAction<TestChannel>,
     sign: ServerAction<SetChannelSigningSecret>,
+    set_agent: ServerAction<SetChannelAgent>,
+    /// The agents of the channel's team.
+    own: Vec<AgentSummary>,
 ) -> impl IntoView {
     use crate::notifications::ChannelKind;
     let answers = matches!(c.kind, ChannelKind::Slack | ChannelKind::Discord)
         .then(|| view! { <AnswerButtons c=c.clone() sign /> });
+    let starts =
+        (c.kind == ChannelKind::Slack).then(|| view! { <StartsRuns c=c.clone() set_agent own /> });
     let severity_id = format!("severity-{}", c.id);
     let (state, toggle, muted_next) = match c.muted {
         true => ("Muted", "Unmute", "false"),
@@ -274,6 +292,7 @@ fn ChannelRow(
             <td class="reason">
                 <code>{c.target.clone()}</code>
                 {answers}
+                {starts}
             </td>
             <td>
                 <ActionForm action=tune attr:class="inline-form">
@@ -381,6 +400,56 @@ fn AnswerButtons(c: ChannelInfo, sign: ServerAction<SetChannelSigningSecret>) ->
             }
             .into_any_in_step()
         }
+    }
+}
+
+/// A Slack channel's agent: messages people write to its bot start a run of it, and the
+/// reply goes back into their Slack thread. Slack needs the events URL shown once the
+/// channel also has its signing secret.
+#[component]
+fn StartsRuns(
+    c: ChannelInfo,
+    set_agent: ServerAction<SetChannelAgent>,
+    own: Vec<AgentSummary>,
+) -> impl IntoView {
+    let id = c.id.clone();
+    let select_id = format!("agent-{}", c.id);
+    let label = format!("Agent answering messages in {}", c.name);
+    let save_label = format!("Save the agent for {}", c.name);
+    let current = c.agent_id.clone().unwrap_or_default();
+    let url = match (&c.events_url, &c.agent_id) {
+        (Some(url), _) => Some(
+            view! { <p class="helper">"Slack's Event Subscriptions Request URL: " <code>{url.clone()}</code></p> }
+                .into_any_in_step(),
+        ),
+        (None, Some(_)) => Some(
+            view! { <p class="helper">"Turn on buttons with the signing secret: Slack's messages are checked with it."</p> }
+                .into_any_in_step(),
+        ),
+        _ => None,
+    };
+    view! {
+        <ActionForm action=set_agent attr:class="inline-form">
+            {InStep(view! {
+                <input type="hidden" name="channel_id" value=id.clone() />
+                <label for=select_id.clone()>"Answers messages with"</label>
+                <select id=select_id.clone() name="agent_id" aria-label=label.clone()>
+                    <option value="" selected=current.is_empty()>"No agent"</option>
+                    {own
+                        .clone()
+                        .into_iter()
+                        .map(|a| {
+                            let chosen = a.id == current;
+                            view! { <option value=a.id selected=chosen>{a.name}</option> }
+                        })
+                        .collect_view()}
+                </select>
+                <button type="submit" aria-label=save_label.clone()>
+                    "Save"
+                </button>
+            })}
+        </ActionForm>
+        {url}
     }
 }
 

@@ -178,6 +178,7 @@ pub async fn serve(
     let leases = tokio::spawn(runtime::renew_leases(state.clone()));
     let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
     let notices = tokio::spawn(notifications::run_worker(state.clone()));
+    let replies = tokio::spawn(triggers::chat::run_replier(state.clone()));
     let refusals = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -216,6 +217,7 @@ pub async fn serve(
     schedules.abort();
     // Deliveries under way are cut off: their rows are due again once their claim runs out.
     notices.abort();
+    replies.abort();
     refusals.abort();
     // The refusals counted in the last minutes: every minute is over at shutdown.
     let later = std::time::Instant::now() + std::time::Duration::from_secs(3600);

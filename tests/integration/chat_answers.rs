@@ -14,11 +14,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const SIGNING_SECRET: &str = "8f742231b10e8888abcd99aa7d3e9a5b";
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99aa7d3e9a5b";
 const WORKSPACE: &str = "T0FLARE01";
 const ADA: &str = "U0ADA0001";
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -101,7 +101,7 @@ async fn set_key(app: &TestApp, who: &reqwest::Client, channel: &str, key: &str)
 }
 
 /// A Slack channel for `team` with answer buttons on; returns its id.
-async fn slack_channel(c: &Chat, team: &str) -> String {
+pub async fn slack_channel(c: &Chat, team: &str) -> String {
     let r = add_chat(
         c,
         team,

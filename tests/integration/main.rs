@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod chat;
 mod chat_answers;
+mod chat_triggers;
 mod common;
 mod data_layer;
 mod durability;

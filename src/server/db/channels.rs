@@ -19,13 +19,15 @@ pub struct ChannelRow {
     pub secret: Option<String>,
     /// A Slack app's signing secret, sealed too: set, the messages get answer buttons.
     pub signing_secret: Option<String>,
+    /// The agent that answers what people write to the bot (Slack); none: it only notifies.
+    pub agent_id: Option<String>,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT c.id, c.team_id, t.name AS team_name, c.kind, c.name, \
-    c.min_severity_rank, c.muted, c.target, c.secret, c.signing_secret, c.created_at, \
-    c.deleted_at \
+    c.min_severity_rank, c.muted, c.target, c.secret, c.signing_secret, c.agent_id, \
+    c.created_at, c.deleted_at \
     FROM channels c JOIN teams t ON t.id = c.team_id";
 
 pub struct NewChannel<'a> {
@@ -179,6 +181,23 @@ pub async fn set_signing_secret<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(id)
     .bind(sealed.map(str::to_string))
+    .bind(now_ms())
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Sets or clears the agent that answers messages to the channel's bot.
+pub async fn set_agent<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    agent_id: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE channels SET agent_id = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(agent_id.map(str::to_string))
     .bind(now_ms())
     .execute(ex)
     .await?;

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod audit;
 pub mod channels;
 pub mod chat_links;
+pub mod chat_replies;
 pub mod connections;
 pub mod escalations;
 pub mod login_failures;

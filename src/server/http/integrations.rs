@@ -1,6 +1,7 @@
 //! `POST /integrations/slack/{channel}` and `POST /integrations/discord/{channel}`: what Slack
 //! and Discord send when someone clicks an escalation's button or submits the guidance modal
-//! (see `notifications::answers` for what they check).
+//! (see `notifications::answers` for what they check), and `POST
+//! /integrations/slack/{channel}/events`: messages people write to a Slack channel's bot.
 
 use super::api::ApiErrorBody;
 use crate::server::notifications::answers::{self, Refused};
@@ -10,8 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// Slack's interaction payloads are a few kilobytes; a modal's guidance at most 3,000 characters.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Slack's interaction payloads are a few kilobytes; an event carries a message of up to 40,000
+/// characters twice (as text and as rich-text blocks).
+const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub async fn slack(
     State(state): State<AppState>,
@@ -25,6 +27,29 @@ pub async fn slack(
     };
     let now = crate::server::db::now_ms() / 1000;
     match answers::slack_request(&state, &channel_id, &headers, &bytes, now).await {
+        Ok(Some(json)) => super::json_response(StatusCode::OK, &json),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+/// Messages people write to a Slack channel's bot (Slack's Events API): each starts a run of
+/// the channel's agent (see `triggers::chat`).
+pub async fn slack_events(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read(body).await {
+        Ok(b) => b,
+        Err(r) => return refusal(r),
+    };
+    let now = crate::server::db::now_ms() / 1000;
+    let handled =
+        crate::server::triggers::chat::slack_event(&state, &channel_id, &headers, &bytes, now)
+            .await;
+    match handled {
         Ok(Some(json)) => super::json_response(StatusCode::OK, &json),
         Ok(None) => StatusCode::OK.into_response(),
         Err(r) => refusal(r),
@@ -55,7 +80,7 @@ async fn read(body: Body) -> Result<axum::body::Bytes, Refused> {
         .map_err(|_| {
             Refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "The request is over 64 KB.".into(),
+                "The request is over 256 KB.".into(),
             )
         })
 }

@@ -87,6 +87,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(integrations::slack),
         )
         .route(
+            "/integrations/slack/{id}/events",
+            axum::routing::post(integrations::slack_events),
+        )
+        .route(
             "/integrations/discord/{id}",
             axum::routing::post(integrations::discord),
         )

@@ -161,7 +161,7 @@ pub async fn slack_request(
 }
 
 /// The live channel of this kind that a request's URL names.
-async fn channel_of(
+pub(crate) async fn channel_of(
     state: &AppState,
     channel_id: &str,
     kind: ChannelKind,
@@ -178,7 +178,11 @@ async fn channel_of(
 }
 
 /// Accepts a verified request once: a copy sent again within the 5 minutes changes nothing.
-async fn first_sight(state: &AppState, kind: &str, signature: &str) -> Result<(), Refused> {
+pub(crate) async fn first_sight(
+    state: &AppState,
+    kind: &str,
+    signature: &str,
+) -> Result<(), Refused> {
     let forget = now_ms() - 2 * TOLERANCE_SECS * 1000;
     if chat_links::first_sight(&state.db, &format!("{kind}:{signature}"), forget).await? {
         return Ok(());
@@ -210,7 +214,7 @@ pub fn buttons(escalation_id: &str) -> Vec<Value> {
 
 /// The signature, checked: (constant time) against the channel's signing secret, then the
 /// timestamp. Returns the signature's hex.
-fn verify(
+pub(crate) fn verify(
     state: &AppState,
     channel: &channels::ChannelRow,
     headers: &HeaderMap,

@@ -19,6 +19,11 @@ const MAX_URL_BYTES: usize = 2000;
 
 fn info(row: ChannelRow, public_url: &str) -> ChannelInfo {
     ChannelInfo {
+        events_url: (row.kind == ChannelKind::Slack
+            && row.agent_id.is_some()
+            && row.signing_secret.is_some())
+        .then(|| format!("{public_url}/integrations/slack/{}/events", row.id)),
+        agent_id: row.agent_id.clone(),
         answers_url: row
             .signing_secret
             .is_some()
@@ -345,6 +350,34 @@ pub async fn set_min_severity(channel_id: String, min_severity: String) -> Resul
         Box::pin(db::set_min_severity(conn, id, min.rank()))
     })
     .await
+}
+
+/// Names the agent of the channel's team that answers what people write to its Slack bot, or
+/// none with an empty id. Only Slack channels take messages (Discord's arrive only over its
+/// Gateway, which Flare does not hold open).
+pub async fn set_agent(channel_id: String, agent_id: String) -> Result<(), AppError> {
+    let (v, state, row) = editable(&channel_id).await?;
+    if row.kind != ChannelKind::Slack {
+        return Err(AppError::invalid(
+            "Only Slack channels start runs from messages.",
+        ));
+    }
+    let agent_id = agent_id.trim().to_string();
+    let (agent, what) = if agent_id.is_empty() {
+        (None, "starts no runs from messages".to_string())
+    } else {
+        let agent = crate::server::db::agents::by_id(&state.db, &agent_id)
+            .await?
+            .filter(|a| a.deleted_at.is_none() && a.team_id == row.team_id)
+            .ok_or_else(|| AppError::NotFound("No such agent in this channel's team.".into()))?;
+        let what = format!("starts {} from messages", agent.name);
+        (Some(agent.id), what)
+    };
+    change_row(&v, &state, &row, &what, move |conn, id| {
+        Box::pin(async move { db::set_agent(conn, id, agent.as_deref()).await })
+    })
+    .await?;
+    Ok(())
 }
 
 /// Turns a Slack or Discord channel's answer buttons on with the app's signing secret (Slack)

@@ -61,7 +61,7 @@ pub fn seal_context(channel_id: &str) -> String {
 /// The worker's side of the outbox on this instance.
 pub struct Notifier {
     wake: Notify,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     slots: Arc<Semaphore>,
 }
 
@@ -171,7 +171,7 @@ enum Settle {
 
 /// How long to wait after the `attempts`-th failure: the base, doubled each time, at most an
 /// hour, and never less than the receiver asked for.
-fn backoff(base_ms: u64, attempts: i64, retry_after: Option<Duration>) -> i64 {
+pub(crate) fn backoff(base_ms: u64, attempts: i64, retry_after: Option<Duration>) -> i64 {
     let doubled = (base_ms as i64).saturating_mul(1i64 << (attempts - 1).clamp(0, 30));
     let asked = retry_after.map_or(0, |d| d.as_millis() as i64);
     doubled.min(MAX_BACKOFF_MS).max(asked)

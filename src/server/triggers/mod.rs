@@ -3,6 +3,7 @@
 //! where it came from, and a run with the Description in force at that moment: from there on
 //! it is the same run as a chat's (guardrail, provider, escalation, first answer wins).
 
+pub mod chat;
 pub mod events;
 mod intake;
 pub mod manage;

@@ -1,0 +1,110 @@
+//! Runs started from Slack and the delivery of their replies back into the Slack thread.
+
+use super::{Db, now_ms};
+
+/// One reply to send: the run, where it goes, and which attempt this is.
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct Claimed {
+    pub run_id: String,
+    pub channel_id: String,
+    pub conversation: String,
+    pub thread_ts: String,
+    pub attempts: i64,
+}
+
+/// Remembers where a run started from Slack replies; nothing when it is known already.
+pub async fn insert(
+    db: &Db,
+    run_id: &str,
+    channel_id: &str,
+    conversation: &str,
+    thread_ts: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO chat_replies (run_id, channel_id, conversation, thread_ts, state, attempts, \
+         due_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
+         ON CONFLICT (run_id) DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(channel_id)
+    .bind(conversation)
+    .bind(thread_ts)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due replies whose run has ended (completed or failed), holding each
+/// until `until`; a run still working or waiting for a person is left for later.
+pub async fn claim(
+    db: &Db,
+    postgres: bool,
+    now: i64,
+    until: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let lock = if postgres {
+        " FOR UPDATE OF c SKIP LOCKED"
+    } else {
+        ""
+    };
+    sqlx::query_as(&format!(
+        "UPDATE chat_replies SET due_at = $2, attempts = attempts + 1 WHERE run_id IN \
+         (SELECT c.run_id FROM chat_replies c JOIN runs r ON r.id = c.run_id \
+         WHERE c.state = 'pending' AND c.due_at <= $1 AND r.status IN ('completed', 'failed') \
+         ORDER BY c.due_at LIMIT $3{lock}) \
+         RETURNING run_id, channel_id, conversation, thread_ts, attempts"
+    ))
+    .bind(now)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Sent; false when another worker settled it first.
+pub async fn sent(db: &Db, run_id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE chat_replies SET state = 'sent', last_error = NULL WHERE run_id = $1 \
+         AND state = 'pending'",
+    )
+    .bind(run_id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Not sent this time: due again at `due_at`, or, with `None`, given up.
+pub async fn not_sent(
+    db: &Db,
+    run_id: &str,
+    due_at: Option<i64>,
+    error: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = match due_at {
+        Some(due) => {
+            sqlx::query(
+                "UPDATE chat_replies SET due_at = $2, last_error = $3 WHERE run_id = $1 \
+                 AND state = 'pending'",
+            )
+            .bind(run_id)
+            .bind(due)
+            .bind(error)
+            .execute(db)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "UPDATE chat_replies SET state = 'failed', last_error = $2 WHERE run_id = $1 \
+                 AND state = 'pending'",
+            )
+            .bind(run_id)
+            .bind(error)
+            .execute(db)
+            .await?
+        }
+    };
+    Ok(r.rows_affected() > 0)
+}

@@ -1,0 +1,353 @@
+//! Slack as a trigger. A Slack channel that names an agent (Settings → Notifications) starts a
+//! run of it, `trigger: slack`, for each message people write to the bot: a mention
+//! (`app_mention`), a direct message, or any message in the connected channel. Slack sends
+//! them to `POST /integrations/slack/{channel}/events`, signed like its button clicks (see
+//! `notifications::answers`). Once the run ends, a worker posts its reply under the message,
+//! in the same Slack thread; a run that waits for a person replies after the answer.
+//!
+//! Loops: messages from bots (Flare's own replies included) and message edits, joins and other
+//! subtypes never start a run. Slack retries an event it thinks was not received, and sends a
+//! mention in the connected channel twice (as `app_mention` and as `message`): each Slack
+//! message (its channel and ts) starts at most one run.
+
+use super::{Once, Start, StartError};
+use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, RunStatus, Trigger};
+use crate::notifications::ChannelKind;
+use crate::server::db::audit::Actor;
+use crate::server::db::{agents, channels, chat_replies, now_ms, runs, threads};
+use crate::server::notifications::answers::{self, Refused};
+use crate::server::notifications::{MAX_ATTEMPTS, backoff, open_secret, slack, webhook};
+use crate::server::state::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How often the reply worker looks for runs that ended.
+const TICK: Duration = Duration::from_millis(250);
+/// How long a claim holds a reply: longer than an attempt may take.
+const CLAIM: Duration = Duration::from_secs(webhook::DEADLINE.as_secs() + 20);
+/// Replies one instance sends at once.
+const BATCH: i64 = 16;
+
+fn refused(status: StatusCode, why: impl Into<String>) -> Refused {
+    Refused(status, why.into())
+}
+
+/// Handles one Events API request for the channel: `Ok` with the JSON to answer (the URL
+/// check's challenge), or none for an empty 200 (Slack wants it within 3 seconds: the run is
+/// started, not awaited).
+pub async fn slack_event(
+    state: &AppState,
+    channel_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Option<Value>, Refused> {
+    let channel = answers::channel_of(state, channel_id, ChannelKind::Slack).await?;
+    let signature = answers::verify(state, &channel, headers, body, now_secs)?;
+    answers::first_sight(state, answers::SLACK, &signature).await?;
+    let payload: Value = serde_json::from_slice(body).map_err(|_| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            "Slack sends events as JSON; this was not.",
+        )
+    })?;
+    match payload["type"].as_str() {
+        // Slack checks the Request URL once, when it is saved.
+        Some("url_verification") => {
+            return Ok(Some(json!({"challenge": payload["challenge"]})));
+        }
+        Some("event_callback") => {}
+        _ => return Ok(None),
+    }
+    let Some(m) = Incoming::read(&payload["event"], &channel) else {
+        return Ok(None);
+    };
+    let Some(agent_id) = channel.agent_id.as_deref() else {
+        return Ok(None);
+    };
+    let Some(agent) = agents::by_id(&state.db, agent_id)
+        .await?
+        .filter(|a| a.deleted_at.is_none() && a.team_id == channel.team_id)
+    else {
+        tracing::warn!(channel = %channel.id, "a Slack message for an agent that is gone");
+        return Ok(None);
+    };
+    let key = format!("{}:{}", m.conversation, m.ts);
+    let started = super::start_run(
+        state,
+        Start {
+            agent: &agent,
+            trigger: Trigger::Slack,
+            title: format!("Slack: {}", channel.name),
+            author: format!("slack: {}", m.user),
+            message: &m.text,
+            once: Some(Once {
+                scope: format!("slack:{}", channel.id),
+                key: &key,
+                fingerprint: Once::fingerprint(&[key.as_bytes()]),
+            }),
+            actor: Actor::Trigger {
+                kind: "slack",
+                name: &channel.name,
+            },
+            action: "trigger.fired",
+            subject: &channel.id,
+            claim: None,
+            chain_depth: 0,
+        },
+    )
+    .await;
+    let started = match started {
+        Ok(s) => s,
+        Err(StartError::Database(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::error!(error = %e, channel = %channel.id, "a Slack message started no run");
+            return Err(refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Flare could not start the run; it has been logged.",
+            ));
+        }
+    };
+    chat_replies::insert(
+        &state.db,
+        &started.run_id,
+        &channel.id,
+        &m.conversation,
+        &m.thread_ts,
+    )
+    .await?;
+    Ok(None)
+}
+
+/// A message a person wrote to the bot, as a run's first message.
+#[derive(Debug, PartialEq)]
+struct Incoming {
+    conversation: String,
+    user: String,
+    ts: String,
+    thread_ts: String,
+    text: String,
+}
+
+impl Incoming {
+    /// The event, if it is a person's message for this channel's bot; `None` for everything
+    /// else (bots, edits, joins, other channels, nothing left to read).
+    fn read(ev: &Value, channel: &channels::ChannelRow) -> Option<Self> {
+        if ev.get("bot_id").is_some_and(|b| !b.is_null()) || ev.get("subtype").is_some() {
+            return None;
+        }
+        let conversation = ev["channel"].as_str()?.to_string();
+        let wanted = match ev["type"].as_str()? {
+            "app_mention" => true,
+            "message" => ev["channel_type"] == "im" || conversation == channel.target,
+            _ => false,
+        };
+        let user = ev["user"].as_str().filter(|u| !u.is_empty())?.to_string();
+        let ts = ev["ts"].as_str().filter(|t| !t.is_empty())?.to_string();
+        let thread_ts = ev["thread_ts"].as_str().unwrap_or(&ts).to_string();
+        let text = plain(ev["text"].as_str().unwrap_or_default());
+        let text = crate::validate::long_text(&text, "message", MAX_MESSAGE_BYTES).ok()?;
+        wanted.then_some(Self {
+            conversation,
+            user,
+            ts,
+            thread_ts,
+            text,
+        })
+    }
+}
+
+/// Slack's message markup as plain text: mentions of people and the bot (`<@U…>`) dropped,
+/// links (`<https://…|label>`) as their label or address, and its three escapes undone.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let inner = &after[..close];
+        if !inner.starts_with('@') && !inner.starts_with('!') {
+            let (target, label) = inner.split_once('|').unwrap_or((inner, ""));
+            out.push_str(if label.is_empty() { target } else { label });
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    let out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Posts the replies of runs started from Slack once they end, for as long as the server runs.
+pub async fn run_replier(state: AppState) {
+    let postgres = !state.writes.is_shared();
+    loop {
+        let claimed = async {
+            let _turn = state.writes.take().await?;
+            let now = now_ms();
+            chat_replies::claim(
+                &state.db,
+                postgres,
+                now,
+                now + CLAIM.as_millis() as i64,
+                BATCH,
+            )
+            .await
+            .map_err(anyhow::Error::from)
+        }
+        .await;
+        match claimed {
+            Ok(rows) if !rows.is_empty() => {
+                let sends = rows.into_iter().map(|row| reply(&state, row));
+                futures::future::join_all(sends).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot claim Slack replies"),
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// Sends one run's reply and settles it: sent, due again after a backoff, or given up.
+async fn reply(state: &AppState, row: chat_replies::Claimed) {
+    let outcome = send_reply(state, &row).await;
+    let settled = async {
+        let _turn = state.writes.take().await?;
+        match outcome {
+            Ok(()) => chat_replies::sent(&state.db, &row.run_id).await,
+            Err((error, retry_after)) if row.attempts < MAX_ATTEMPTS => {
+                let wait = backoff(state.config.outbox_retry_ms, row.attempts, retry_after);
+                tracing::warn!(run = %row.run_id, attempts = row.attempts, %error, "a Slack reply was not posted; will retry");
+                chat_replies::not_sent(&state.db, &row.run_id, Some(now_ms() + wait), &error).await
+            }
+            Err((error, _)) => {
+                tracing::warn!(run = %row.run_id, attempts = row.attempts, %error, "a Slack reply was not posted; gave up");
+                chat_replies::not_sent(&state.db, &row.run_id, None, &error).await
+            }
+        }
+        .map_err(anyhow::Error::from)
+    }
+    .await;
+    if let Err(e) = settled {
+        // Unrecorded: the claim runs out and the reply is due again.
+        tracing::warn!(error = %e, run = %row.run_id, "cannot record a Slack reply's outcome");
+    }
+}
+
+type NotSent = (String, Option<Duration>);
+
+async fn send_reply(state: &AppState, row: &chat_replies::Claimed) -> Result<(), NotSent> {
+    let db_error = |e: sqlx::Error| (format!("the database could not be read: {e}"), None);
+    let channel = channels::by_id(&state.db, &row.channel_id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ("its channel is gone".to_string(), None))?;
+    let run = runs::by_id(&state.db, &row.run_id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ("its run is gone".to_string(), None))?;
+    let text = match run.status {
+        RunStatus::Failed => format!(
+            "Sorry, I could not finish this: {}",
+            run.error.as_deref().unwrap_or("the run failed")
+        ),
+        _ => threads::messages(&state.db, &run.thread_id)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == MessageKind::Agent && m.run_id.as_deref() == Some(&run.id))
+            .map(|m| m.body)
+            .unwrap_or_else(|| "Done.".to_string()),
+    };
+    let token = open_secret(state, &channel).map_err(|why| (why, None))?;
+    let body = json!({
+        "channel": row.conversation,
+        "thread_ts": row.thread_ts,
+        "text": slack::escape(&text),
+        "unfurl_links": false,
+    });
+    let posted = slack::call(
+        &state.notifier.client,
+        &state.config.slack_api_url,
+        &token,
+        "chat.postMessage",
+        &body,
+    )
+    .await;
+    match posted.outcome {
+        webhook::Outcome::Delivered { .. } => Ok(()),
+        webhook::Outcome::NotDelivered { error, retry_after } => Err((error, retry_after)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel() -> channels::ChannelRow {
+        channels::ChannelRow {
+            id: "ch".into(),
+            team_id: "t".into(),
+            team_name: "Support".into(),
+            kind: ChannelKind::Slack,
+            name: "#support".into(),
+            min_severity_rank: 0,
+            muted: 0,
+            target: "C0SUPPORT1".into(),
+            secret: None,
+            signing_secret: None,
+            agent_id: Some("a".into()),
+            created_at: 0,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn slack_markup_becomes_what_the_person_meant() {
+        assert_eq!(
+            plain(
+                "<@U0BOT> please  refund &lt;order&gt; 88 &amp; see <https://x.example/o/88|the order>"
+            ),
+            "please refund <order> 88 & see the order"
+        );
+        assert_eq!(
+            plain("<!here> look: <https://x.example>"),
+            "look: https://x.example"
+        );
+        assert_eq!(plain("a < b"), "a < b");
+    }
+
+    #[test]
+    fn only_peoples_messages_to_the_bot_start_runs() {
+        let c = channel();
+        let mention = json!({"type": "app_mention", "channel": "C0OTHER", "user": "U1",
+            "ts": "1.2", "text": "<@U0BOT> hi"});
+        let m = Incoming::read(&mention, &c).unwrap();
+        assert_eq!((m.text.as_str(), m.thread_ts.as_str()), ("hi", "1.2"));
+        let in_thread = json!({"type": "message", "channel": "C0SUPPORT1", "user": "U1",
+            "ts": "1.3", "thread_ts": "1.0", "text": "more"});
+        assert_eq!(Incoming::read(&in_thread, &c).unwrap().thread_ts, "1.0");
+        let dm = json!({"type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
+            "ts": "1.4", "text": "hello"});
+        assert!(Incoming::read(&dm, &c).is_some());
+        for ignored in [
+            json!({"type": "message", "channel": "C0OTHER", "user": "U1", "ts": "1", "text": "x"}),
+            json!({"type": "message", "channel": "C0SUPPORT1", "bot_id": "B1", "user": "U1", "ts": "1", "text": "x"}),
+            json!({"type": "message", "subtype": "message_changed", "channel": "C0SUPPORT1", "ts": "1"}),
+            json!({"type": "app_mention", "channel": "C0SUPPORT1", "user": "U1", "ts": "1", "text": "<@U0BOT>"}),
+            json!({"type": "reaction_added", "channel": "C0SUPPORT1", "user": "U1", "ts": "1"}),
+        ] {
+            assert_eq!(Incoming::read(&ignored, &c), None, "{ignored}");
+        }
+    }
+}

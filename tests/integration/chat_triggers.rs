@@ -1,0 +1,323 @@
+//! Issue 16, point 4: Slack as a trigger. The test sends Flare the Events API requests Slack
+//! would, signed as Slack signs them; a local server speaking Slack's Web API takes the replies.
+
+use crate::chat_answers::{SIGNING_SECRET, now_secs, slack_channel};
+use crate::common::*;
+use crate::notifications::{DISCORD_CHANNEL, DISCORD_TOKEN, FakeSlack, add_chat, setup_with};
+use flare::escalations::RespondEscalation;
+use flare::notifications::{ListChannels, SetChannelAgent};
+use flare::server::notifications::answers::slack_signature;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ADA: &str = "U0ADA0001";
+const CHANNEL: &str = "C0SUPPORT1";
+
+/// Posts `body` to the channel's events URL signed with `secret` at `ts`.
+async fn post(app: &TestApp, channel: &str, body: &str, secret: &str, ts: i64) -> Reply {
+    let signature = slack_signature(secret, ts, body.as_bytes());
+    Reply::read(
+        client()
+            .post(app.url(&format!("/integrations/slack/{channel}/events")))
+            .header("content-type", "application/json")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", format!("v0={signature}"))
+            .body(body.to_string()),
+    )
+    .await
+}
+
+/// Sends an event as Slack does: signed with the app's secret, now.
+async fn slack_sends(app: &TestApp, channel: &str, payload: &Value) -> Reply {
+    post(
+        app,
+        channel,
+        &payload.to_string(),
+        SIGNING_SECRET,
+        now_secs(),
+    )
+    .await
+}
+
+/// An Events API callback around `event`, with its own event id.
+fn callback(event: Value, event_id: &str) -> Value {
+    json!({
+        "type": "event_callback",
+        "team_id": "T0FLARE01",
+        "api_app_id": "A0FLARE",
+        "event_id": event_id,
+        "event_time": now_secs(),
+        "authorizations": [{"user_id": "U0FLAREBOT", "is_bot": true}],
+        "event": event,
+    })
+}
+
+fn mention(ts: &str, text: &str) -> Value {
+    json!({"type": "app_mention", "channel": CHANNEL, "user": ADA, "ts": ts,
+           "text": format!("<@U0FLAREBOT> {text}"), "event_ts": ts})
+}
+
+async fn slack_runs(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) FROM threads WHERE trigger = 'slack'")
+        .await
+}
+
+async fn set_agent(c: &Chat, who: &reqwest::Client, channel: &str, agent: &str) -> Reply {
+    c.app
+        .send(
+            who,
+            SetChannelAgent {
+                channel_id: channel.into(),
+                agent_id: agent.into(),
+            },
+        )
+        .await
+}
+
+/// The `chat.postMessage` calls that replied in a Slack thread.
+fn replies(slack: &FakeSlack) -> Vec<Value> {
+    slack
+        .calls()
+        .into_iter()
+        .filter(|(m, _, b)| m == "chat.postMessage" && b["thread_ts"].is_string())
+        .map(|(_, _, b)| b)
+        .collect()
+}
+
+async fn wait_for_replies(slack: &FakeSlack, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = replies(slack);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 15 s for {n} replies in Slack threads, got {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The agent's last reply in the Slack-started thread whose first message is `text`.
+async fn agent_reply(c: &Chat, text: &str) -> String {
+    let (said,): (String,) = sqlx::query_as(&format!(
+        "SELECT a.body FROM threads t JOIN messages m ON m.thread_id = t.id \
+         JOIN messages a ON a.thread_id = t.id \
+         WHERE t.trigger = 'slack' AND m.body = '{text}' AND a.kind = 'agent' \
+         ORDER BY a.seq DESC LIMIT 1"
+    ))
+    .fetch_one(&c.app.db)
+    .await
+    .unwrap();
+    said
+}
+
+#[tokio::test]
+async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
+    let slack = FakeSlack::start(vec![]).await;
+    let api = slack.url.clone();
+    let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
+    let channel = slack_channel(&c, &team).await;
+
+    // Without an agent, the channel only notifies: messages start nothing.
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    assert_eq!(listed[0]["events_url"], Value::Null);
+    let r = slack_sends(
+        &c.app,
+        &channel,
+        &callback(mention("1700000050.000100", "hello"), "Ev0"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(slack_runs(&c.app).await, 0);
+
+    let r = set_agent(&c, &c.owner, &channel, &c.agent).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    assert_eq!(
+        listed[0]["events_url"],
+        format!("https://flare.example.com/integrations/slack/{channel}/events"),
+        "the Request URL to paste into Slack"
+    );
+    assert_eq!(listed[0]["agent_id"], c.agent.as_str());
+
+    // Slack checks the Request URL when it is saved.
+    let r = slack_sends(
+        &c.app,
+        &channel,
+        &json!({"type": "url_verification", "token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["challenge"], "3eZbrw1aBm2rZgRNFdxV");
+
+    // A mention starts a run; its reply goes under the message, in its thread.
+    let ts = "1700000100.000200";
+    let first = callback(mention(ts, "What are your opening hours?"), "Ev1");
+    let r = slack_sends(&c.app, &channel, &first).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let got = wait_for_replies(&slack, 1).await;
+    assert_eq!(got[0]["channel"], CHANNEL);
+    assert_eq!(got[0]["thread_ts"], ts);
+    let said = agent_reply(&c, "What are your opening hours?").await;
+    assert!(!said.is_empty());
+    assert_eq!(
+        got[0]["text"].as_str().unwrap(),
+        said.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    );
+    let (title, trigger): (String, String) =
+        sqlx::query_as("SELECT title, trigger FROM threads WHERE trigger = 'slack'")
+            .fetch_one(&c.app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (title.as_str(), trigger.as_str()),
+        ("Slack: Support escalations", "slack")
+    );
+
+    // Slack's retry of the event, and the same message as a plain `message` event: one run.
+    slack_sends(&c.app, &channel, &first).await;
+    let as_message = json!({"type": "message", "channel": CHANNEL, "channel_type": "channel",
+        "user": ADA, "ts": ts, "text": "<@U0FLAREBOT> What are your opening hours?"});
+    let r = slack_sends(&c.app, &channel, &callback(as_message, "Ev2")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // A bot's message (Flare's own reply among them) and an edit start nothing.
+    for ignored in [
+        json!({"type": "message", "channel": CHANNEL, "bot_id": "B0FLARE", "user": "U0FLAREBOT",
+               "ts": "1700000101.000100", "thread_ts": ts, "text": said}),
+        json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL,
+               "ts": "1700000102.000100", "message": {"text": "edited"}}),
+    ] {
+        let r = slack_sends(&c.app, &channel, &callback(ignored, "Ev3")).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack_runs(&c.app).await, 1, "one Slack message, one run");
+    assert_eq!(replies(&slack).len(), 1, "replied once");
+
+    // A direct message that must escalate: the run waits for a person, and replies in the DM
+    // once they answer in Flare.
+    let dm_ts = "1700000200.000300";
+    let dm = json!({"type": "message", "channel": "D0ADA0001", "channel_type": "im",
+        "user": ADA, "ts": dm_ts, "text": TUTORIAL_MESSAGE});
+    let r = slack_sends(&c.app, &channel, &callback(dm, "Ev4")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let esc = loop {
+        let open: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM escalations WHERE trigger = 'slack' AND status = 'open'",
+        )
+        .fetch_optional(&c.app.db)
+        .await
+        .unwrap();
+        if let Some((id,)) = open {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(replies(&slack).len(), 1, "no reply while a person decides");
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            RespondEscalation {
+                escalation_id: esc,
+                guidance: "Refund order 88 in full.".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let got = wait_for_replies(&slack, 2).await;
+    assert_eq!(got[1]["channel"], "D0ADA0001");
+    assert_eq!(got[1]["thread_ts"], dm_ts);
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
+    let slack = FakeSlack::start(vec![]).await;
+    let api = slack.url.clone();
+    let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
+    let channel = slack_channel(&c, &team).await;
+    assert_eq!(
+        set_agent(&c, &c.owner, &channel, &c.agent).await.status,
+        StatusCode::OK
+    );
+    let body = callback(mention("1700000300.000100", "hello"), "Ev9").to_string();
+    let now = now_secs();
+
+    let r = post(&c.app, &channel, &body, "not-the-secret", now).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "forged: {:?}", r.body);
+    let r = post(&c.app, &channel, &body, SIGNING_SECRET, now - 600).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "stale: {:?}", r.body);
+    let r = Reply::read(
+        client()
+            .post(c.app.url(&format!("/integrations/slack/{channel}/events")))
+            .header("content-type", "application/json")
+            .body(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "unsigned: {:?}", r.body);
+    let r = post(&c.app, "no-such-channel", &body, SIGNING_SECRET, now).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = post(&c.app, &channel, "not json", SIGNING_SECRET, now).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(slack_runs(&c.app).await, 0, "nothing started");
+    let r = post(&c.app, &channel, &body, SIGNING_SECRET, now).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = post(&c.app, &channel, &body, SIGNING_SECRET, now).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "replayed: {:?}", r.body);
+
+    // Choosing the agent: the team's owners and admins only, an agent of the channel's own
+    // team, and only for Slack channels.
+    let other_team = c.app.create_team(&c.owner, "Elsewhere").await;
+    let (_, stranger) =
+        team_with_agent(&c.app, &c.owner, "Elsewhere too", "Stranger", TUTORIAL_RULE).await;
+    let r = set_agent(&c, &c.owner, &channel, &stranger).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let admin = c
+        .app
+        .create_user(&c.owner, "ada@example.com", "admin")
+        .await;
+    c.app.add_member(&c.owner, &other_team, &admin).await;
+    let admin = c.app.sign_in("ada@example.com", "password-123").await;
+    let member = c
+        .app
+        .create_user(&c.owner, "mo@example.com", "member")
+        .await;
+    c.app.add_member(&c.owner, &team, &member).await;
+    let member = c.app.sign_in("mo@example.com", "password-123").await;
+    assert_eq!(
+        set_agent(&c, &member, &channel, "").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        set_agent(&c, &admin, &channel, "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        set_agent(&c, &client(), &channel, "").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let discord = add_chat(
+        &c,
+        &team,
+        "discord",
+        "Discord room",
+        DISCORD_TOKEN,
+        DISCORD_CHANNEL,
+    )
+    .await;
+    assert_eq!(discord.status, StatusCode::OK, "{:?}", discord.body);
+    let discord = discord.body["id"].as_str().unwrap().to_string();
+    let r = set_agent(&c, &c.owner, &discord, &c.agent).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let listed = c.app.send(&c.owner, ListChannels {}).await.body;
+    assert_eq!(listed[0]["agent_id"], c.agent.as_str(), "unchanged");
+    assert_eq!(listed[1]["agent_id"], Value::Null);
+    c.app.stop().await;
+}
