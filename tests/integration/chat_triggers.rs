@@ -3,7 +3,9 @@
 
 use crate::chat_answers::{SIGNING_SECRET, now_secs, slack_channel};
 use crate::common::*;
-use crate::notifications::{DISCORD_CHANNEL, DISCORD_TOKEN, FakeSlack, add_chat, setup_with};
+use crate::notifications::{
+    DISCORD_CHANNEL, DISCORD_TOKEN, FakeSlack, add_chat, outsiders, setup_with,
+};
 use flare::escalations::RespondEscalation;
 use flare::notifications::{ListChannels, SetChannelAgent};
 use flare::server::notifications::answers::slack_signature;
@@ -274,23 +276,11 @@ async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
 
     // Choosing the agent: the team's owners and admins only, an agent of the channel's own
     // team, and only for Slack channels.
-    let other_team = c.app.create_team(&c.owner, "Elsewhere").await;
     let (_, stranger) =
         team_with_agent(&c.app, &c.owner, "Elsewhere too", "Stranger", TUTORIAL_RULE).await;
     let r = set_agent(&c, &c.owner, &channel, &stranger).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
-    let admin = c
-        .app
-        .create_user(&c.owner, "ada@example.com", "admin")
-        .await;
-    c.app.add_member(&c.owner, &other_team, &admin).await;
-    let admin = c.app.sign_in("ada@example.com", "password-123").await;
-    let member = c
-        .app
-        .create_user(&c.owner, "mo@example.com", "member")
-        .await;
-    c.app.add_member(&c.owner, &team, &member).await;
-    let member = c.app.sign_in("mo@example.com", "password-123").await;
+    let (admin, member, _) = outsiders(&c, &team).await;
     assert_eq!(
         set_agent(&c, &member, &channel, "").await.status,
         StatusCode::FORBIDDEN

@@ -3,7 +3,7 @@
 //! accepted, decoded, and can refuse like a relay having a bad day.
 
 use crate::common::*;
-use crate::notifications::{age, card_when, sent_ref, setup_with};
+use crate::notifications::{card_when, escalated_again, outsiders, overdue, sent_ref, setup_with};
 use flare::escalations::RespondEscalation;
 use flare::notifications::{AddEmailChannel, ListChannels, TestChannel};
 use flare::server::config::Secret;
@@ -222,14 +222,10 @@ async fn an_email_channel_mails_the_escalation_then_its_answer_and_reminder_in_o
     );
 
     // A second escalation, overdue: the reminder is a reply under its own mail.
-    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
-        run_status(t) == "completed"
-    })
-    .await;
-    let (_, second) = escalated(&c).await;
+    let second = escalated_again(&c).await;
     smtp.wait_for(4).await;
     let second_id = sent_ref(&c, &second).await;
-    age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
+    overdue(&c.app, &second).await;
     let mails = smtp.wait_for(5).await;
     let reminder = &mails[4];
     assert_eq!(header(reminder, "In-Reply-To"), second_id);
@@ -337,19 +333,7 @@ async fn email_channels_need_a_relay_good_recipients_and_a_manager_of_the_team()
     assert_eq!(c.app.count("SELECT COUNT(*) FROM channels").await, 0);
 
     // A member of the team, and an admin of another, cannot add one.
-    let other_team = c.app.create_team(&c.owner, "Elsewhere").await;
-    let admin = c
-        .app
-        .create_user(&c.owner, "ada@example.com", "admin")
-        .await;
-    c.app.add_member(&c.owner, &other_team, &admin).await;
-    let admin = c.app.sign_in("ada@example.com", "password-123").await;
-    let member = c
-        .app
-        .create_user(&c.owner, "mo@example.com", "member")
-        .await;
-    c.app.add_member(&c.owner, &team, &member).await;
-    let member = c.app.sign_in("mo@example.com", "password-123").await;
+    let (admin, member, _) = outsiders(&c, &team).await;
     let ask = || AddEmailChannel {
         team_id: team.clone(),
         name: "Mine".into(),

@@ -249,6 +249,25 @@ pub async fn add_chat(
         .await
 }
 
+/// An admin of another team (signed in), a member of `team` (signed in), and that other
+/// team's id: the people a channel's checks must keep out.
+pub async fn outsiders(c: &Chat, team: &str) -> (reqwest::Client, reqwest::Client, String) {
+    let other_team = c.app.create_team(&c.owner, "Elsewhere").await;
+    let admin = c
+        .app
+        .create_user(&c.owner, "ada@example.com", "admin")
+        .await;
+    c.app.add_member(&c.owner, &other_team, &admin).await;
+    let admin = c.app.sign_in("ada@example.com", "password-123").await;
+    let member = c
+        .app
+        .create_user(&c.owner, "mo@example.com", "member")
+        .await;
+    c.app.add_member(&c.owner, team, &member).await;
+    let member = c.app.sign_in("mo@example.com", "password-123").await;
+    (admin, member, other_team)
+}
+
 /// The thread's card once its deliveries satisfy `done`.
 pub async fn card_when(c: &Chat, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let t = wait_for(&c.app, &c.owner, &c.thread, what, |t| {
@@ -641,20 +660,7 @@ async fn only_owners_and_admins_of_its_team_manage_a_channel() {
     let (c, team) = setup(100).await;
     let hook = Receiver::start(vec![]).await;
     let (channel, _) = add_channel(&c.app, &c.owner, &team, "Ops", &hook.url, "info").await;
-    // An admin of another team, and a member of this one.
-    let other_team = c.app.create_team(&c.owner, "Elsewhere").await;
-    let admin = c
-        .app
-        .create_user(&c.owner, "ada@example.com", "admin")
-        .await;
-    c.app.add_member(&c.owner, &other_team, &admin).await;
-    let admin = c.app.sign_in("ada@example.com", "password-123").await;
-    let member = c
-        .app
-        .create_user(&c.owner, "mo@example.com", "member")
-        .await;
-    c.app.add_member(&c.owner, &team, &member).await;
-    let member = c.app.sign_in("mo@example.com", "password-123").await;
+    let (admin, member, _) = outsiders(&c, &team).await;
 
     let r = c.app.send(&member, ListChannels {}).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -813,6 +819,20 @@ pub async fn age(app: &TestApp, esc: &str, created_ago: i64, due_ago: i64) {
     .execute(&app.db)
     .await
     .unwrap();
+}
+
+/// Once the thread's run has ended, a second escalation in it; returns its id.
+pub async fn escalated_again(c: &Chat) -> String {
+    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
+        run_status(t) == "completed"
+    })
+    .await;
+    escalated(c).await.1
+}
+
+/// Makes an escalation overdue: raised 20 minutes ago, its SLA passed 5 minutes ago.
+pub async fn overdue(app: &TestApp, esc: &str) {
+    age(app, esc, 20 * 60_000, 5 * 60_000).await
 }
 
 /// Makes an escalation's next reminder due now.
@@ -1291,15 +1311,11 @@ async fn a_slack_channel_gets_the_escalation_then_its_outcome_in_place_and_remin
     );
 
     // A second escalation, overdue: the reminder is a reply in its message's thread.
-    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
-        run_status(t) == "completed"
-    })
-    .await;
-    let (_, second) = escalated(&c).await;
+    let second = escalated_again(&c).await;
     let calls = slack.wait_for(4).await;
     assert_eq!(calls[3].0, "chat.postMessage");
     let posted = sent_ref(&c, &second).await;
-    age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
+    overdue(&c.app, &second).await;
     let calls = slack.wait_for(5).await;
     let (method, _, reminder) = &calls[4];
     assert_eq!(method, "chat.postMessage");
@@ -1532,14 +1548,10 @@ async fn a_discord_channel_gets_the_escalation_then_its_outcome_in_place_and_rem
     );
 
     // A second escalation, overdue: the reminder replies to its message.
-    wait_for(&c.app, &c.owner, &c.thread, "the run's end", |t| {
-        run_status(t) == "completed"
-    })
-    .await;
-    let (_, second) = escalated(&c).await;
+    let second = escalated_again(&c).await;
     discord.wait_for(4).await;
     let second_id = sent_ref(&c, &second).await;
-    age(&c.app, &second, 20 * 60_000, 5 * 60_000).await;
+    overdue(&c.app, &second).await;
     let calls = discord.wait_for(5).await;
     let (method, _, reminder) = &calls[4];
     assert_eq!(method, "POST");

@@ -26,11 +26,7 @@ pub async fn slack(
         Err(r) => return refusal(r),
     };
     let now = crate::server::db::now_ms() / 1000;
-    match answers::slack_request(&state, &channel_id, &headers, &bytes, now).await {
-        Ok(Some(json)) => super::json_response(StatusCode::OK, &json),
-        Ok(None) => StatusCode::OK.into_response(),
-        Err(r) => refusal(r),
-    }
+    answered(answers::slack_request(&state, &channel_id, &headers, &bytes, now).await)
 }
 
 /// Messages people write to a Slack channel's bot (Slack's Events API): each starts a run of
@@ -49,6 +45,11 @@ pub async fn slack_events(
     let handled =
         crate::server::triggers::chat::slack_event(&state, &channel_id, &headers, &bytes, now)
             .await;
+    answered(handled)
+}
+
+/// Slack's answer: some JSON, or an empty 200, or the refusal.
+fn answered(handled: Result<Option<serde_json::Value>, Refused>) -> Response {
     match handled {
         Ok(Some(json)) => super::json_response(StatusCode::OK, &json),
         Ok(None) => StatusCode::OK.into_response(),

@@ -230,6 +230,21 @@ async fn deliver(state: AppState, row: outbox::Claimed, _slot: OwnedSemaphorePer
     }
 }
 
+/// How a chat or mail delivery's result is settled: what it gave back is kept.
+fn settle(posted: Result<Posted, String>) -> Settle {
+    match posted {
+        Ok(Posted {
+            outcome: webhook::Outcome::Delivered { .. },
+            message_id,
+        }) => Settle::Sent(message_id),
+        Ok(Posted {
+            outcome: webhook::Outcome::NotDelivered { error, retry_after },
+            ..
+        }) => Settle::Retry { error, retry_after },
+        Err(why) => Settle::GiveUp(why),
+    }
+}
+
 /// One attempt at one delivery.
 async fn attempt(
     state: &AppState,
@@ -278,39 +293,9 @@ async fn attempt(
                 Err(why) => Settle::GiveUp(why),
             }
         }
-        ChannelKind::Slack => match post_to_slack(state, &channel, row, &escalation).await {
-            Ok(Posted {
-                outcome: webhook::Outcome::Delivered { .. },
-                message_id,
-            }) => Settle::Sent(message_id),
-            Ok(Posted {
-                outcome: webhook::Outcome::NotDelivered { error, retry_after },
-                ..
-            }) => Settle::Retry { error, retry_after },
-            Err(why) => Settle::GiveUp(why),
-        },
-        ChannelKind::Discord => match post_to_discord(state, &channel, row, &escalation).await {
-            Ok(Posted {
-                outcome: webhook::Outcome::Delivered { .. },
-                message_id,
-            }) => Settle::Sent(message_id),
-            Ok(Posted {
-                outcome: webhook::Outcome::NotDelivered { error, retry_after },
-                ..
-            }) => Settle::Retry { error, retry_after },
-            Err(why) => Settle::GiveUp(why),
-        },
-        ChannelKind::Email => match mail(state, &channel, row, &escalation).await {
-            Ok(Posted {
-                outcome: webhook::Outcome::Delivered { .. },
-                message_id,
-            }) => Settle::Sent(message_id),
-            Ok(Posted {
-                outcome: webhook::Outcome::NotDelivered { error, retry_after },
-                ..
-            }) => Settle::Retry { error, retry_after },
-            Err(why) => Settle::GiveUp(why),
-        },
+        ChannelKind::Slack => settle(post_to_slack(state, &channel, row, &escalation).await),
+        ChannelKind::Discord => settle(post_to_discord(state, &channel, row, &escalation).await),
+        ChannelKind::Email => settle(mail(state, &channel, row, &escalation).await),
     };
     (settle, kind, Some(escalation))
 }
