@@ -59,10 +59,27 @@ async function click(answersUrl: string, responseUrl: string, action: string, es
   expect(res.status).toBe(200);
 }
 
+/** Sends Flare an Events API request, signed as Slack signs it. */
+async function slackEvent(eventsUrl: string, payload: object) {
+  const body = JSON.stringify(payload);
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex');
+  const res = await fetch(eventsUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-slack-request-timestamp': String(ts),
+      'x-slack-signature': `v0=${signature}`,
+    },
+    body,
+  });
+  expect(res.status).toBe(200);
+}
+
 let flare: ChildProcess | undefined;
 test.afterAll(async () => stopFlare(flare, 'SIGTERM'));
 
-test('a Slack click links the account once, then dismisses the escalation, live on its card', async ({ page }) => {
+test('a Slack click links the account once, then dismisses the escalation, live on its card; a mention starts a run that replies in its thread', async ({ page }) => {
   test.setTimeout(90_000);
   const slack = await fakeSlack();
   flare = await launchFlare(PORT, 'slack.db', { FLARE_SLACK_API_URL: `${slack.url}/api`, FLARE_PUBLIC_URL: BASE });
@@ -124,6 +141,26 @@ test('a Slack click links the account once, then dismisses the escalation, live 
   await click(answersUrl, `${slack.url}/respond`, 'flare_dismiss', escalation);
   await expect(card).toContainText('Dismissed by');
   await expect.poll(() => slack.calls.some((c) => c.path === '/api/chat.update')).toBe(true);
+
+  // The channel's agent answers what people write to the bot, in the same Slack thread.
+  await page.goto('/app/settings/notifications');
+  await hydrated(page);
+  await row.getByLabel('Agent answering messages in Support escalations').selectOption({ label: agent });
+  await row.getByRole('button', { name: 'Save the agent for Support escalations' }).click();
+  const eventsUrl = row.locator('code', { hasText: '/events' });
+  await expect(eventsUrl).toHaveText(`${answersUrl}/events`);
+  const ts = '1700000500.000100';
+  await slackEvent(`${answersUrl}/events`, {
+    type: 'event_callback',
+    event_id: 'Ev0E2E0001',
+    event: { type: 'app_mention', channel: 'C0E2E00001', user: 'U0E2E0001', ts, text: '<@U0E2EBOT> What are your opening hours?' },
+  });
+  await expect
+    .poll(() => slack.calls.filter((c) => c.path === '/api/chat.postMessage' && c.body.thread_ts === ts).length)
+    .toBe(1);
+  await page.goto('/app/chat');
+  await hydrated(page);
+  await expect(page.getByText('Slack: Support escalations').first()).toBeVisible();
   slack.close();
   expect(problems).toEqual([]);
 });
