@@ -269,8 +269,8 @@ fn ChannelRow(
     use crate::notifications::ChannelKind;
     let answers = matches!(c.kind, ChannelKind::Slack | ChannelKind::Discord)
         .then(|| view! { <AnswerButtons c=c.clone() sign /> });
-    let starts =
-        (c.kind == ChannelKind::Slack).then(|| view! { <StartsRuns c=c.clone() set_agent own /> });
+    let starts = matches!(c.kind, ChannelKind::Slack | ChannelKind::Discord)
+        .then(|| view! { <StartsRuns c=c.clone() set_agent own /> });
     let severity_id = format!("severity-{}", c.id);
     let (state, toggle, muted_next) = match c.muted {
         true => ("Muted", "Unmute", "false"),
@@ -403,9 +403,9 @@ fn AnswerButtons(c: ChannelInfo, sign: ServerAction<SetChannelSigningSecret>) ->
     }
 }
 
-/// A Slack channel's agent: messages people write to its bot start a run of it, and the
-/// reply goes back into their Slack thread. Slack needs the events URL shown once the
-/// channel also has its signing secret.
+/// A Slack or Discord channel's agent: messages people write to the Slack bot (or `/ask` in
+/// Discord) start a run of it, and the reply goes back where they asked. Slack needs the
+/// events URL shown once the channel also has its signing secret.
 #[component]
 fn StartsRuns(
     c: ChannelInfo,
@@ -417,7 +417,12 @@ fn StartsRuns(
     let label = format!("Agent answering messages in {}", c.name);
     let save_label = format!("Save the agent for {}", c.name);
     let current = c.agent_id.clone().unwrap_or_default();
+    let discord = c.kind == crate::notifications::ChannelKind::Discord;
     let url = match (&c.events_url, &c.agent_id) {
+        (_, Some(_)) if discord => Some(
+            view! { <p class="helper">"People ask it with Discord's /ask command (the README says how to add it)."</p> }
+                .into_any_in_step(),
+        ),
         (Some(url), _) => Some(
             view! { <p class="helper">"Slack's Event Subscriptions Request URL: " <code>{url.clone()}</code></p> }
                 .into_any_in_step(),

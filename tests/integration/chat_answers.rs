@@ -89,7 +89,7 @@ async fn slack_sends(app: &TestApp, channel: &str, payload: &Value) -> Reply {
 }
 
 /// Turns a channel's answer buttons on with `key` (empty: off), as `who`.
-async fn set_key(app: &TestApp, who: &reqwest::Client, channel: &str, key: &str) -> Reply {
+pub async fn set_key(app: &TestApp, who: &reqwest::Client, channel: &str, key: &str) -> Reply {
     app.send(
         who,
         SetChannelSigningSecret {
@@ -472,12 +472,12 @@ async fn forged_replayed_stale_unlinked_and_other_teams_clicks_change_nothing() 
 }
 
 /// The application's key pair: Discord keeps the private half and signs with it.
-fn discord_key() -> ed25519_dalek::SigningKey {
+pub fn discord_key() -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
 }
 
 /// An interaction, as Discord sends it from a server (guild), signed with `key` at `ts`.
-async fn discord_sends(
+pub async fn discord_sends(
     app: &TestApp,
     channel: &str,
     payload: &Value,
@@ -498,7 +498,7 @@ async fn discord_sends(
     .await
 }
 
-fn hex_of(bytes: &[u8]) -> String {
+pub fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -104,10 +104,15 @@ async fn wait_for_replies(slack: &FakeSlack, n: usize) -> Vec<Value> {
 
 /// The agent's last reply in the Slack-started thread whose first message is `text`.
 async fn agent_reply(c: &Chat, text: &str) -> String {
+    agent_reply_in(c, "slack", text).await
+}
+
+/// The agent's last reply in the thread `trigger` started whose first message is `text`.
+async fn agent_reply_in(c: &Chat, trigger: &str, text: &str) -> String {
     let (said,): (String,) = sqlx::query_as(&format!(
         "SELECT a.body FROM threads t JOIN messages m ON m.thread_id = t.id \
          JOIN messages a ON a.thread_id = t.id \
-         WHERE t.trigger = 'slack' AND m.body = '{text}' AND a.kind = 'agent' \
+         WHERE t.trigger = '{trigger}' AND m.body = '{text}' AND a.kind = 'agent' \
          ORDER BY a.seq DESC LIMIT 1"
     ))
     .fetch_one(&c.app.db)
@@ -293,21 +298,159 @@ async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
         set_agent(&c, &client(), &channel, "").await.status,
         StatusCode::UNAUTHORIZED
     );
-    let discord = add_chat(
-        &c,
-        &team,
-        "discord",
-        "Discord room",
-        DISCORD_TOKEN,
-        DISCORD_CHANNEL,
-    )
-    .await;
-    assert_eq!(discord.status, StatusCode::OK, "{:?}", discord.body);
-    let discord = discord.body["id"].as_str().unwrap().to_string();
-    let r = set_agent(&c, &c.owner, &discord, &c.agent).await;
+    let hook = c
+        .app
+        .send(
+            &c.owner,
+            flare::notifications::AddWebhookChannel {
+                team_id: team.clone(),
+                name: "Ops hook".into(),
+                url: "https://example.com/flare".into(),
+                min_severity: "info".into(),
+            },
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::OK, "{:?}", hook.body);
+    let hook = hook.body["channel"]["id"].as_str().unwrap().to_string();
+    let r = set_agent(&c, &c.owner, &hook, &c.agent).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     let listed = c.app.send(&c.owner, ListChannels {}).await.body;
     assert_eq!(listed[0]["agent_id"], c.agent.as_str(), "unchanged");
     assert_eq!(listed[1]["agent_id"], Value::Null);
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn discords_ask_command_starts_a_run_whose_reply_is_posted_where_it_was_asked() {
+    use crate::chat_answers::{discord_key, discord_sends, hex_of, set_key};
+    use crate::notifications::FakeDiscord;
+    let discord = FakeDiscord::start(vec![]).await;
+    let api = discord.url.clone();
+    let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
+    let r = add_chat(
+        &c,
+        &team,
+        "discord",
+        "Support on Discord",
+        DISCORD_TOKEN,
+        DISCORD_CHANNEL,
+    )
+    .await;
+    let channel = r.body["id"].as_str().unwrap().to_string();
+    let key = discord_key();
+    let r = set_key(
+        &c.app,
+        &c.owner,
+        &channel,
+        &hex_of(key.verifying_key().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let ask = |id: &str, message: &str| {
+        json!({"type": 2, "id": id, "guild_id": "880000000000000001",
+               "channel_id": "123456789012345999",
+               "member": {"user": {"id": "770000000000000001", "username": "grace"}},
+               "data": {"name": "ask", "type": 1, "options": [
+                   {"name": "message", "type": 3, "value": message}]}})
+    };
+
+    // Without an agent: said so, privately; nothing starts.
+    let r = discord_sends(&c.app, &channel, &ask("1001", "hello"), &key, now_secs()).await;
+    assert_eq!(r.body["type"], 4);
+    assert_eq!(r.body["data"]["flags"], 64);
+    assert!(
+        r.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("No agent answers here")
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM threads WHERE trigger = 'discord'")
+            .await,
+        0
+    );
+
+    assert_eq!(
+        set_agent(&c, &c.owner, &channel, &c.agent).await.status,
+        StatusCode::OK
+    );
+    let r = discord_sends(
+        &c.app,
+        &channel,
+        &ask("1002", "What are your opening hours?"),
+        &key,
+        now_secs(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["type"], 4,
+        "answered at once, for everyone in the channel"
+    );
+    assert_eq!(r.body["data"]["flags"], 0);
+    assert!(
+        r.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("What are your opening hours?")
+    );
+    // Sent again (Discord does not, but a replay must not start a second run).
+    discord_sends(
+        &c.app,
+        &channel,
+        &ask("1002", "What are your opening hours?"),
+        &key,
+        now_secs() - 1,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let reply = loop {
+        let posted: Vec<_> = discord
+            .calls()
+            .into_iter()
+            .filter(|(m, p, _)| m == "POST" && p == "/api/v10/channels/123456789012345999/messages")
+            .collect();
+        if let Some(p) = posted.first() {
+            break p.2.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reply posted: {:?}",
+            discord.calls()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let said = agent_reply_in(&c, "discord", "What are your opening hours?").await;
+    assert_eq!(reply["content"], said.as_str());
+    assert_eq!(
+        reply["allowed_mentions"],
+        json!({"parse": []}),
+        "a reply never pings anyone"
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM threads WHERE trigger = 'discord'")
+            .await,
+        1
+    );
+    // Empty or unknown commands change nothing.
+    let r = discord_sends(&c.app, &channel, &ask("1003", "   "), &key, now_secs()).await;
+    assert_eq!(r.body["data"]["flags"], 64);
+    let mut other = ask("1004", "hi");
+    other["data"]["name"] = json!("weather");
+    let r = discord_sends(&c.app, &channel, &other, &key, now_secs()).await;
+    assert!(
+        r.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("does not know this command")
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM threads WHERE trigger = 'discord'")
+            .await,
+        1
+    );
     c.app.stop().await;
 }

@@ -471,6 +471,7 @@ async fn tell_privately(state: &AppState, response_url: &str, text: &str) {
 /// Discord's interaction types and responses used here.
 mod discord_api {
     pub const PING: u64 = 1;
+    pub const APPLICATION_COMMAND: u64 = 2;
     pub const COMPONENT: u64 = 3;
     pub const MODAL_SUBMIT: u64 = 5;
     pub const PONG: u64 = 1;
@@ -537,6 +538,18 @@ pub async fn discord_request(
             StatusCode::BAD_REQUEST,
             "The interaction names no Discord user.",
         ));
+    }
+    if kind == APPLICATION_COMMAND {
+        if payload["data"]["name"] == crate::server::triggers::chat::DISCORD_COMMAND {
+            let who = if clicker.name.is_empty() {
+                &clicker.user
+            } else {
+                &clicker.name
+            };
+            return crate::server::triggers::chat::discord_command(state, &channel, &payload, who)
+                .await;
+        }
+        return Ok(private("Flare does not know this command.".into()));
     }
     let custom_id = payload["data"]["custom_id"].as_str().unwrap_or_default();
     let (action, escalation) = custom_id.split_once(':').unwrap_or((custom_id, ""));

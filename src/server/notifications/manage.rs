@@ -352,14 +352,13 @@ pub async fn set_min_severity(channel_id: String, min_severity: String) -> Resul
     .await
 }
 
-/// Names the agent of the channel's team that answers what people write to its Slack bot, or
-/// none with an empty id. Only Slack channels take messages (Discord's arrive only over its
-/// Gateway, which Flare does not hold open).
+/// Names the agent of the channel's team that answers what people write to its Slack bot (or
+/// ask with Discord's `/ask`), or none with an empty id.
 pub async fn set_agent(channel_id: String, agent_id: String) -> Result<(), AppError> {
     let (v, state, row) = editable(&channel_id).await?;
-    if row.kind != ChannelKind::Slack {
+    if !matches!(row.kind, ChannelKind::Slack | ChannelKind::Discord) {
         return Err(AppError::invalid(
-            "Only Slack channels start runs from messages.",
+            "Only Slack and Discord channels start runs from messages.",
         ));
     }
     let agent_id = agent_id.trim().to_string();

@@ -1,4 +1,4 @@
-//! Slack as a trigger. A Slack channel that names an agent (Settings → Notifications) starts a
+//! Slack and Discord as triggers. A Slack channel that names an agent (Settings → Notifications) starts a
 //! run of it, `trigger: slack`, for each message people write to the bot: a mention
 //! (`app_mention`), a direct message, or any message in the connected channel. Slack sends
 //! them to `POST /integrations/slack/{channel}/events`, signed like its button clicks (see
@@ -9,6 +9,10 @@
 //! subtypes never start a run. Slack retries an event it thinks was not received, and sends a
 //! mention in the connected channel twice (as `app_mention` and as `message`): each Slack
 //! message (its channel and ts) starts at most one run.
+//!
+//! Discord sends people's messages only over its Gateway (a WebSocket), so there the trigger
+//! is the `/ask` command, which Discord sends to the interactions endpoint the channel's
+//! buttons already use; the reply is posted to the channel it was asked in.
 
 use super::{Once, Start, StartError};
 use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, RunStatus, Trigger};
@@ -16,7 +20,7 @@ use crate::notifications::ChannelKind;
 use crate::server::db::audit::Actor;
 use crate::server::db::{agents, channels, chat_replies, now_ms, runs, threads};
 use crate::server::notifications::answers::{self, Refused};
-use crate::server::notifications::{MAX_ATTEMPTS, backoff, open_secret, slack, webhook};
+use crate::server::notifications::{MAX_ATTEMPTS, backoff, discord, open_secret, slack, webhook};
 use crate::server::state::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
@@ -63,32 +67,75 @@ pub async fn slack_event(
     let Some(m) = Incoming::read(&payload["event"], &channel) else {
         return Ok(None);
     };
-    let Some(agent_id) = channel.agent_id.as_deref() else {
-        return Ok(None);
-    };
-    let Some(agent) = agents::by_id(&state.db, agent_id)
-        .await?
-        .filter(|a| a.deleted_at.is_none() && a.team_id == channel.team_id)
-    else {
-        tracing::warn!(channel = %channel.id, "a Slack message for an agent that is gone");
+    let Some(agent) = channel_agent(state, &channel).await? else {
         return Ok(None);
     };
     let key = format!("{}:{}", m.conversation, m.ts);
+    let author = format!("slack: {}", m.user);
+    let run_id = start(
+        state,
+        &channel,
+        &agent,
+        Trigger::Slack,
+        &author,
+        &m.text,
+        &key,
+    )
+    .await?;
+    chat_replies::insert(
+        &state.db,
+        &run_id,
+        &channel.id,
+        &m.conversation,
+        &m.thread_ts,
+    )
+    .await?;
+    Ok(None)
+}
+
+/// The agent that answers in the channel, if it names one that still exists in its team.
+async fn channel_agent(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+) -> Result<Option<agents::AgentRow>, sqlx::Error> {
+    let Some(agent_id) = channel.agent_id.as_deref() else {
+        return Ok(None);
+    };
+    let agent = agents::by_id(&state.db, agent_id)
+        .await?
+        .filter(|a| a.deleted_at.is_none() && a.team_id == channel.team_id);
+    if agent.is_none() {
+        tracing::warn!(channel = %channel.id, "a chat message for an agent that is gone");
+    }
+    Ok(agent)
+}
+
+/// Starts a run of `agent` with `message` (once per `key`, the chat message's identity);
+/// returns the run's id.
+async fn start(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    agent: &agents::AgentRow,
+    trigger: Trigger,
+    author: &str,
+    message: &str,
+    key: &str,
+) -> Result<String, Refused> {
     let started = super::start_run(
         state,
         Start {
-            agent: &agent,
-            trigger: Trigger::Slack,
-            title: format!("Slack: {}", channel.name),
-            author: format!("slack: {}", m.user),
-            message: &m.text,
+            agent,
+            trigger,
+            title: format!("{}: {}", channel.kind.label(), channel.name),
+            author: author.to_string(),
+            message,
             once: Some(Once {
-                scope: format!("slack:{}", channel.id),
-                key: &key,
+                scope: format!("{}:{}", channel.kind.as_str(), channel.id),
+                key,
                 fingerprint: Once::fingerprint(&[key.as_bytes()]),
             }),
             actor: Actor::Trigger {
-                kind: "slack",
+                kind: channel.kind.as_str(),
                 name: &channel.name,
             },
             action: "trigger.fired",
@@ -98,26 +145,83 @@ pub async fn slack_event(
         },
     )
     .await;
-    let started = match started {
-        Ok(s) => s,
-        Err(StartError::Database(e)) => return Err(e.into()),
+    match started {
+        Ok(s) => Ok(s.run_id),
+        Err(StartError::Database(e)) => Err(e.into()),
         Err(e) => {
-            tracing::error!(error = %e, channel = %channel.id, "a Slack message started no run");
-            return Err(refused(
+            tracing::error!(error = %e, channel = %channel.id, "a chat message started no run");
+            Err(refused(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Flare could not start the run; it has been logged.",
-            ));
+            ))
         }
+    }
+}
+
+/// The name of the Discord command people ask an agent with: `/ask message:…`.
+pub const DISCORD_COMMAND: &str = "ask";
+
+/// Discord's `/ask` command in a channel whose Flare channel names an agent: starts a run with
+/// the command's message and answers at once (Discord wants an answer within 3 seconds); the
+/// run's reply is posted to the Discord channel once it ends. `user` is who asked.
+pub async fn discord_command(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    payload: &Value,
+    user: &str,
+) -> Result<Value, Refused> {
+    let say = |text: String, private: bool| {
+        let flags = if private { 1 << 6 } else { 0 };
+        json!({"type": 4, "data": {"content": text, "flags": flags, "allowed_mentions": {"parse": []}}})
     };
-    chat_replies::insert(
-        &state.db,
-        &started.run_id,
-        &channel.id,
-        &m.conversation,
-        &m.thread_ts,
+    let Some(agent) = channel_agent(state, channel).await? else {
+        return Ok(say(
+            "No agent answers here: an owner or admin chooses one on Flare's Settings → Notifications.".into(),
+            true,
+        ));
+    };
+    let asked = payload["data"]["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["name"] == "message")
+        .and_then(|o| o["value"].as_str())
+        .unwrap_or_default();
+    let text = match crate::validate::long_text(asked, "message", MAX_MESSAGE_BYTES) {
+        Ok(t) => t,
+        Err(e) => return Ok(say(e.to_string(), true)),
+    };
+    let conversation = payload["channel_id"]
+        .as_str()
+        .or(payload["channel"]["id"].as_str())
+        .unwrap_or_default();
+    let interaction = payload["id"].as_str().unwrap_or_default();
+    if conversation.is_empty() || interaction.is_empty() {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "The command names no channel or interaction id.",
+        ));
+    }
+    let author = format!("discord: {user}");
+    let run_id = start(
+        state,
+        channel,
+        &agent,
+        Trigger::Discord,
+        &author,
+        &text,
+        interaction,
     )
     .await?;
-    Ok(None)
+    chat_replies::insert(&state.db, &run_id, &channel.id, conversation, interaction).await?;
+    let quoted: String = text.chars().take(300).collect();
+    Ok(say(
+        format!(
+            "\u{1f4ac} {}: {quoted}\n{} is on it; the reply follows here.",
+            user, agent.name
+        ),
+        false,
+    ))
 }
 
 /// A message a person wrote to the bot, as a run's first message.
@@ -270,24 +374,47 @@ async fn send_reply(state: &AppState, row: &chat_replies::Claimed) -> Result<(),
             .unwrap_or_else(|| "Done.".to_string()),
     };
     let token = open_secret(state, &channel).map_err(|why| (why, None))?;
-    let body = json!({
-        "channel": row.conversation,
-        "thread_ts": row.thread_ts,
-        "text": slack::escape(&text),
-        "unfurl_links": false,
-    });
-    let posted = slack::call(
-        &state.notifier.client,
-        &state.config.slack_api_url,
-        &token,
-        "chat.postMessage",
-        &body,
-    )
-    .await;
+    let client = &state.notifier.client;
+    let posted = match channel.kind {
+        ChannelKind::Discord => {
+            let url = format!("{}/app/chat/{}", state.config.public_url, run.thread_id);
+            let body = json!({
+                "content": discord_text(&text, &url),
+                "allowed_mentions": {"parse": []},
+            });
+            let path = format!("/channels/{}/messages", row.conversation);
+            let api = &state.config.discord_api_url;
+            discord::call(client, api, &token, reqwest::Method::POST, &path, &body).await
+        }
+        _ => {
+            let body = json!({
+                "channel": row.conversation,
+                "thread_ts": row.thread_ts,
+                "text": slack::escape(&text),
+                "unfurl_links": false,
+            });
+            let api = &state.config.slack_api_url;
+            slack::call(client, api, &token, "chat.postMessage", &body).await
+        }
+    };
     match posted.outcome {
         webhook::Outcome::Delivered { .. } => Ok(()),
         webhook::Outcome::NotDelivered { error, retry_after } => Err((error, retry_after)),
     }
+}
+
+/// Discord takes at most 2,000 characters a message: a longer reply is cut, with a link to
+/// the whole of it in Flare.
+fn discord_text(text: &str, url: &str) -> String {
+    const MAX: usize = 2000;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let more = format!("\u{2026}\n(The whole reply: {url})");
+    let keep = MAX.saturating_sub(more.chars().count());
+    let mut cut: String = text.chars().take(keep).collect();
+    cut.push_str(&more);
+    cut
 }
 
 #[cfg(test)]
@@ -310,6 +437,15 @@ mod tests {
             created_at: 0,
             deleted_at: None,
         }
+    }
+
+    #[test]
+    fn a_long_reply_is_cut_for_discord_with_a_link_to_the_whole() {
+        assert_eq!(discord_text("short", "u"), "short");
+        let long = "x".repeat(5000);
+        let cut = discord_text(&long, "https://flare.example.com/app/chat/t");
+        assert_eq!(cut.chars().count(), 2000);
+        assert!(cut.ends_with("(The whole reply: https://flare.example.com/app/chat/t)"));
     }
 
     #[test]
