@@ -447,6 +447,7 @@ async fn starts_that_arrive_together_are_each_written_once_and_one_refused_spoil
                 subject: &agent.id,
                 claim: None,
                 chain_depth: 0,
+                reply_to: None,
             },
         )
     };

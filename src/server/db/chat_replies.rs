@@ -12,9 +12,9 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// Remembers where a run started from Slack replies; nothing when it is known already.
-pub async fn insert(
-    db: &Db,
+/// Remembers where a run started from chat replies (in the transaction that starts it).
+pub async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
     run_id: &str,
     channel_id: &str,
     conversation: &str,
@@ -31,7 +31,7 @@ pub async fn insert(
     .bind(conversation)
     .bind(thread_ts)
     .bind(now)
-    .execute(db)
+    .execute(ex)
     .await?;
     Ok(())
 }

@@ -329,6 +329,7 @@ pub async fn api_start_run(
             subject: &agent.id,
             claim: None,
             chain_depth: 0,
+            reply_to: None,
         },
     )
     .await

@@ -14,7 +14,7 @@
 //! is the `/ask` command, which Discord sends to the interactions endpoint the channel's
 //! buttons already use; the reply is posted to the channel it was asked in.
 
-use super::{Once, Start, StartError};
+use super::{Once, ReplyTo, Start, StartError};
 use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, RunStatus, Trigger};
 use crate::notifications::ChannelKind;
 use crate::server::db::audit::Actor;
@@ -72,24 +72,18 @@ pub async fn slack_event(
     };
     let key = format!("{}:{}", m.conversation, m.ts);
     let author = format!("slack: {}", m.user);
-    let run_id = start(
-        state,
-        &channel,
-        &agent,
-        Trigger::Slack,
-        &author,
-        &m.text,
-        &key,
-    )
-    .await?;
-    chat_replies::insert(
-        &state.db,
-        &run_id,
-        &channel.id,
-        &m.conversation,
-        &m.thread_ts,
-    )
-    .await?;
+    let asked = Asked {
+        trigger: Trigger::Slack,
+        author: &author,
+        message: &m.text,
+        key: &key,
+        reply_to: ReplyTo {
+            channel_id: &channel.id,
+            conversation: &m.conversation,
+            thread: &m.thread_ts,
+        },
+    };
+    start(state, &channel, &agent, asked).await?;
     Ok(None)
 }
 
@@ -110,29 +104,35 @@ async fn channel_agent(
     Ok(agent)
 }
 
-/// Starts a run of `agent` with `message` (once per `key`, the chat message's identity);
-/// returns the run's id.
+/// A chat message that asks an agent something.
+struct Asked<'a> {
+    trigger: Trigger,
+    author: &'a str,
+    message: &'a str,
+    /// The chat message's identity: each starts at most one run.
+    key: &'a str,
+    reply_to: ReplyTo<'a>,
+}
+
+/// Starts a run of `agent` with what was asked, and where its reply goes, together.
 async fn start(
     state: &AppState,
     channel: &channels::ChannelRow,
     agent: &agents::AgentRow,
-    trigger: Trigger,
-    author: &str,
-    message: &str,
-    key: &str,
-) -> Result<String, Refused> {
+    asked: Asked<'_>,
+) -> Result<(), Refused> {
     let started = super::start_run(
         state,
         Start {
             agent,
-            trigger,
+            trigger: asked.trigger,
             title: format!("{}: {}", channel.kind.label(), channel.name),
-            author: author.to_string(),
-            message,
+            author: asked.author.to_string(),
+            message: asked.message,
             once: Some(Once {
                 scope: format!("{}:{}", channel.kind.as_str(), channel.id),
-                key,
-                fingerprint: Once::fingerprint(&[key.as_bytes()]),
+                key: asked.key,
+                fingerprint: Once::fingerprint(&[asked.key.as_bytes()]),
             }),
             actor: Actor::Trigger {
                 kind: channel.kind.as_str(),
@@ -142,11 +142,12 @@ async fn start(
             subject: &channel.id,
             claim: None,
             chain_depth: 0,
+            reply_to: Some(asked.reply_to),
         },
     )
     .await;
     match started {
-        Ok(s) => Ok(s.run_id),
+        Ok(_) => Ok(()),
         Err(StartError::Database(e)) => Err(e.into()),
         Err(e) => {
             tracing::error!(error = %e, channel = %channel.id, "a chat message started no run");
@@ -203,17 +204,18 @@ pub async fn discord_command(
         ));
     }
     let author = format!("discord: {user}");
-    let run_id = start(
-        state,
-        channel,
-        &agent,
-        Trigger::Discord,
-        &author,
-        &text,
-        interaction,
-    )
-    .await?;
-    chat_replies::insert(&state.db, &run_id, &channel.id, conversation, interaction).await?;
+    let asked = Asked {
+        trigger: Trigger::Discord,
+        author: &author,
+        message: &text,
+        key: interaction,
+        reply_to: ReplyTo {
+            channel_id: &channel.id,
+            conversation,
+            thread: interaction,
+        },
+    };
+    start(state, channel, &agent, asked).await?;
     let quoted: String = text.chars().take(300).collect();
     Ok(say(
         format!(

@@ -61,6 +61,18 @@ pub struct Start<'a> {
     pub claim: Option<(&'a str, i64, i64)>,
     /// How many events led here (0 unless an event started it).
     pub chain_depth: i64,
+    /// Where the run's reply goes once it ends (a chat message's channel and thread), written
+    /// with the run, so a reply is never lost between the start and its record.
+    pub reply_to: Option<ReplyTo<'a>>,
+}
+
+/// A chat conversation a run answers in: the Flare channel, the chat's own channel id and the
+/// thread to reply under.
+#[derive(Clone, Copy)]
+pub struct ReplyTo<'a> {
+    pub channel_id: &'a str,
+    pub conversation: &'a str,
+    pub thread: &'a str,
 }
 
 impl<'a> Start<'a> {
@@ -88,6 +100,7 @@ impl<'a> Start<'a> {
             subject: &row.id,
             claim: None,
             chain_depth: 0,
+            reply_to: None,
         }
     }
 }
@@ -135,6 +148,7 @@ pub(crate) struct Job {
     subject: String,
     claim: Option<(String, i64, i64)>,
     chain_depth: i64,
+    reply_to: Option<(String, String, String)>,
     /// The run's first lease, from when it is written.
     lease: std::time::Duration,
 }
@@ -162,6 +176,13 @@ impl Job {
             subject: s.subject.to_string(),
             claim: s.claim.map(|(id, due, next)| (id.to_string(), due, next)),
             chain_depth: s.chain_depth,
+            reply_to: s.reply_to.map(|r| {
+                (
+                    r.channel_id.to_string(),
+                    r.conversation.to_string(),
+                    r.thread.to_string(),
+                )
+            }),
             lease: state.runtime.lease,
         }
     }
@@ -245,6 +266,10 @@ async fn write(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<Written, Sta
         },
     )
     .await?;
+    if let Some((channel_id, conversation, thread)) = &job.reply_to {
+        super::db::chat_replies::insert(&mut *conn, &job.run_id, channel_id, conversation, thread)
+            .await?;
+    }
     audit::record_for(
         &mut *conn,
         job.actor.clone(),
