@@ -31,7 +31,7 @@ async fn post(app: &TestApp, channel: &str, body: &str, secret: &str, ts: i64) -
 }
 
 /// Sends an event as Slack does: signed with the app's secret, now.
-async fn slack_sends(app: &TestApp, channel: &str, payload: &Value) -> Reply {
+pub async fn slack_event(app: &TestApp, channel: &str, payload: &Value) -> Reply {
     post(
         app,
         channel,
@@ -43,7 +43,7 @@ async fn slack_sends(app: &TestApp, channel: &str, payload: &Value) -> Reply {
 }
 
 /// An Events API callback around `event`, with its own event id.
-fn callback(event: Value, event_id: &str) -> Value {
+pub fn callback(event: Value, event_id: &str) -> Value {
     json!({
         "type": "event_callback",
         "team_id": "T0FLARE01",
@@ -55,7 +55,7 @@ fn callback(event: Value, event_id: &str) -> Value {
     })
 }
 
-fn mention(ts: &str, text: &str) -> Value {
+pub fn mention(ts: &str, text: &str) -> Value {
     json!({"type": "app_mention", "channel": CHANNEL, "user": ADA, "ts": ts,
            "text": format!("<@U0FLAREBOT> {text}"), "event_ts": ts})
 }
@@ -131,7 +131,7 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
     // Without an agent, the channel only notifies: messages start nothing.
     let listed = c.app.send(&c.owner, ListChannels {}).await.body;
     assert_eq!(listed[0]["events_url"], Value::Null);
-    let r = slack_sends(
+    let r = slack_event(
         &c.app,
         &channel,
         &callback(mention("1700000050.000100", "hello"), "Ev0"),
@@ -151,7 +151,7 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
     assert_eq!(listed[0]["agent_id"], c.agent.as_str());
 
     // Slack checks the Request URL when it is saved.
-    let r = slack_sends(
+    let r = slack_event(
         &c.app,
         &channel,
         &json!({"type": "url_verification", "token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV"}),
@@ -163,7 +163,7 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
     // A mention starts a run; its reply goes under the message, in its thread.
     let ts = "1700000100.000200";
     let first = callback(mention(ts, "What are your opening hours?"), "Ev1");
-    let r = slack_sends(&c.app, &channel, &first).await;
+    let r = slack_event(&c.app, &channel, &first).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let got = wait_for_replies(&slack, 1).await;
     assert_eq!(got[0]["channel"], CHANNEL);
@@ -187,10 +187,10 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
     );
 
     // Slack's retry of the event, and the same message as a plain `message` event: one run.
-    slack_sends(&c.app, &channel, &first).await;
+    slack_event(&c.app, &channel, &first).await;
     let as_message = json!({"type": "message", "channel": CHANNEL, "channel_type": "channel",
         "user": ADA, "ts": ts, "text": "<@U0FLAREBOT> What are your opening hours?"});
-    let r = slack_sends(&c.app, &channel, &callback(as_message, "Ev2")).await;
+    let r = slack_event(&c.app, &channel, &callback(as_message, "Ev2")).await;
     assert_eq!(r.status, StatusCode::OK);
     // A bot's message (Flare's own reply among them) and an edit start nothing.
     for ignored in [
@@ -199,7 +199,7 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
         json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL,
                "ts": "1700000102.000100", "message": {"text": "edited"}}),
     ] {
-        let r = slack_sends(&c.app, &channel, &callback(ignored, "Ev3")).await;
+        let r = slack_event(&c.app, &channel, &callback(ignored, "Ev3")).await;
         assert_eq!(r.status, StatusCode::OK);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -211,7 +211,7 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
     let dm_ts = "1700000200.000300";
     let dm = json!({"type": "message", "channel": "D0ADA0001", "channel_type": "im",
         "user": ADA, "ts": dm_ts, "text": TUTORIAL_MESSAGE});
-    let r = slack_sends(&c.app, &channel, &callback(dm, "Ev4")).await;
+    let r = slack_event(&c.app, &channel, &callback(dm, "Ev4")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let esc = loop {
         let open: Option<(String,)> = sqlx::query_as(

@@ -218,3 +218,85 @@ async fn a_notification_survives_sigkill_between_attempts_and_is_accepted_once()
     p.kill().await;
     drop_database(&url).await;
 }
+
+/// Issue 16: the reply of a run started from Slack, whose post fails three times with the
+/// server killed between attempts, is posted once Slack accepts it, and once.
+#[tokio::test]
+async fn a_slack_reply_survives_sigkill_between_attempts_and_is_posted_once() {
+    use crate::chat_answers::{SIGNING_SECRET, set_key};
+    use crate::chat_triggers::{callback, mention, slack_event};
+    use crate::notifications::{BOT_TOKEN, FakeSlack, KEY};
+    use flare::notifications::{AddChatChannel, SetChannelAgent};
+    let slack = FakeSlack::start(vec![(500, None), (500, None), (500, None)]).await;
+    let url = fresh_database_url().await;
+    let api = slack.url.clone();
+    let env = [
+        ("FLARE_SECRET_KEY", KEY),
+        ("FLARE_OUTBOX_RETRY_MS", "300"),
+        ("FLARE_SLACK_API_URL", api.as_str()),
+    ];
+    let p = launch(&url, &env).await;
+    let owner = p.app.owner().await;
+    let (team, agent) = team_with_agent(
+        &p.app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    let add = AddChatChannel {
+        kind: "slack".into(),
+        team_id: team,
+        name: "Support".into(),
+        bot_token: BOT_TOKEN.into(),
+        channel_id: "C0SUPPORT1".into(),
+        min_severity: "critical".into(),
+    };
+    let r = p.app.send(&owner, add).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let channel = r.body["id"].as_str().unwrap().to_string();
+    let r = set_key(&p.app, &owner, &channel, SIGNING_SECRET).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let set = SetChannelAgent {
+        channel_id: channel.clone(),
+        agent_id: agent,
+    };
+    assert_eq!(p.app.send(&owner, set).await.status, StatusCode::OK);
+    let ts = "1700000900.000100";
+    let ev = callback(mention(ts, "What are your opening hours?"), "EvKill");
+    assert_eq!(
+        slack_event(&p.app, &channel, &ev).await.status,
+        StatusCode::OK
+    );
+    slack.wait_for(2).await;
+    // Killed once the second failure is on record (its retry is due 600 ms later).
+    for _ in 0..200 {
+        let soon = flare::server::db::now_ms() + 5_000;
+        let sql =
+            format!("SELECT COUNT(*) FROM chat_replies WHERE attempts = 2 AND due_at < {soon}");
+        if p.app.count(&sql).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    p.kill().await;
+    let p = launch(&url, &env).await;
+    let calls = slack.wait_for(4).await;
+    assert!(
+        calls
+            .iter()
+            .all(|(m, _, b)| m == "chat.postMessage" && b["thread_ts"] == ts),
+        "{calls:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(slack.calls().len(), 4, "nothing after it was accepted");
+    assert_eq!(
+        p.app
+            .count("SELECT COUNT(*) FROM chat_replies WHERE state = 'sent' AND attempts = 4")
+            .await,
+        1
+    );
+    p.kill().await;
+    drop_database(&url).await;
+}
