@@ -517,8 +517,15 @@ fn discord_submit(custom_id: &str, guidance: &str) -> Value {
     ]}]}})
 }
 
-#[tokio::test]
-async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linked_person() {
+/// A Discord channel for team "Support" (posting through a local server that speaks Discord's
+/// API) with its application's public key set: (Discord, chat, team, channel id, the key pair).
+pub async fn discord_channel() -> (
+    crate::notifications::FakeDiscord,
+    Chat,
+    String,
+    String,
+    ed25519_dalek::SigningKey,
+) {
     use crate::notifications::{DISCORD_CHANNEL, DISCORD_TOKEN, FakeDiscord};
     let discord = FakeDiscord::start(vec![]).await;
     let api = discord.url.clone();
@@ -536,11 +543,17 @@ async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linke
     let channel = r.body["id"].as_str().unwrap().to_string();
     let key = discord_key();
     let public = hex_of(key.verifying_key().as_bytes());
+    let r = set_key(&c.app, &c.owner, &channel, &public).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    (discord, c, team, channel, key)
+}
+
+#[tokio::test]
+async fn discord_interactions_are_verified_with_ed25519_and_answer_for_the_linked_person() {
+    let (discord, c, _, channel, key) = discord_channel().await;
     let bad = set_key(&c.app, &c.owner, &channel, "not a key").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.message().contains("Public Key"), "{}", bad.message());
-    let r = set_key(&c.app, &c.owner, &channel, &public).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let listed = c.app.send(&c.owner, ListChannels {}).await.body;
     assert_eq!(
         listed[0]["answers_url"],

@@ -3,9 +3,7 @@
 
 use crate::chat_answers::{SIGNING_SECRET, now_secs, slack_channel};
 use crate::common::*;
-use crate::notifications::{
-    DISCORD_CHANNEL, DISCORD_TOKEN, FakeSlack, add_chat, outsiders, setup_with,
-};
+use crate::notifications::{FakeSlack, outsiders, setup_with};
 use flare::escalations::RespondEscalation;
 use flare::notifications::{ListChannels, SetChannelAgent};
 use flare::server::notifications::answers::slack_signature;
@@ -322,30 +320,8 @@ async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
 
 #[tokio::test]
 async fn discords_ask_command_starts_a_run_whose_reply_is_posted_where_it_was_asked() {
-    use crate::chat_answers::{discord_key, discord_sends, hex_of, set_key};
-    use crate::notifications::FakeDiscord;
-    let discord = FakeDiscord::start(vec![]).await;
-    let api = discord.url.clone();
-    let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
-    let r = add_chat(
-        &c,
-        &team,
-        "discord",
-        "Support on Discord",
-        DISCORD_TOKEN,
-        DISCORD_CHANNEL,
-    )
-    .await;
-    let channel = r.body["id"].as_str().unwrap().to_string();
-    let key = discord_key();
-    let r = set_key(
-        &c.app,
-        &c.owner,
-        &channel,
-        &hex_of(key.verifying_key().as_bytes()),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    use crate::chat_answers::{discord_channel, discord_sends};
+    let (discord, c, _, channel, key) = discord_channel().await;
     let ask = |id: &str, message: &str| {
         json!({"type": 2, "id": id, "guild_id": "880000000000000001",
                "channel_id": "123456789012345999",
