@@ -210,6 +210,88 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
     started(&state, tx, &thread, run_id).await
 }
 
+/// How a chat message that continues a thread was taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Continued {
+    /// Its run started.
+    Started,
+    /// The same chat message was taken before (a retry): nothing more was done.
+    Earlier,
+    /// The thread's agent is still on the last message, or waiting for a person.
+    Busy,
+    /// The thread or its agent is gone.
+    Gone,
+}
+
+/// A chat message (Slack) that answers in a thread a chat message started: added to that
+/// Flare thread as the next message, and a run of its agent started on it, with where its
+/// reply goes and the chat message's key (`once`: scope and key, so a retry adds nothing),
+/// all in one transaction.
+pub async fn continue_from_chat(
+    state: &AppState,
+    thread_id: &str,
+    author: &str,
+    body: &str,
+    once: (&str, &str),
+    reply_to: crate::server::triggers::ReplyTo<'_>,
+) -> Result<Continued, AppError> {
+    let Some(thread) = threads::by_id(&state.db, thread_id).await? else {
+        return Ok(Continued::Gone);
+    };
+    let Some(agent) = super::db::agents::by_id(&state.db, &thread.agent_id)
+        .await?
+        .filter(|a| a.deleted_at.is_none())
+    else {
+        return Ok(Continued::Gone);
+    };
+    let mut tx = state.db.begin().await?;
+    let seq = threads::add_message(
+        &mut tx,
+        &thread.id,
+        None,
+        MessageKind::User,
+        author,
+        body,
+        None,
+    )
+    .await?;
+    let run_id = runs::insert(
+        &mut tx,
+        NewRun {
+            thread_id: &thread.id,
+            team_id: &thread.team_id,
+            agent_id: &thread.agent_id,
+            message_seq: seq,
+            description: &agent.description,
+            connection_id: agent.connection_id.as_deref(),
+            model: agent.model.as_deref(),
+            lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
+            chain_depth: 0,
+        },
+    )
+    .await?;
+    let (scope, key) = once;
+    use super::db::triggers as keys;
+    keys::forget_expired_key(&mut *tx, scope, key).await?;
+    let fingerprint = crate::server::triggers::Once::fingerprint(&[key.as_bytes()]);
+    if !keys::remember_key(&mut *tx, scope, key, &fingerprint, &run_id, &thread.id).await? {
+        return Ok(Continued::Earlier); // rolls back
+    }
+    if !threads::claim(&mut tx, &thread.id, &run_id).await? {
+        return Ok(Continued::Busy); // rolls back: nothing of it is stored
+    }
+    super::db::chat_replies::insert(
+        &mut *tx,
+        &run_id,
+        reply_to.channel_id,
+        reply_to.conversation,
+        reply_to.thread,
+    )
+    .await?;
+    started(state, tx, &thread, run_id).await?;
+    Ok(Continued::Started)
+}
+
 /// Commits a run's start, announces it (the message, the run) and drives it.
 async fn started(
     state: &AppState,

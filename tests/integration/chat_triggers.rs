@@ -204,6 +204,29 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
     assert_eq!(slack_runs(&c.app).await, 1, "one Slack message, one run");
     assert_eq!(replies(&slack).len(), 1, "replied once");
 
+    // A reply under it goes on in the same Flare thread (the agent sees the conversation),
+    // and is answered in the same Slack thread.
+    let follow_up = json!({"type": "message", "channel": CHANNEL, "channel_type": "channel",
+        "user": ADA, "ts": "1700000103.000100", "thread_ts": ts, "text": "And on weekends?"});
+    let r = slack_event(&c.app, &channel, &callback(follow_up.clone(), "Ev5")).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let got = wait_for_replies(&slack, 2).await;
+    assert_eq!(got[1]["thread_ts"], ts);
+    slack_event(&c.app, &channel, &callback(follow_up, "Ev5")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack_runs(&c.app).await, 1, "the same Flare thread");
+    assert_eq!(
+        c.app
+            .count(
+                "SELECT COUNT(*) FROM messages m JOIN threads t ON t.id = m.thread_id \
+                 WHERE t.trigger = 'slack' AND m.kind = 'user'"
+            )
+            .await,
+        2,
+        "both messages, each once"
+    );
+    assert_eq!(replies(&slack).len(), 2);
+
     // A direct message that must escalate: the run waits for a person, and replies in the DM
     // once they answer in Flare.
     let dm_ts = "1700000200.000300";
@@ -224,7 +247,27 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(replies(&slack).len(), 1, "no reply while a person decides");
+    assert_eq!(replies(&slack).len(), 2, "no reply while a person decides");
+    // A reply in the DM's thread meanwhile hears that the agent is busy; nothing is added.
+    let meanwhile = json!({"type": "message", "channel": "D0ADA0001", "channel_type": "im",
+        "user": ADA, "ts": "1700000201.000100", "thread_ts": dm_ts, "text": "Any news?"});
+    slack_event(&c.app, &channel, &callback(meanwhile, "Ev6")).await;
+    let got = wait_for_replies(&slack, 3).await;
+    assert_eq!(got[2]["thread_ts"], dm_ts);
+    assert!(
+        got[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("still on the last message"),
+        "{:?}",
+        got[2]
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM messages WHERE body = 'Any news?'")
+            .await,
+        0
+    );
     let r = c
         .app
         .send(
@@ -236,9 +279,9 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let got = wait_for_replies(&slack, 2).await;
-    assert_eq!(got[1]["channel"], "D0ADA0001");
-    assert_eq!(got[1]["thread_ts"], dm_ts);
+    let got = wait_for_replies(&slack, 4).await;
+    assert_eq!(got[3]["channel"], "D0ADA0001");
+    assert_eq!(got[3]["thread_ts"], dm_ts);
     c.app.stop().await;
 }
 

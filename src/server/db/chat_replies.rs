@@ -36,6 +36,25 @@ pub async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     Ok(())
 }
 
+/// The Flare thread whose runs reply under this chat thread, if a chat message started one.
+pub async fn thread_of(
+    db: &Db,
+    channel_id: &str,
+    conversation: &str,
+    thread_ts: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT r.thread_id FROM chat_replies c JOIN runs r ON r.id = c.run_id \
+         WHERE c.channel_id = $1 AND c.conversation = $2 AND c.thread_ts = $3 \
+         ORDER BY c.created_at DESC LIMIT 1",
+    )
+    .bind(channel_id)
+    .bind(conversation)
+    .bind(thread_ts)
+    .fetch_optional(db)
+    .await
+}
+
 /// Claims up to `limit` due replies whose run has ended (completed or failed), holding each
 /// until `until`; a run still working or waiting for a person is left for later.
 pub async fn claim(

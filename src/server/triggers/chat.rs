@@ -8,7 +8,8 @@
 //! Loops: messages from bots (Flare's own replies included) and message edits, joins and other
 //! subtypes never start a run. Slack retries an event it thinks was not received, and sends a
 //! mention in the connected channel twice (as `app_mention` and as `message`): each Slack
-//! message (its channel and ts) starts at most one run.
+//! message (its channel and ts) starts at most one run. A reply under a message that started
+//! a run goes on in that run's Flare thread, so the agent sees the conversation so far.
 //!
 //! Discord sends people's messages only over its Gateway (a WebSocket), so there the trigger
 //! is the `/ask` command, which Discord sends to the interactions endpoint the channel's
@@ -72,19 +73,75 @@ pub async fn slack_event(
     };
     let key = format!("{}:{}", m.conversation, m.ts);
     let author = format!("slack: {}", m.user);
+    let reply_to = ReplyTo {
+        channel_id: &channel.id,
+        conversation: &m.conversation,
+        thread: &m.thread_ts,
+    };
+    // A reply under a message that started a run goes on in that run's thread: the agent
+    // sees the conversation so far.
+    if m.thread_ts != m.ts
+        && let Some(thread) =
+            chat_replies::thread_of(&state.db, &channel.id, &m.conversation, &m.thread_ts).await?
+    {
+        let scope = format!("slack:{}", channel.id);
+        let once = (scope.as_str(), key.as_str());
+        let went = crate::server::chat::continue_from_chat(
+            state, &thread, &author, &m.text, once, reply_to,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, channel = %channel.id, "a Slack reply in a thread started no run");
+            refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Flare could not start the run; it has been logged.",
+            )
+        })?;
+        if went == crate::server::chat::Continued::Busy {
+            tell_in_thread(state, &channel, &m, BUSY).await;
+        }
+        if went != crate::server::chat::Continued::Gone {
+            return Ok(None);
+        }
+    }
     let asked = Asked {
         trigger: Trigger::Slack,
         author: &author,
         message: &m.text,
         key: &key,
-        reply_to: ReplyTo {
-            channel_id: &channel.id,
-            conversation: &m.conversation,
-            thread: &m.thread_ts,
-        },
+        reply_to,
     };
     start(state, &channel, &agent, asked).await?;
     Ok(None)
+}
+
+/// What a message in a thread hears while the agent is still on the last one.
+const BUSY: &str = "I'm still on the last message in this thread (or waiting for a person to answer my escalation). Send this again once I've replied.";
+
+/// Says `text` under the message, in its Slack thread, now (best effort: nothing was started
+/// that a lost notice would leave unexplained for long).
+async fn tell_in_thread(
+    state: &AppState,
+    channel: &channels::ChannelRow,
+    m: &Incoming,
+    text: &str,
+) {
+    let Ok(token) = open_secret(state, channel) else {
+        return;
+    };
+    let body = json!({"channel": m.conversation, "thread_ts": m.thread_ts, "text": text});
+    let api = &state.config.slack_api_url;
+    let posted = slack::call(
+        &state.notifier.client,
+        api,
+        &token,
+        "chat.postMessage",
+        &body,
+    )
+    .await;
+    if let webhook::Outcome::NotDelivered { error, .. } = posted.outcome {
+        tracing::warn!(channel = %channel.id, %error, "could not tell a Slack thread the agent is busy");
+    }
 }
 
 /// The agent that answers in the channel, if it names one that still exists in its team.
