@@ -178,18 +178,36 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
             AppError::NotFound("This thread's agent was deleted; your message was not sent.".into())
         })?;
     let mut tx = state.db.begin().await?;
+    let run_id = message_and_run(&state, &mut tx, &thread, &agent, &v.user.name, &body).await?;
+    if !threads::claim(&mut tx, &thread.id, &run_id).await? {
+        drop(tx); // Rolls back: the message is not stored, the user keeps it in the composer.
+        return Err(busy(&state.db, &thread.id).await);
+    }
+    started(&state, tx, &thread, run_id).await
+}
+
+/// Adds a person's message to the thread and a run of its agent (the Description in force
+/// now) to answer it, in `tx`; returns the run's id.
+async fn message_and_run(
+    state: &AppState,
+    tx: &mut super::db::Tx,
+    thread: &ThreadRow,
+    agent: &super::db::agents::AgentRow,
+    author: &str,
+    body: &str,
+) -> Result<String, sqlx::Error> {
     let seq = threads::add_message(
-        &mut tx,
+        &mut *tx,
         &thread.id,
         None,
         MessageKind::User,
-        &v.user.name,
-        &body,
+        author,
+        body,
         None,
     )
     .await?;
-    let run_id = runs::insert(
-        &mut tx,
+    runs::insert(
+        &mut *tx,
         NewRun {
             thread_id: &thread.id,
             team_id: &thread.team_id,
@@ -202,12 +220,7 @@ pub async fn send(thread_id: String, body: String) -> Result<(), AppError> {
             chain_depth: 0,
         },
     )
-    .await?;
-    if !threads::claim(&mut tx, &thread.id, &run_id).await? {
-        drop(tx); // Rolls back: the message is not stored, the user keeps it in the composer.
-        return Err(busy(&state.db, &thread.id).await);
-    }
-    started(&state, tx, &thread, run_id).await
+    .await
 }
 
 /// How a chat message that continues a thread was taken.
@@ -245,31 +258,7 @@ pub async fn continue_from_chat(
         return Ok(Continued::Gone);
     };
     let mut tx = state.db.begin().await?;
-    let seq = threads::add_message(
-        &mut tx,
-        &thread.id,
-        None,
-        MessageKind::User,
-        author,
-        body,
-        None,
-    )
-    .await?;
-    let run_id = runs::insert(
-        &mut tx,
-        NewRun {
-            thread_id: &thread.id,
-            team_id: &thread.team_id,
-            agent_id: &thread.agent_id,
-            message_seq: seq,
-            description: &agent.description,
-            connection_id: agent.connection_id.as_deref(),
-            model: agent.model.as_deref(),
-            lease_until: now_ms() + state.runtime.lease.as_millis() as i64,
-            chain_depth: 0,
-        },
-    )
-    .await?;
+    let run_id = message_and_run(state, &mut tx, &thread, &agent, author, body).await?;
     let (scope, key) = once;
     use super::db::triggers as keys;
     keys::forget_expired_key(&mut *tx, scope, key).await?;
