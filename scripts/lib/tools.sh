@@ -98,6 +98,26 @@ ensure_smtp_server() {
   rm -rf "$dir" && mv "$dir.partial" "$dir" && touch "$stamp"
 }
 
+# Installs Debian's Dovecot, the IMAP server the email-trigger tests read agents' mailboxes
+# from (each test runs its own from a temporary folder, on a port of its own). apt must not
+# start the system's Dovecot: a policy-rc.d that refuses is in place while it installs.
+ensure_imap_server() {
+  [ -x /usr/sbin/dovecot ] && return 0
+  say "installing the test IMAP server (Dovecot from Debian)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local policy=/usr/sbin/policy-rc.d had_policy=""
+  [ -e "$policy" ] && had_policy=1
+  if [ -z "$had_policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dovecot-imapd
+  local rc=$?
+  [ -z "$had_policy" ] && $sudo rm -f "$policy"
+  return $rc
+}
+
 ensure_chromium() {
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Chromium from Debian"

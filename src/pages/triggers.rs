@@ -1,6 +1,6 @@
 //! `/app/settings/agents/{id}/triggers`: what starts an agent without a chat. A webhook is a
-//! URL and a signing secret (shown once); owners and admins add, pause and delete them, members
-//! see them. Its own page, so the agent page's piece of the bundle does not grow.
+//! URL and a signing secret (shown once); a mailbox is an IMAP folder and a password (never
+//! shown again); owners and admins add, pause and delete them, members see them. Its own page, so the agent page's piece of the bundle does not grow.
 
 use crate::agents::list_agents;
 use crate::components::data::data;
@@ -8,8 +8,8 @@ use crate::components::form_error::{FormError, error_text};
 use crate::components::in_step::{InStep, IntoAnyInStep};
 use crate::components::time::format_time;
 use crate::triggers::{
-    AddEventTrigger, AddSchedule, AddWebhook, DeleteTrigger, EventKind, SetTriggerEnabled,
-    TriggerKind, list_triggers, preview_schedule,
+    AddEventTrigger, AddMailbox, AddSchedule, AddWebhook, DeleteTrigger, EventKind,
+    SetTriggerEnabled, TriggerKind, list_triggers, preview_schedule,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,6 +22,8 @@ pub fn TriggersPage() -> impl IntoView {
     let add = ServerAction::<AddWebhook>::new();
     let add_schedule = ServerAction::<AddSchedule>::new();
     let add_event = ServerAction::<AddEventTrigger>::new();
+    let add_mailbox = ServerAction::<AddMailbox>::new();
+    let mailbox_error = Signal::derive(move || add_mailbox.value().with(error_text));
     let agents = data(|| (), |_| list_agents());
     let event_error = Signal::derive(move || add_event.value().with(error_text));
     // The schedule form's expression and zone, read back as the next firings while typing.
@@ -41,6 +43,7 @@ pub fn TriggersPage() -> impl IntoView {
                 add.version().get(),
                 add_schedule.version().get(),
                 add_event.version().get(),
+                add_mailbox.version().get(),
                 toggle.version().get(),
                 delete.version().get(),
             )
@@ -100,8 +103,12 @@ pub fn TriggersPage() -> impl IntoView {
                     }
                     Ok(t) => {
                         let can_edit = t.can_edit;
-                        let (agent_id, schedule_agent_id, event_agent_id) =
-                            (t.agent_id.clone(), t.agent_id.clone(), t.agent_id.clone());
+                        let (agent_id, schedule_agent_id, event_agent_id, mail_agent_id) = (
+                            t.agent_id.clone(),
+                            t.agent_id.clone(),
+                            t.agent_id.clone(),
+                            t.agent_id.clone(),
+                        );
                         let team_id = t.team_id.clone();
                         let rows = t
                             .triggers
@@ -139,6 +146,20 @@ pub fn TriggersPage() -> impl IntoView {
                                             s.upcoming.first().cloned().unwrap_or_default()
                                         ),
                                     ),
+                                    (TriggerKind::Email, _) => (
+                                        "Email",
+                                        g.mailbox
+                                            .as_ref()
+                                            .map(|m| {
+                                                let checked = match (&m.last_error, m.checked_at_ms) {
+                                                    (Some(e), _) => format!(" · could not be checked: {e}"),
+                                                    (None, Some(at)) => format!(" · checked {}", format_time(at)),
+                                                    (None, None) => " · not checked yet".to_string(),
+                                                };
+                                                format!("{} ({}:{}, {}){checked}", m.address, m.host, m.port, m.folder)
+                                            })
+                                            .unwrap_or_default(),
+                                    ),
                                     (TriggerKind::Event, _) => (
                                         "Event",
                                         g.event
@@ -169,7 +190,7 @@ pub fn TriggersPage() -> impl IntoView {
                             </p>
                             <h1>"Triggers"</h1>
                             <p class="helper">
-                                "A webhook starts this agent when another system sends a signed request to this Flare's address followed by the webhook's path; a schedule starts it at the times a cron expression names. Each start is a new thread with its trigger; you hear about it only if it escalates."
+                                "A webhook starts this agent when another system sends a signed request to this Flare's address followed by the webhook's path; a schedule starts it at the times a cron expression names; its mailbox starts it for each new mail, and the reply goes back in the mail's thread. Each start is a new thread with its trigger; you hear about it only if it escalates."
                             </p>
                             {created}
                             <FormError message=change_error />
@@ -244,6 +265,39 @@ pub fn TriggersPage() -> impl IntoView {
                                                     <textarea id="schedule-message" name="message" required rows=3></textarea>
                                                     <FormError message=schedule_error />
                                                     <button type="submit" class="primary">"Add schedule"</button>
+                                                })}
+                                            </ActionForm>
+                                        </section>
+                                        <section class="card narrow" aria-labelledby="new-mailbox-heading">
+                                            <h2 id="new-mailbox-heading">"Connect a mailbox"</h2>
+                                            <p class="helper">
+                                                "Each new mail to this address starts a run; the agent's reply goes back in the mail's thread, from this address, through Flare's SMTP relay. Flare reads the folder over IMAP and signs in before saving. Mail already in the folder is left alone, and automatic mail (auto-replies, bounces, mailing lists) is never answered. One mailbox per agent."
+                                            </p>
+                                            <ActionForm action=add_mailbox>
+                                                {InStep(view! {
+                                                    <input type="hidden" name="agent_id" value=mail_agent_id />
+                                                    <label for="mailbox-name">"Mailbox name"</label>
+                                                    <input id="mailbox-name" name="name" required maxlength=80 placeholder="Support inbox" />
+                                                    <label for="mailbox-address">"The agent's email address"</label>
+                                                    <input id="mailbox-address" name="address" type="email" required maxlength=320 placeholder="support@example.com" />
+                                                    <label for="mailbox-host">"IMAP server"</label>
+                                                    <input id="mailbox-host" name="host" required maxlength=253 placeholder="imap.example.com" />
+                                                    <label for="mailbox-port">"Port"</label>
+                                                    <input id="mailbox-port" name="port" required inputmode="numeric" maxlength=5 value="993" />
+                                                    <label for="mailbox-security">"Security"</label>
+                                                    <select id="mailbox-security" name="security">
+                                                        <option value="tls">"TLS (port 993)"</option>
+                                                        <option value="starttls">"STARTTLS (port 143)"</option>
+                                                        <option value="none">"None (a server on this machine only)"</option>
+                                                    </select>
+                                                    <label for="mailbox-username">"User name"</label>
+                                                    <input id="mailbox-username" name="username" required maxlength=320 autocomplete="off" />
+                                                    <label for="mailbox-password">"Password"</label>
+                                                    <input id="mailbox-password" name="password" type="password" required maxlength=1024 autocomplete="new-password" />
+                                                    <label for="mailbox-folder">"Folder"</label>
+                                                    <input id="mailbox-folder" name="folder" maxlength=200 value="INBOX" />
+                                                    <FormError message=mailbox_error />
+                                                    <button type="submit" class="primary">"Connect mailbox"</button>
                                                 })}
                                             </ActionForm>
                                         </section>

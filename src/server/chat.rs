@@ -236,7 +236,7 @@ pub enum Continued {
     Gone,
 }
 
-/// A chat message (Slack) that answers in a thread a chat message started: added to that
+/// A chat message (Slack) or a mail that answers in a thread a chat message or mail started: added to that
 /// Flare thread as the next message, and a run of its agent started on it, with where its
 /// reply goes and the chat message's key (`once`: scope and key, so a retry adds nothing),
 /// all in one transaction.
@@ -246,7 +246,7 @@ pub async fn continue_from_chat(
     author: &str,
     body: &str,
     once: (&str, &str),
-    reply_to: crate::server::triggers::ReplyTo<'_>,
+    reply_to: crate::server::triggers::ReplyTo,
 ) -> Result<Continued, AppError> {
     let Some(thread) = threads::by_id(&state.db, thread_id).await? else {
         return Ok(Continued::Gone);
@@ -269,14 +269,7 @@ pub async fn continue_from_chat(
     if !threads::claim(&mut tx, &thread.id, &run_id).await? {
         return Ok(Continued::Busy); // rolls back: nothing of it is stored
     }
-    super::db::chat_replies::insert(
-        &mut *tx,
-        &run_id,
-        reply_to.channel_id,
-        reply_to.conversation,
-        reply_to.thread,
-    )
-    .await?;
+    reply_to.insert(&mut tx, &run_id).await?;
     started(state, tx, &thread, run_id).await?;
     Ok(Continued::Started)
 }

@@ -104,6 +104,8 @@ pub struct Config {
     /// The SMTP relay and sender for email channels (FLARE_SMTP_URL and FLARE_MAIL_FROM);
     /// none: email channels cannot be added.
     pub mailer: Option<super::notifications::email::Mailer>,
+    /// How often each agent's mailbox is checked for new mail (FLARE_MAIL_CHECK_MS).
+    pub mail_check_ms: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/flare.db";
@@ -112,6 +114,7 @@ pub const DEFAULT_RUN_LEASE_MS: u64 = 30_000;
 pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_DEMO_PASSWORD: &str = "flare-demo-password";
 pub const DEFAULT_OUTBOX_RETRY_MS: u64 = 5_000;
+pub const DEFAULT_MAIL_CHECK_MS: u64 = 60_000;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com/api/v10";
 
@@ -224,6 +227,7 @@ impl Config {
             mailer,
             public_url,
             outbox_retry_ms: millis("FLARE_OUTBOX_RETRY_MS", DEFAULT_OUTBOX_RETRY_MS)?,
+            mail_check_ms: millis("FLARE_MAIL_CHECK_MS", DEFAULT_MAIL_CHECK_MS)?.max(100),
             slack_api_url: var("FLARE_SLACK_API_URL")
                 .unwrap_or_else(|| DEFAULT_SLACK_API_URL.into()),
             discord_api_url: var("FLARE_DISCORD_API_URL")
@@ -284,6 +288,7 @@ impl Config {
             slack_api_url: DEFAULT_SLACK_API_URL.into(),
             discord_api_url: DEFAULT_DISCORD_API_URL.into(),
             mailer: None,
+            mail_check_ms: DEFAULT_MAIL_CHECK_MS,
         }
     }
 }

@@ -179,6 +179,7 @@ pub async fn serve(
     let schedules = tokio::spawn(triggers::schedule::run_scheduler(state.clone()));
     let notices = tokio::spawn(notifications::run_worker(state.clone()));
     let replies = tokio::spawn(triggers::chat::run_replier(state.clone()));
+    let mailboxes = tokio::spawn(triggers::mail::run_checker(state.clone()));
     let refusals = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -218,6 +219,8 @@ pub async fn serve(
     // Deliveries under way are cut off: their rows are due again once their claim runs out.
     notices.abort();
     replies.abort();
+    // A check under way is cut off: its mailbox is checked again once its claim runs out.
+    mailboxes.abort();
     refusals.abort();
     // The refusals counted in the last minutes: every minute is over at shutdown.
     let later = std::time::Instant::now() + std::time::Duration::from_secs(3600);

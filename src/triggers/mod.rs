@@ -1,5 +1,5 @@
-//! What starts an agent without a person in a chat: inbound webhooks, schedules and events
-//! (another agent's run completing, failing, escalating or being answered). Owners and admins of the agent's team add, pause and delete them; members of the
+//! What starts an agent without a person in a chat: inbound webhooks, schedules, events
+//! (another agent's run completing, failing, escalating or being answered) and its mailbox. Owners and admins of the agent's team add, pause and delete them; members of the
 //! team see them. Every server function checks the session, the team and the role itself.
 
 use crate::error::AppError;
@@ -11,6 +11,7 @@ crate::names::stored_enum! {
         Webhook,
         Schedule,
         Event,
+        Email,
     }
 }
 
@@ -62,7 +63,23 @@ pub struct TriggerInfo {
     pub path: Option<String>,
     pub schedule: Option<ScheduleInfo>,
     pub event: Option<EventInfo>,
+    pub mailbox: Option<MailboxInfo>,
     pub created_at_ms: i64,
+}
+
+/// An agent's mailbox (never its password).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxInfo {
+    pub address: String,
+    pub host: String,
+    pub port: u16,
+    /// `tls`, `starttls` or `none`.
+    pub security: String,
+    pub username: String,
+    pub folder: String,
+    /// When it was last checked, and what went wrong then, if anything.
+    pub checked_at_ms: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +148,36 @@ pub async fn add_event_trigger(
 ) -> Result<TriggerInfo, AppError> {
     crate::server::triggers::manage::add_event(agent_id, name, source_agent_id, on_event, message)
         .await
+}
+
+/// Connects `agent_id` to a mailbox: each new mail to it starts a run, and the run's reply goes
+/// back in the mail's thread. Flare logs in before anything is saved, so a wrong password or
+/// host is said at once.
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "add_mailbox")]
+pub async fn add_mailbox(
+    agent_id: String,
+    name: String,
+    address: String,
+    host: String,
+    port: String,
+    security: String,
+    username: String,
+    password: String,
+    folder: String,
+) -> Result<TriggerInfo, AppError> {
+    crate::server::triggers::manage::add_mailbox(crate::server::triggers::manage::NewMailbox {
+        agent_id,
+        name,
+        address,
+        host,
+        port,
+        security,
+        username,
+        password,
+        folder,
+    })
+    .await
 }
 
 /// The next three firings of a cron expression in a time zone, or why it is refused (the

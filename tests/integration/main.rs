@@ -21,6 +21,7 @@ mod fake_openai;
 mod guardrail;
 mod live;
 mod load;
+mod mail_trigger;
 mod matrix;
 mod members;
 mod models;

@@ -1,6 +1,31 @@
-//! Runs started from Slack and the delivery of their replies back into the Slack thread.
+//! Runs started from Slack, Discord or email, and the delivery of their replies back into the
+//! thread they came from. Chat replies are kept here (`chat_replies`), mail replies beside the
+//! mailboxes (`mail_replies`); both are claimed and settled the same way.
 
 use super::{Db, now_ms};
+
+/// Which replies: into a chat thread or into a mail thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replies {
+    Chat,
+    Mail,
+}
+
+impl Replies {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Chat => "chat_replies",
+            Self::Mail => "mail_replies",
+        }
+    }
+
+    fn returning(self) -> &'static str {
+        match self {
+            Self::Chat => "run_id, channel_id, conversation, thread_ts, attempts",
+            Self::Mail => "run_id, trigger_id, recipient, subject, in_reply_to, refs, attempts",
+        }
+    }
+}
 
 /// One reply to send: the run, where it goes, and which attempt this is.
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -57,24 +82,29 @@ pub async fn thread_of(
 
 /// Claims up to `limit` due replies whose run has ended (completed or failed), holding each
 /// until `until`; a run still working or waiting for a person is left for later.
-pub async fn claim(
+pub async fn claim<T>(
     db: &Db,
+    replies: Replies,
     postgres: bool,
     now: i64,
     until: i64,
     limit: i64,
-) -> Result<Vec<Claimed>, sqlx::Error> {
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let (table, returning) = (replies.table(), replies.returning());
     let lock = if postgres {
         " FOR UPDATE OF c SKIP LOCKED"
     } else {
         ""
     };
     sqlx::query_as(&format!(
-        "UPDATE chat_replies SET due_at = $2, attempts = attempts + 1 WHERE run_id IN \
-         (SELECT c.run_id FROM chat_replies c JOIN runs r ON r.id = c.run_id \
+        "UPDATE {table} SET due_at = $2, attempts = attempts + 1 WHERE run_id IN \
+         (SELECT c.run_id FROM {table} c JOIN runs r ON r.id = c.run_id \
          WHERE c.state = 'pending' AND c.due_at <= $1 AND r.status IN ('completed', 'failed') \
          ORDER BY c.due_at LIMIT $3{lock}) \
-         RETURNING run_id, channel_id, conversation, thread_ts, attempts"
+         RETURNING {returning}"
     ))
     .bind(now)
     .bind(until)
@@ -84,11 +114,12 @@ pub async fn claim(
 }
 
 /// Sent; false when another worker settled it first.
-pub async fn sent(db: &Db, run_id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE chat_replies SET state = 'sent', last_error = NULL WHERE run_id = $1 \
+pub async fn sent(db: &Db, replies: Replies, run_id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(&format!(
+        "UPDATE {} SET state = 'sent', last_error = NULL WHERE run_id = $1 \
          AND state = 'pending'",
-    )
+        replies.table()
+    ))
     .bind(run_id)
     .execute(db)
     .await?;
@@ -98,16 +129,18 @@ pub async fn sent(db: &Db, run_id: &str) -> Result<bool, sqlx::Error> {
 /// Not sent this time: due again at `due_at`, or, with `None`, given up.
 pub async fn not_sent(
     db: &Db,
+    replies: Replies,
     run_id: &str,
     due_at: Option<i64>,
     error: &str,
 ) -> Result<bool, sqlx::Error> {
+    let table = replies.table();
     let r = match due_at {
         Some(due) => {
-            sqlx::query(
-                "UPDATE chat_replies SET due_at = $2, last_error = $3 WHERE run_id = $1 \
-                 AND state = 'pending'",
-            )
+            sqlx::query(&format!(
+                "UPDATE {table} SET due_at = $2, last_error = $3 WHERE run_id = $1 \
+                 AND state = 'pending'"
+            ))
             .bind(run_id)
             .bind(due)
             .bind(error)
@@ -115,10 +148,10 @@ pub async fn not_sent(
             .await?
         }
         None => {
-            sqlx::query(
-                "UPDATE chat_replies SET state = 'failed', last_error = $2 WHERE run_id = $1 \
-                 AND state = 'pending'",
-            )
+            sqlx::query(&format!(
+                "UPDATE {table} SET state = 'failed', last_error = $2 WHERE run_id = $1 \
+                 AND state = 'pending'"
+            ))
             .bind(run_id)
             .bind(error)
             .execute(db)

@@ -10,6 +10,7 @@ pub mod chat_replies;
 pub mod connections;
 pub mod escalations;
 pub mod login_failures;
+pub mod mailboxes;
 pub mod outbox;
 pub mod runs;
 pub mod slas;

@@ -141,7 +141,12 @@ pub async fn send(
     if let Some(t) = thread {
         b = b.in_reply_to(t.to_string()).references(t.to_string());
     }
-    let message = build(b, recipients, MultiPart::alternative_plain_html(text, html))?;
+    let message = build(
+        b,
+        recipients,
+        MultiPart::alternative_plain_html(text, html),
+        "auto-generated",
+    )?;
     let mut posted = deliver(mailer, message).await?;
     posted.message_id = Some(id);
     Ok(posted)
@@ -164,7 +169,42 @@ pub async fn send_test(
             TEST_TEXT.to_string(),
             format!("<p>{}</p>", escape(TEST_TEXT)),
         ),
+        "auto-generated",
     )?;
+    Ok(deliver(mailer, message).await?.outcome)
+}
+
+/// An agent's reply to a mail that started its run: from the agent's mailbox, in that mail's
+/// thread.
+pub struct Reply<'a> {
+    pub from: Mailbox,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub in_reply_to: &'a str,
+    pub references: &'a str,
+    pub message_id: &'a str,
+    pub text: &'a str,
+}
+
+/// Sends a reply; `Err` when the relay refused it for good.
+pub async fn reply(mailer: &Mailer, r: Reply<'_>) -> Result<Outcome, String> {
+    let mut b = Message::builder()
+        .from(r.from)
+        .subject(r.subject)
+        .message_id(Some(r.message_id.to_string()));
+    if !r.in_reply_to.is_empty() {
+        b = b.in_reply_to(r.in_reply_to.to_string());
+    }
+    if !r.references.is_empty() {
+        b = b.references(r.references.to_string());
+    }
+    let html = format!(
+        "<div style=\"white-space: pre-wrap\">{}</div>",
+        escape(r.text)
+    );
+    let body = MultiPart::alternative_plain_html(r.text.to_string(), html);
+    // RFC 3834: an answer a machine wrote; auto-responders must not answer it.
+    let message = build(b, r.to, body, "auto-replied")?;
     Ok(deliver(mailer, message).await?.outcome)
 }
 
@@ -172,6 +212,7 @@ fn build(
     mut b: lettre::message::MessageBuilder,
     recipients: &str,
     body: MultiPart,
+    auto_submitted: &str,
 ) -> Result<Message, String> {
     for r in recipients.split(", ").filter(|r| !r.is_empty()) {
         let to = r
@@ -186,7 +227,7 @@ fn build(
     let headers = message.headers_mut();
     headers.insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("Auto-Submitted"),
-        "auto-generated".into(),
+        auto_submitted.into(),
     ));
     headers.insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),

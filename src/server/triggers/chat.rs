@@ -19,6 +19,8 @@ use super::{Once, ReplyTo, Start, StartError};
 use crate::chat::{MAX_MESSAGE_BYTES, MessageKind, RunStatus, Trigger};
 use crate::notifications::ChannelKind;
 use crate::server::db::audit::Actor;
+use crate::server::db::chat_replies::Replies;
+use crate::server::db::mailboxes::ClaimedReply;
 use crate::server::db::{agents, channels, chat_replies, now_ms, runs, threads};
 use crate::server::notifications::answers::{self, Refused};
 use crate::server::notifications::{MAX_ATTEMPTS, backoff, discord, open_secret, slack, webhook};
@@ -73,10 +75,10 @@ pub async fn slack_event(
     };
     let key = format!("{}:{}", m.conversation, m.ts);
     let author = format!("slack: {}", m.user);
-    let reply_to = ReplyTo {
-        channel_id: &channel.id,
-        conversation: &m.conversation,
-        thread: &m.thread_ts,
+    let reply_to = ReplyTo::Chat {
+        channel_id: channel.id.clone(),
+        conversation: m.conversation.clone(),
+        thread: m.thread_ts.clone(),
     };
     // A reply under a message that started a run goes on in that run's thread: the agent
     // sees the conversation so far.
@@ -87,7 +89,12 @@ pub async fn slack_event(
         let scope = format!("slack:{}", channel.id);
         let once = (scope.as_str(), key.as_str());
         let went = crate::server::chat::continue_from_chat(
-            state, &thread, &author, &m.text, once, reply_to,
+            state,
+            &thread,
+            &author,
+            &m.text,
+            once,
+            reply_to.clone(),
         )
         .await
         .map_err(|e| {
@@ -168,7 +175,7 @@ struct Asked<'a> {
     message: &'a str,
     /// The chat message's identity: each starts at most one run.
     key: &'a str,
-    reply_to: ReplyTo<'a>,
+    reply_to: ReplyTo,
 }
 
 /// Starts a run of `agent` with what was asked, and where its reply goes, together.
@@ -266,10 +273,10 @@ pub async fn discord_command(
         author: &author,
         message: &text,
         key: interaction,
-        reply_to: ReplyTo {
-            channel_id: &channel.id,
-            conversation,
-            thread: interaction,
+        reply_to: ReplyTo::Chat {
+            channel_id: channel.id.clone(),
+            conversation: conversation.to_string(),
+            thread: interaction.to_string(),
         },
     };
     start(state, channel, &agent, asked).await?;
@@ -349,52 +356,67 @@ fn plain(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Posts the replies of runs started from Slack once they end, for as long as the server runs.
+/// Sends the replies of runs started from Slack, Discord or email once they end, for as long
+/// as the server runs.
 pub async fn run_replier(state: AppState) {
     let postgres = !state.writes.is_shared();
     loop {
         let claimed = async {
             let _turn = state.writes.take().await?;
-            let now = now_ms();
-            chat_replies::claim(
-                &state.db,
-                postgres,
-                now,
-                now + CLAIM.as_millis() as i64,
-                BATCH,
-            )
-            .await
-            .map_err(anyhow::Error::from)
+            let (now, until) = (now_ms(), now_ms() + CLAIM.as_millis() as i64);
+            let chat: Vec<chat_replies::Claimed> =
+                chat_replies::claim(&state.db, Replies::Chat, postgres, now, until, BATCH).await?;
+            let mail: Vec<ClaimedReply> =
+                chat_replies::claim(&state.db, Replies::Mail, postgres, now, until, BATCH).await?;
+            Ok::<_, anyhow::Error>((chat, mail))
         }
         .await;
         match claimed {
-            Ok(rows) if !rows.is_empty() => {
-                let sends = rows.into_iter().map(|row| reply(&state, row));
-                futures::future::join_all(sends).await;
+            Ok((chat, mail)) if !(chat.is_empty() && mail.is_empty()) => {
+                let state = &state;
+                let chat = chat.into_iter().map(|row| async move {
+                    let sent = send_reply(state, &row).await;
+                    settle(state, Replies::Chat, &row.run_id, row.attempts, sent).await
+                });
+                let mail = mail.into_iter().map(|row| async move {
+                    let sent = super::mail::send_reply(state, &row).await;
+                    settle(state, Replies::Mail, &row.run_id, row.attempts, sent).await
+                });
+                futures::future::join(
+                    futures::future::join_all(chat),
+                    futures::future::join_all(mail),
+                )
+                .await;
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot claim Slack replies"),
+            Err(e) => tracing::warn!(error = %e, "cannot claim chat and mail replies"),
         }
         tokio::time::sleep(TICK).await;
     }
 }
 
-/// Sends one run's reply and settles it: sent, due again after a backoff, or given up.
-async fn reply(state: &AppState, row: chat_replies::Claimed) {
-    let outcome = send_reply(state, &row).await;
+/// Records how sending one run's reply went: sent, due again after a backoff, or given up.
+async fn settle(
+    state: &AppState,
+    replies: Replies,
+    run_id: &str,
+    attempts: i64,
+    outcome: Result<(), NotSent>,
+) {
     let settled = async {
         let _turn = state.writes.take().await?;
         match outcome {
-            Ok(()) => chat_replies::sent(&state.db, &row.run_id).await,
-            Err((error, retry_after)) if row.attempts < MAX_ATTEMPTS => {
-                let wait = backoff(state.config.outbox_retry_ms, row.attempts, retry_after);
-                tracing::warn!(run = %row.run_id, attempts = row.attempts, %error, "a Slack reply was not posted; will retry");
-                chat_replies::not_sent(&state.db, &row.run_id, Some(now_ms() + wait), &error).await
+            Ok(()) => chat_replies::sent(&state.db, replies, run_id).await,
+            Err((error, retry_after)) if attempts < MAX_ATTEMPTS && retry_after != Some(NEVER) => {
+                let wait = backoff(state.config.outbox_retry_ms, attempts, retry_after);
+                tracing::warn!(run = %run_id, attempts, %error, ?replies, "a reply was not sent; will retry");
+                chat_replies::not_sent(&state.db, replies, run_id, Some(now_ms() + wait), &error)
+                    .await
             }
             Err((error, _)) => {
-                tracing::warn!(run = %row.run_id, attempts = row.attempts, %error, "a Slack reply was not posted; gave up");
-                chat_replies::not_sent(&state.db, &row.run_id, None, &error).await
+                tracing::warn!(run = %run_id, attempts, %error, ?replies, "a reply was not sent; gave up");
+                chat_replies::not_sent(&state.db, replies, run_id, None, &error).await
             }
         }
         .map_err(anyhow::Error::from)
@@ -402,19 +424,24 @@ async fn reply(state: &AppState, row: chat_replies::Claimed) {
     .await;
     if let Err(e) = settled {
         // Unrecorded: the claim runs out and the reply is due again.
-        tracing::warn!(error = %e, run = %row.run_id, "cannot record a Slack reply's outcome");
+        tracing::warn!(error = %e, run = %run_id, "cannot record a reply's outcome");
     }
 }
 
-type NotSent = (String, Option<Duration>);
+/// Why a reply was not sent, and when the other side asked to hear from Flare again
+/// ([`NEVER`]: it refused for good).
+pub(crate) type NotSent = (String, Option<Duration>);
 
-async fn send_reply(state: &AppState, row: &chat_replies::Claimed) -> Result<(), NotSent> {
+/// A refusal for good (an SMTP 5xx): not tried again.
+pub(crate) const NEVER: Duration = Duration::MAX;
+
+/// What a run that ended says back: its last reply, or that it failed and why.
+pub(crate) async fn final_text(
+    state: &AppState,
+    run_id: &str,
+) -> Result<(runs::RunRow, String), NotSent> {
     let db_error = |e: sqlx::Error| (format!("the database could not be read: {e}"), None);
-    let channel = channels::by_id(&state.db, &row.channel_id)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ("its channel is gone".to_string(), None))?;
-    let run = runs::by_id(&state.db, &row.run_id)
+    let run = runs::by_id(&state.db, run_id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| ("its run is gone".to_string(), None))?;
@@ -432,6 +459,15 @@ async fn send_reply(state: &AppState, row: &chat_replies::Claimed) -> Result<(),
             .map(|m| m.body)
             .unwrap_or_else(|| "Done.".to_string()),
     };
+    Ok((run, text))
+}
+
+async fn send_reply(state: &AppState, row: &chat_replies::Claimed) -> Result<(), NotSent> {
+    let channel = channels::by_id(&state.db, &row.channel_id)
+        .await
+        .map_err(|e| (format!("the database could not be read: {e}"), None))?
+        .ok_or_else(|| ("its channel is gone".to_string(), None))?;
+    let (run, text) = final_text(state, &row.run_id).await?;
     let token = open_secret(state, &channel).map_err(|why| (why, None))?;
     let client = &state.notifier.client;
     let posted = match channel.kind {

@@ -1,5 +1,6 @@
-//! Adding, pausing and deleting an agent's triggers (webhooks, schedules): members of its team see them, owners and
-//! admins of that team change them. A webhook's signing secret is shown once, then kept sealed.
+//! Adding, pausing and deleting an agent's triggers (webhooks, schedules, events, its mailbox):
+//! members of its team see them, owners and admins of that team change them. A webhook's
+//! signing secret is shown once, then kept sealed; a mailbox's password is never shown again.
 
 use super::schedule::Schedule;
 use crate::error::AppError;
@@ -7,11 +8,13 @@ use crate::server::auth::{Viewer, viewer};
 use crate::server::config::Secret;
 use crate::server::db::agents::AgentRow;
 use crate::server::db::audit;
+use crate::server::db::mailboxes;
 use crate::server::db::triggers::{self as db, NewTrigger, TriggerRow};
 use crate::server::db::{new_id, now_ms};
 use crate::server::state::{AppState, app_state};
 use crate::triggers::{
-    AgentTriggers, EventInfo, EventKind, NewWebhook, ScheduleInfo, TriggerInfo, TriggerKind,
+    AgentTriggers, EventInfo, EventKind, MailboxInfo, NewWebhook, ScheduleInfo, TriggerInfo,
+    TriggerKind,
 };
 use crate::validate;
 
@@ -48,13 +51,28 @@ fn info(row: &TriggerRow) -> TriggerInfo {
         path: (row.kind == TriggerKind::Webhook).then(|| hook_path(&row.id)),
         schedule,
         event: None,
+        mailbox: None,
         created_at_ms: row.created_at,
     }
 }
 
-/// With an event trigger's source agent named (one lookup per event trigger).
+/// With an event trigger's source agent named, and a mailbox's place (one lookup each).
 async fn info_named(db: &crate::server::db::Db, row: &TriggerRow) -> Result<TriggerInfo, AppError> {
     let mut out = info(row);
+    if row.kind == TriggerKind::Email
+        && let Some(m) = mailboxes::by_trigger(db, &row.id).await?
+    {
+        out.mailbox = Some(MailboxInfo {
+            address: m.address,
+            host: m.host,
+            port: u16::try_from(m.port).unwrap_or_default(),
+            security: m.security,
+            username: m.username,
+            folder: m.folder,
+            checked_at_ms: m.checked_at,
+            last_error: m.last_error,
+        });
+    }
     if let (Some(source), Some(on)) = (&row.source_agent_id, &row.on_event) {
         let name = crate::server::db::agents::by_id(db, source)
             .await?
@@ -231,16 +249,167 @@ pub async fn add_webhook(agent_id: String, name: String) -> Result<NewWebhook, A
             path: Some(hook_path(&id)),
             schedule: None,
             event: None,
+            mailbox: None,
             created_at_ms: now_ms(),
         },
         secret,
     })
 }
 
+/// What the mailbox form sends.
+pub struct NewMailbox {
+    pub agent_id: String,
+    pub name: String,
+    pub address: String,
+    pub host: String,
+    pub port: String,
+    pub security: String,
+    pub username: String,
+    pub password: String,
+    pub folder: String,
+}
+
+/// Whether `host` is this machine, the only place Flare sends a password unencrypted.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+pub async fn add_mailbox(form: NewMailbox) -> Result<TriggerInfo, AppError> {
+    use super::mail::{Place, Security, probe};
+    let (v, state, agent) = addable(&form.agent_id).await?;
+    let name = validate::name(&form.name, "mailbox name", 80)?;
+    let address = form
+        .address
+        .trim()
+        .parse::<lettre::Address>()
+        .map_err(|_| {
+            AppError::invalid("Enter the agent's email address, like support@example.com.")
+        })?
+        .to_string();
+    let host = form.host.trim().to_string();
+    if host.is_empty()
+        || host.len() > 253
+        || host.contains(['/', ':', '@'])
+        || host.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(AppError::invalid(
+            "Enter the IMAP server's host name, like imap.example.com (no scheme, no port).",
+        ));
+    }
+    let port = form
+        .port
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "The port is a number from 1 to 65535 (993 for TLS, 143 for STARTTLS).",
+            )
+        })?;
+    let security = Security::parse(form.security.trim())
+        .ok_or_else(|| AppError::invalid("Choose TLS, STARTTLS or none."))?;
+    if security == Security::None && !is_loopback(&host) {
+        return Err(AppError::invalid(
+            "Without TLS the password would cross the network readable: choose TLS or STARTTLS (no encryption is only for a server on this machine).",
+        ));
+    }
+    let username = validate::name(&form.username, "user name", 320)?;
+    if form.password.is_empty() || form.password.len() > 1024 {
+        return Err(AppError::invalid("Enter the mailbox's password."));
+    }
+    let folder = match form.folder.trim() {
+        "" => "INBOX".to_string(),
+        f => validate::name(f, "folder", 200)?,
+    };
+    if state.config.mailer.is_none() {
+        return Err(AppError::invalid(
+            "Replies go out through the SMTP relay: set FLARE_SMTP_URL and FLARE_MAIL_FROM, restart Flare, then add the mailbox.",
+        ));
+    }
+    let existing = db::for_agent(&state.db, &agent.id).await?;
+    if let Some(m) = existing.iter().find(|t| t.kind == TriggerKind::Email) {
+        return Err(AppError::invalid(format!(
+            "{} already reads the mailbox \u{201c}{}\u{201d}: one mailbox per agent. Delete it first to connect another.",
+            agent.name, m.name
+        )));
+    }
+    if mailboxes::same_place(&state.db, &host, port, &username, &folder)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::invalid(
+            "Another agent already reads this mailbox's folder: each mail would be answered twice.",
+        ));
+    }
+    let place = Place {
+        host: &host,
+        port,
+        security,
+        username: &username,
+        folder: &folder,
+    };
+    let password = Secret::new(form.password);
+    let (uid_validity, last_uid) = probe(&place, &password).await.map_err(|why| {
+        AppError::invalid(format!(
+            "Flare could not read this mailbox: {why}. Nothing was saved."
+        ))
+    })?;
+    let id = new_id();
+    let sealed = seal(&state, password.expose(), &id)?;
+    let trigger = NewTrigger {
+        id: &id,
+        team_id: &agent.team_id,
+        agent_id: &agent.id,
+        kind: TriggerKind::Email,
+        name: &name,
+        secret: Some(&sealed),
+        created_by: &v.user.id,
+        schedule: None,
+        event: None,
+    };
+    let mut tx = state.db.begin().await?;
+    db::insert(&mut *tx, trigger).await?;
+    mailboxes::insert(
+        &mut *tx,
+        mailboxes::NewMailbox {
+            trigger_id: &id,
+            address: &address,
+            host: &host,
+            port,
+            security: security.as_str(),
+            username: &username,
+            folder: &folder,
+            uid_validity,
+            last_uid,
+        },
+    )
+    .await?;
+    audit::record_for(
+        &mut *tx,
+        v.actor(),
+        Some(&agent.team_id),
+        "trigger.created",
+        &id,
+        &format!(
+            "mailbox \u{201c}{name}\u{201d} ({address}, {host}:{port} {folder}) for {}",
+            agent.name
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = db::by_id(&state.db, &id).await?.ok_or(AppError::Internal)?;
+    info_named(&state.db, &row).await
+}
+
 fn seal(state: &AppState, secret: &str, trigger_id: &str) -> Result<String, AppError> {
     let secrets = state.runtime.connections.secrets().ok_or_else(|| {
         AppError::invalid(
-            "Flare cannot store signing secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
+            "Flare cannot store secrets yet: set FLARE_SECRET_KEY (64 hexadecimal digits, openssl rand -hex 32, the same on every instance) and restart.",
         )
     })?;
     Ok(secrets.seal(&Secret::new(secret), &seal_context(trigger_id)))

@@ -6,6 +6,7 @@
 pub mod chat;
 pub mod events;
 mod intake;
+pub mod mail;
 pub mod manage;
 pub mod schedule;
 pub mod webhook;
@@ -61,18 +62,44 @@ pub struct Start<'a> {
     pub claim: Option<(&'a str, i64, i64)>,
     /// How many events led here (0 unless an event started it).
     pub chain_depth: i64,
-    /// Where the run's reply goes once it ends (a chat message's channel and thread), written
-    /// with the run, so a reply is never lost between the start and its record.
-    pub reply_to: Option<ReplyTo<'a>>,
+    /// Where the run's reply goes once it ends (a chat thread, a mail thread), written with
+    /// the run, so a reply is never lost between the start and its record.
+    pub reply_to: Option<ReplyTo>,
 }
 
-/// A chat conversation a run answers in: the Flare channel, the chat's own channel id and the
-/// thread to reply under.
-#[derive(Clone, Copy)]
-pub struct ReplyTo<'a> {
-    pub channel_id: &'a str,
-    pub conversation: &'a str,
-    pub thread: &'a str,
+/// Where a run answers once it ends.
+#[derive(Clone, Debug)]
+pub enum ReplyTo {
+    /// A chat conversation: the Flare channel, the chat's own channel id and the thread to
+    /// reply under.
+    Chat {
+        channel_id: String,
+        conversation: String,
+        thread: String,
+    },
+    /// The thread of the mail that started it, answered from the agent's mailbox.
+    Mail(super::db::mailboxes::MailReply),
+}
+
+impl ReplyTo {
+    /// Records where run `run_id` replies, in the transaction that starts it.
+    pub(crate) async fn insert(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        run_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Chat {
+                channel_id,
+                conversation,
+                thread,
+            } => {
+                super::db::chat_replies::insert(conn, run_id, channel_id, conversation, thread)
+                    .await
+            }
+            Self::Mail(to) => super::db::mailboxes::insert_reply(conn, run_id, to).await,
+        }
+    }
 }
 
 impl<'a> Start<'a> {
@@ -84,6 +111,7 @@ impl<'a> Start<'a> {
             TriggerKind::Webhook => (Trigger::Webhook, "Webhook"),
             TriggerKind::Schedule => (Trigger::Cron, "Schedule"),
             TriggerKind::Event => (Trigger::Event, "Event"),
+            TriggerKind::Email => (Trigger::Email, "Email"),
         };
         Start {
             agent,
@@ -148,7 +176,7 @@ pub(crate) struct Job {
     subject: String,
     claim: Option<(String, i64, i64)>,
     chain_depth: i64,
-    reply_to: Option<(String, String, String)>,
+    reply_to: Option<ReplyTo>,
     /// The run's first lease, from when it is written.
     lease: std::time::Duration,
 }
@@ -176,13 +204,7 @@ impl Job {
             subject: s.subject.to_string(),
             claim: s.claim.map(|(id, due, next)| (id.to_string(), due, next)),
             chain_depth: s.chain_depth,
-            reply_to: s.reply_to.map(|r| {
-                (
-                    r.channel_id.to_string(),
-                    r.conversation.to_string(),
-                    r.thread.to_string(),
-                )
-            }),
+            reply_to: s.reply_to.clone(),
             lease: state.runtime.lease,
         }
     }
@@ -266,9 +288,8 @@ async fn write(conn: &mut sqlx::AnyConnection, job: &Job) -> Result<Written, Sta
         },
     )
     .await?;
-    if let Some((channel_id, conversation, thread)) = &job.reply_to {
-        super::db::chat_replies::insert(&mut *conn, &job.run_id, channel_id, conversation, thread)
-            .await?;
+    if let Some(to) = &job.reply_to {
+        to.insert(&mut *conn, &job.run_id).await?;
     }
     audit::record_for(
         &mut *conn,
