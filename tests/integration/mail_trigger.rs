@@ -342,10 +342,12 @@ async fn automatic_mail_is_never_answered_and_malformed_mail_is_read_as_far_as_i
         2,
         "only the two real mails are answered: {mails_now:?}"
     );
-    let to: Vec<&str> = mails
+    // Replies go out side by side: in any order.
+    let mut to: Vec<&str> = mails
         .iter()
         .map(|m| m["rcpt_tos"][0].as_str().unwrap())
         .collect();
+    to.sort_unstable();
     assert_eq!(to, ["bo@example.com", "cy@example.com"]);
     email_runs(&c, 2, 2).await;
     let bodies: Vec<(String,)> = sqlx::query_as(
@@ -462,4 +464,37 @@ async fn without_an_smtp_relay_a_mailbox_cannot_be_connected() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.message().contains("FLARE_SMTP_URL"), "{}", r.message());
     assert_eq!(c.app.count("SELECT COUNT(*) FROM triggers").await, 0);
+}
+
+#[tokio::test]
+async fn two_instances_reading_one_mailbox_answer_each_mail_once() {
+    let imap = ImapServer::start().await;
+    let smtp = SmtpSink::start(&[]).await;
+    let (c, _team) = app_with_mail(&smtp).await;
+    let mut config = flare::server::config::Config::for_database(c.app.database_url.clone());
+    config.secret_key = Some(Secret::new(crate::notifications::KEY));
+    config.mailer =
+        Some(Mailer::new(Secret::new(smtp.url()), "Flare <flare@example.com>").unwrap());
+    config.mail_check_ms = 100;
+    let second = TestApp::start(config).await;
+    let r = c.app.send(&c.owner, mailbox(&c.agent, imap.port)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    for i in 1..=6 {
+        imap.deliver(&format!(
+            "From: person{i}@example.com\nSubject: Question {i}\nMessage-ID: <q{i}@example.com>\n\nWhere is order {i}?\n"
+        ))
+        .await;
+    }
+    smtp.wait_for(6).await;
+    email_runs(&c, 6, 6).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut to: Vec<String> = smtp
+        .got()
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_string())
+        .collect();
+    to.sort();
+    let want: Vec<String> = (1..=6).map(|i| format!("person{i}@example.com")).collect();
+    assert_eq!(to, want, "each mail answered once across two instances");
+    second.stop().await;
 }
