@@ -18,75 +18,40 @@ const USER: &str = "support";
 const PASSWORD: &str = "mailbox-pass-7f3";
 const ADDRESS: &str = "support@acme.test";
 
-/// A Dovecot of its own: IMAP without TLS on 127.0.0.1 (Flare allows that to loopback only),
-/// one user, mail kept in a temporary folder. Stopped when dropped.
+/// A Dovecot of its own (`tests/support/imap_server.py`): IMAP without TLS on 127.0.0.1 (Flare
+/// allows that to loopback only), one user, mail kept in a temporary folder. Stopped when
+/// dropped (the script stops Dovecot when its stdin closes).
 pub struct ImapServer {
     pub port: u16,
-    dir: std::path::PathBuf,
     _child: tokio::process::Child,
-}
-
-impl Drop for ImapServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 impl ImapServer {
     pub async fn start() -> Self {
-        let dovecot = "/usr/sbin/dovecot";
-        assert!(
-            std::path::Path::new(dovecot).exists(),
-            "the test IMAP server (Dovecot) is not installed: run ./scripts/test once, it installs it"
-        );
-        // A short path: Dovecot's sockets live under it, and socket paths are short.
-        let dir = std::path::PathBuf::from(format!("/tmp/fi-{}", &uuid_like()[..12]));
-        std::fs::create_dir_all(dir.join("mail")).unwrap();
-        let port = free_port();
-        let d = dir.display();
-        std::fs::write(dir.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
-        std::fs::write(
-            dir.join("dovecot.conf"),
-            format!(
-                "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/state\n\
-                 log_path = {d}/log\nssl = no\ndisable_plaintext_auth = no\n\
-                 auth_mechanisms = plain login\ndefault_internal_user = dovecot\n\
-                 default_login_user = dovenull\nfirst_valid_uid = 100\n\
-                 mail_location = maildir:~/Maildir\n\
-                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\n\
-                 userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={d}/mail/%u\n}}\n\
-                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::os::unix::fs::chown(dir.join("mail"), Some(65534), Some(65534)).unwrap();
-        let child = tokio::process::Command::new(dovecot)
-            .arg("-F")
-            .arg("-c")
-            .arg(dir.join("dovecot.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
+        use tokio::io::AsyncBufReadExt;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/imap_server.py");
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .args(["--user", USER, "--password", PASSWORD])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Not killed: closing its stdin (dropping the child) lets it stop Dovecot and
+            // remove its folder.
             .spawn()
-            .expect("Dovecot starts");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .expect("python3 starts the IMAP server");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "Dovecot did not listen within 15 s; its log: {}",
-                std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+            .expect("the IMAP server says its port within 20 s")
+            .unwrap()
+            .expect(
+                "the IMAP server's first line (is Dovecot installed? ./scripts/test installs it)",
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let port = serde_json::from_str::<Value>(&first).unwrap()["port"]
+            .as_u64()
+            .unwrap() as u16;
         Self {
             port,
-            dir,
             _child: child,
         }
     }
@@ -136,18 +101,6 @@ impl ImapServer {
         .await
         .expect("the IMAP server listed the mail within 10 s")
     }
-}
-
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}{:04x}", n, std::process::id() & 0xffff)
-        .chars()
-        .rev()
-        .collect()
 }
 
 /// An app that reads mailboxes every 200 ms and mails through `smtp`.
