@@ -1,41 +1,12 @@
 import { test, expect } from '@playwright/test';
-import { ChildProcess, spawn } from 'child_process';
-import * as os from 'os';
-import * as path from 'path';
-import { createInterface } from 'readline';
-import { MESSAGE, hydrated, launchFlare, openChat, stopFlare, watchConsole } from './helpers';
+import { ChildProcess } from 'child_process';
+import { MESSAGE, hydrated, launchFlare, openChat, smtpSink, stopFlare, watchConsole } from './helpers';
 
 // Issue 16: email channels. A Flare of this test's own mails through a real SMTP server
 // (aiosmtpd, which the test command installs), run by tests/support/smtp_sink.py.
 const PORT = 3105;
 const BASE = `http://127.0.0.1:${PORT}`;
 test.use({ baseURL: BASE });
-
-type Mail = { rcpt_tos: string[]; headers: Record<string, string>; text: string };
-
-/** Starts the SMTP server; resolves with its port and the mails it accepted (as they come). */
-async function smtpSink(): Promise<{ port: number; mails: Mail[]; stop: () => void }> {
-  const cache = process.env.FLARE_CACHE ?? path.join(os.homedir(), '.cache', 'flare');
-  const sink = spawn('python3', [path.resolve(__dirname, '../../tests/support/smtp_sink.py')], {
-    env: { ...process.env, PYTHONPATH: path.join(cache, 'tools', 'python') },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const mails: Mail[] = [];
-  const lines = createInterface({ input: sink.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the SMTP server did not start')), 20_000);
-    lines.on('line', (line) => {
-      const v = JSON.parse(line);
-      if (v.port) {
-        clearTimeout(timer);
-        resolve(v.port);
-      } else {
-        mails.push(v);
-      }
-    });
-  });
-  return { port, mails, stop: () => sink.kill() };
-}
 
 let flare: ChildProcess | undefined;
 test.afterAll(async () => stopFlare(flare, 'SIGTERM'));

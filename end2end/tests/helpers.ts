@@ -1,5 +1,8 @@
 import { expect, Page } from '@playwright/test';
 import { spawn, ChildProcess } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import { createInterface } from 'readline';
 import { OWNER, bin, flareEnv } from '../playwright.config';
 
 /** Starts a Flare of the test's own (an owner and the demo data, and `extra` settings) on `port`; resolves once it answers. */
@@ -108,5 +111,64 @@ export async function openChat(page: Page, name: string) {
   await expect(page).toHaveURL(/\/app\/chat\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { name: `Chat with ${name}` })).toBeVisible();
   await hydrated(page);
+}
+
+
+export type Mail = { rcpt_tos: string[]; headers: Record<string, string>; text: string };
+
+/** Starts the SMTP server; resolves with its port and the mails it accepted (as they come). */
+export async function smtpSink(): Promise<{ port: number; mails: Mail[]; stop: () => void }> {
+  const cache = process.env.FLARE_CACHE ?? path.join(os.homedir(), '.cache', 'flare');
+  const sink = spawn('python3', [path.resolve(__dirname, '../../tests/support/smtp_sink.py')], {
+    env: { ...process.env, PYTHONPATH: path.join(cache, 'tools', 'python') },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const mails: Mail[] = [];
+  const lines = createInterface({ input: sink.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the SMTP server did not start')), 20_000);
+    lines.on('line', (line) => {
+      const v = JSON.parse(line);
+      if (v.port) {
+        clearTimeout(timer);
+        resolve(v.port);
+      } else {
+        mails.push(v);
+      }
+    });
+  });
+  return { port, mails, stop: () => sink.kill() };
+}
+
+/** Starts a Dovecot of the test's own (tests/support/imap_server.py, which the test command's
+ * Dovecot runs); resolves with its port and a way to put a mail in its INBOX. */
+export async function imapServer(): Promise<{ port: number; user: string; password: string; deliver: (raw: string) => Promise<void>; stop: () => void }> {
+  const server = spawn('python3', [path.resolve(__dirname, '../../tests/support/imap_server.py')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: server.stdout! });
+  const waiting: ((v: any) => void)[] = [];
+  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
+  const next = () =>
+    new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the IMAP server did not answer within 20 s')), 20_000);
+      waiting.push((v) => {
+        clearTimeout(timer);
+        resolve(v);
+      });
+    });
+  const first = await next();
+  return {
+    port: first.port,
+    user: first.user,
+    password: first.password,
+    deliver: async (raw: string) => {
+      const done = next();
+      server.stdin!.write(JSON.stringify(raw) + '\n');
+      await done;
+    },
+    // Closing its stdin lets it stop Dovecot and remove its folder.
+    stop: () => server.stdin!.end(),
+  };
 }
 
