@@ -80,6 +80,19 @@ pub async fn thread_of(
     .await
 }
 
+/// Whether any reply is due (a read, so an idle worker never takes SQLite's write turn).
+pub async fn any_due(db: &Db, replies: Replies, now: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM {} c JOIN runs r ON r.id = c.run_id WHERE c.state = 'pending' \
+         AND c.due_at <= $1 AND r.status IN ('completed', 'failed') LIMIT 1",
+        replies.table()
+    ))
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Claims up to `limit` due replies whose run has ended (completed or failed), holding each
 /// until `until`; a run still working or waiting for a person is left for later.
 pub async fn claim<T>(

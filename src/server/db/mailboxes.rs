@@ -88,6 +88,18 @@ pub async fn same_place(
     .await
 }
 
+/// When the next check of any mailbox is due (a read, so an idle worker never takes SQLite's
+/// write turn); none when no mailbox is on. The same mailboxes as [`claim_due`] claims.
+pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MIN(m.due_at) FROM mailboxes m JOIN triggers g ON g.id = m.trigger_id \
+         JOIN agents a ON a.id = g.agent_id \
+         WHERE g.enabled = 1 AND g.deleted_at IS NULL AND a.deleted_at IS NULL",
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Claims the mailboxes due for a check (their trigger on, their agent not deleted), each
 /// until `until`, so one instance reads a mailbox at a time.
 pub async fn claim_due(

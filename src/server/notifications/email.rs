@@ -69,6 +69,13 @@ impl Mailer {
     }
 }
 
+/// The deployment's mailer, or why there is none (said where a mail could not be sent).
+pub fn mailer(state: &crate::server::state::AppState) -> Result<&Mailer, String> {
+    state.config.mailer.as_ref().ok_or_else(|| {
+        "email is not set up on this Flare (FLARE_SMTP_URL and FLARE_MAIL_FROM)".into()
+    })
+}
+
 /// A channel's recipients: addresses separated by commas, semicolons or new lines; stored
 /// as one normalised list, each once.
 pub fn recipients(raw: &str) -> Result<String, String> {

@@ -494,11 +494,9 @@ pub async fn test(channel_id: String) -> Result<TestResult, AppError> {
             }
             Err(why) => Err(why),
         },
-        ChannelKind::Email => match state.config.mailer.as_ref() {
-            Some(mailer) => super::email::send_test(mailer, &row.target, &delivery_id).await,
-            None => {
-                Err("email is not set up on this Flare (FLARE_SMTP_URL and FLARE_MAIL_FROM)".into())
-            }
+        ChannelKind::Email => match super::email::mailer(&state) {
+            Ok(mailer) => super::email::send_test(mailer, &row.target, &delivery_id).await,
+            Err(why) => Err(why),
         },
         ChannelKind::Webhook => {
             let body = serde_json::to_vec(&body).map_err(AppError::internal)?;

@@ -408,11 +408,7 @@ async fn mail(
     row: &outbox::Claimed,
     e: &esc_db::EscalationRow,
 ) -> Result<Posted, String> {
-    let Some(mailer) = state.config.mailer.as_ref() else {
-        return Err(
-            "email is not set up on this Flare (FLARE_SMTP_URL and FLARE_MAIL_FROM)".into(),
-        );
-    };
+    let mailer = email::mailer(state)?;
     let url = card_url(state, e);
     let thread = outbox::posted_ref(&state.db, &e.id, &channel.id)
         .await

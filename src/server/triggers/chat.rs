@@ -362,12 +362,26 @@ pub async fn run_replier(state: AppState) {
     let postgres = !state.writes.is_shared();
     loop {
         let claimed = async {
+            let now = now_ms();
+            let due = (
+                chat_replies::any_due(&state.db, Replies::Chat, now).await?,
+                chat_replies::any_due(&state.db, Replies::Mail, now).await?,
+            );
+            if due == (false, false) {
+                return Ok((Vec::new(), Vec::new()));
+            }
             let _turn = state.writes.take().await?;
             let (now, until) = (now_ms(), now_ms() + CLAIM.as_millis() as i64);
-            let chat: Vec<chat_replies::Claimed> =
-                chat_replies::claim(&state.db, Replies::Chat, postgres, now, until, BATCH).await?;
-            let mail: Vec<ClaimedReply> =
-                chat_replies::claim(&state.db, Replies::Mail, postgres, now, until, BATCH).await?;
+            let mut chat: Vec<chat_replies::Claimed> = Vec::new();
+            let mut mail: Vec<ClaimedReply> = Vec::new();
+            if due.0 {
+                chat = chat_replies::claim(&state.db, Replies::Chat, postgres, now, until, BATCH)
+                    .await?;
+            }
+            if due.1 {
+                mail = chat_replies::claim(&state.db, Replies::Mail, postgres, now, until, BATCH)
+                    .await?;
+            }
             Ok::<_, anyhow::Error>((chat, mail))
         }
         .await;

@@ -43,8 +43,8 @@ const CLAIM: Duration = Duration::from_secs(60);
 const MAX_PER_CHECK: usize = 20;
 /// How much of each mail is fetched: its text comes first; attachments after it are not read.
 pub const MAX_READ_BYTES: u32 = 1024 * 1024;
-/// How often the worker looks for a mailbox due for a check.
-const TICK: Duration = Duration::from_millis(500);
+/// The longest the worker sleeps before it looks again for a mailbox due for a check.
+const TICK: Duration = Duration::from_secs(1);
 
 /// How the connection to the IMAP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,22 +225,37 @@ fn start_of(folder: &async_imap::types::Mailbox) -> (u32, u32) {
 pub async fn run_checker(state: AppState) {
     let postgres = !state.writes.is_shared();
     loop {
-        let claimed = async {
-            let _turn = state.writes.take().await?;
-            let now = now_ms();
-            mailboxes::claim_due(&state.db, postgres, now, now + CLAIM.as_millis() as i64, 8).await
-        }
-        .await;
-        match claimed {
-            Ok(rows) if !rows.is_empty() => {
-                futures::future::join_all(rows.iter().map(|row| check_and_record(&state, row)))
-                    .await;
-                continue;
+        // A read first, so an idle worker never takes SQLite's write turn.
+        let next = match mailboxes::next_due(&state.db).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for mailboxes to check");
+                None
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot claim mailboxes to check"),
+        };
+        let now = now_ms();
+        if next.is_some_and(|due| due <= now) {
+            let claimed = async {
+                let _turn = state.writes.take().await?;
+                let now = now_ms();
+                let until = now + CLAIM.as_millis() as i64;
+                mailboxes::claim_due(&state.db, postgres, now, until, 8).await
+            }
+            .await;
+            match claimed {
+                Ok(rows) if !rows.is_empty() => {
+                    let checks = rows.iter().map(|row| check_and_record(&state, row));
+                    futures::future::join_all(checks).await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot claim mailboxes to check"),
+            }
         }
-        tokio::time::sleep(TICK).await;
+        // Until the next check is due, looking again at least every tick (a new mailbox).
+        let tick = TICK.as_millis() as i64;
+        let wait = next.map_or(tick, |due| (due - now).clamp(50, tick));
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
     }
 }
 
@@ -688,12 +703,7 @@ pub(crate) async fn send_reply(
     row: &ClaimedReply,
 ) -> Result<(), super::chat::NotSent> {
     let db_error = |e: sqlx::Error| (format!("the database could not be read: {e}"), None);
-    let mailer = state.config.mailer.as_ref().ok_or_else(|| {
-        (
-            "email is not set up on this Flare: set FLARE_SMTP_URL and FLARE_MAIL_FROM".to_string(),
-            None,
-        )
-    })?;
+    let mailer = crate::server::notifications::email::mailer(state).map_err(|why| (why, None))?;
     let trigger = db::by_id(&state.db, &row.to.trigger_id)
         .await
         .map_err(db_error)?
