@@ -451,3 +451,49 @@ async fn two_instances_reading_one_mailbox_answer_each_mail_once() {
     assert_eq!(to, want, "each mail answered once across two instances");
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_mail_that_escalates_is_answered_once_a_person_has_decided() {
+    let imap = ImapServer::start().await;
+    let smtp = SmtpSink::start(&[]).await;
+    let (c, _team) = app_with_mail(&smtp).await;
+    let r = c.app.send(&c.owner, mailbox(&c.agent, imap.port)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    imap.deliver(&format!(
+        "From: ana@example.com\nSubject: Order 88\nMessage-ID: <esc@example.com>\n\n{TUTORIAL_MESSAGE}\n"
+    ))
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let esc = loop {
+        let open: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM escalations WHERE trigger = 'email' AND status = 'open'",
+        )
+        .fetch_optional(&c.app.db)
+        .await
+        .unwrap();
+        if let Some((id,)) = open {
+            break id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 15 s for the mail's escalation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(smtp.got().is_empty(), "no reply while a person decides");
+    let r = c
+        .app
+        .send(
+            &c.owner,
+            flare::escalations::RespondEscalation {
+                escalation_id: esc,
+                guidance: "Refund order 88 in full.".into(),
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], serde_json::json!(["ana@example.com"]));
+    assert_eq!(header(&mails[0], "In-Reply-To"), "<esc@example.com>");
+}
