@@ -300,3 +300,69 @@ async fn a_slack_reply_survives_sigkill_between_attempts_and_is_posted_once() {
     p.kill().await;
     drop_database(&url).await;
 }
+
+#[tokio::test]
+async fn a_mail_is_answered_once_across_sigkill_between_reply_attempts() {
+    use crate::email::SmtpSink;
+    use crate::mail_trigger::{ImapServer, mailbox};
+    use crate::notifications::KEY;
+    let imap = ImapServer::start().await;
+    // The relay says "try later" twice: Flare is killed between the attempts.
+    let smtp = SmtpSink::start(&["--refuse-first", "2"]).await;
+    let url = fresh_database_url().await;
+    let relay = smtp.url();
+    let env = [
+        ("FLARE_SECRET_KEY", KEY),
+        ("FLARE_OUTBOX_RETRY_MS", "300"),
+        ("FLARE_SMTP_URL", relay.as_str()),
+        ("FLARE_MAIL_FROM", "Flare <flare@example.com>"),
+        ("FLARE_MAIL_CHECK_MS", "200"),
+    ];
+    let p = launch(&url, &env).await;
+    let owner = p.app.owner().await;
+    let (_team, agent) = team_with_agent(
+        &p.app,
+        &owner,
+        "Support",
+        "Customer Support Agent",
+        TUTORIAL_RULE,
+    )
+    .await;
+    let r = p.app.send(&owner, mailbox(&agent, imap.port)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    imap.deliver(
+        "From: ana@example.com\nSubject: Hours\nMessage-ID: <kill@example.com>\n\nWhat are your opening hours?\n",
+    )
+    .await;
+    let mut killed = false;
+    for _ in 0..1500 {
+        let sql = "SELECT COUNT(*) FROM mail_replies WHERE attempts = 1 AND state = 'pending' \
+                   AND last_error IS NOT NULL";
+        if p.app.count(sql).await == 1 {
+            killed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        killed,
+        "the first attempt was refused and recorded within 15 s"
+    );
+    p.kill().await;
+    let p = launch(&url, &env).await;
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], serde_json::json!(["ana@example.com"]));
+    assert_eq!(mails[0]["headers"]["In-Reply-To"], "<kill@example.com>");
+    // Two more checks of the mailbox after the restart: nothing read twice, nothing sent twice.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(smtp.got().len(), 1, "one reply in all");
+    assert_eq!(
+        p.app
+            .count("SELECT COUNT(*) FROM threads WHERE trigger = 'email'")
+            .await,
+        1,
+        "one run for the mail across the kill"
+    );
+    p.kill().await;
+    drop_database(&url).await;
+}

@@ -113,7 +113,7 @@ async fn app_with_mail(smtp: &SmtpSink) -> (Chat, String) {
     .await
 }
 
-fn mailbox(agent: &str, port: u16) -> AddMailbox {
+pub fn mailbox(agent: &str, port: u16) -> AddMailbox {
     AddMailbox {
         agent_id: agent.into(),
         name: "Support inbox".into(),
