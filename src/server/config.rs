@@ -101,6 +101,9 @@ pub struct Config {
     pub slack_api_url: String,
     /// Discord's HTTP API (FLARE_DISCORD_API_URL; the tests point it at a local server).
     pub discord_api_url: String,
+    /// Discord's Gateway, where bots read messages (FLARE_DISCORD_GATEWAY_URL; the tests point
+    /// it at a local WebSocket server that speaks the same protocol).
+    pub discord_gateway_url: String,
     /// The SMTP relay and sender for email channels (FLARE_SMTP_URL and FLARE_MAIL_FROM);
     /// none: email channels cannot be added.
     pub mailer: Option<super::notifications::email::Mailer>,
@@ -117,6 +120,7 @@ pub const DEFAULT_OUTBOX_RETRY_MS: u64 = 5_000;
 pub const DEFAULT_MAIL_CHECK_MS: u64 = 60_000;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com/api/v10";
+pub const DEFAULT_DISCORD_GATEWAY_URL: &str = "wss://gateway.discord.gg/?v=10&encoding=json";
 
 impl Config {
     /// Reads the process environment (after `.env`, which never overrides real variables).
@@ -230,6 +234,8 @@ impl Config {
             mail_check_ms: millis("FLARE_MAIL_CHECK_MS", DEFAULT_MAIL_CHECK_MS)?.max(100),
             slack_api_url: var("FLARE_SLACK_API_URL")
                 .unwrap_or_else(|| DEFAULT_SLACK_API_URL.into()),
+            discord_gateway_url: var("FLARE_DISCORD_GATEWAY_URL")
+                .unwrap_or_else(|| DEFAULT_DISCORD_GATEWAY_URL.into()),
             discord_api_url: var("FLARE_DISCORD_API_URL")
                 .unwrap_or_else(|| DEFAULT_DISCORD_API_URL.into()),
             critical_overdue_minutes,
@@ -287,6 +293,7 @@ impl Config {
             outbox_retry_ms: DEFAULT_OUTBOX_RETRY_MS,
             slack_api_url: DEFAULT_SLACK_API_URL.into(),
             discord_api_url: DEFAULT_DISCORD_API_URL.into(),
+            discord_gateway_url: DEFAULT_DISCORD_GATEWAY_URL.into(),
             mailer: None,
             mail_check_ms: DEFAULT_MAIL_CHECK_MS,
         }

@@ -24,6 +24,7 @@ pub mod secret_box;
 pub mod sessions;
 pub mod state;
 pub mod streams;
+pub mod tls;
 pub mod tokens;
 pub mod triggers;
 
@@ -180,6 +181,7 @@ pub async fn serve(
     let notices = tokio::spawn(notifications::run_worker(state.clone()));
     let replies = tokio::spawn(triggers::chat::run_replier(state.clone()));
     let mailboxes = tokio::spawn(triggers::mail::run_checker(state.clone()));
+    let gateways = tokio::spawn(triggers::gateway::run_gateways(state.clone()));
     let refusals = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -221,6 +223,8 @@ pub async fn serve(
     replies.abort();
     // A check under way is cut off: its mailbox is checked again once its claim runs out.
     mailboxes.abort();
+    // Its connections end with the process.
+    gateways.abort();
     refusals.abort();
     // The refusals counted in the last minutes: every minute is over at shutdown.
     let later = std::time::Instant::now() + std::time::Duration::from_secs(3600);

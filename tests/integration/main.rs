@@ -13,6 +13,7 @@ mod chat_answers;
 mod chat_triggers;
 mod common;
 mod data_layer;
+mod discord_gateway;
 mod durability;
 mod email;
 mod escalations;

@@ -203,3 +203,14 @@ pub async fn set_agent<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(r.rows_affected() > 0)
 }
+
+/// The channels of `kind` that name an agent to answer messages (and have a bot token).
+pub async fn answering(db: &Db, kind: ChannelKind) -> Result<Vec<ChannelRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE c.kind = $1 AND c.agent_id IS NOT NULL AND c.secret IS NOT NULL \
+         AND c.deleted_at IS NULL ORDER BY c.created_at, c.id"
+    ))
+    .bind(kind.as_str())
+    .fetch_all(db)
+    .await
+}

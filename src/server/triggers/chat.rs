@@ -152,7 +152,7 @@ async fn tell_in_thread(
 }
 
 /// The agent that answers in the channel, if it names one that still exists in its team.
-async fn channel_agent(
+pub(super) async fn channel_agent(
     state: &AppState,
     channel: &channels::ChannelRow,
 ) -> Result<Option<agents::AgentRow>, sqlx::Error> {
@@ -169,17 +169,17 @@ async fn channel_agent(
 }
 
 /// A chat message that asks an agent something.
-struct Asked<'a> {
-    trigger: Trigger,
-    author: &'a str,
-    message: &'a str,
+pub(super) struct Asked<'a> {
+    pub trigger: Trigger,
+    pub author: &'a str,
+    pub message: &'a str,
     /// The chat message's identity: each starts at most one run.
-    key: &'a str,
-    reply_to: ReplyTo,
+    pub key: &'a str,
+    pub reply_to: ReplyTo,
 }
 
 /// Starts a run of `agent` with what was asked, and where its reply goes, together.
-async fn start(
+pub(super) async fn start(
     state: &AppState,
     channel: &channels::ChannelRow,
     agent: &agents::AgentRow,
@@ -487,9 +487,12 @@ async fn send_reply(state: &AppState, row: &chat_replies::Claimed) -> Result<(),
     let posted = match channel.kind {
         ChannelKind::Discord => {
             let url = format!("{}/app/chat/{}", state.config.public_url, run.thread_id);
+            // A reply to the message that asked (for `/ask`, whose thread is the
+            // interaction, there is no such message, and it is posted as a plain message).
             let body = json!({
                 "content": discord_text(&text, &url),
                 "allowed_mentions": {"parse": []},
+                "message_reference": {"message_id": row.thread_ts, "fail_if_not_exists": false},
             });
             let path = format!("/channels/{}/messages", row.conversation);
             let api = &state.config.discord_api_url;

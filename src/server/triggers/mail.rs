@@ -28,9 +28,9 @@ use crate::server::db::triggers::{self as db, TriggerRow};
 use crate::server::db::{agents, now_ms};
 use crate::server::notifications::webhook::Outcome;
 use crate::server::state::AppState;
+use crate::server::tls::Stream;
 use async_imap::Client;
 use futures::TryStreamExt;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -98,8 +98,6 @@ impl<'a> Place<'a> {
     }
 }
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
 type Session = async_imap::Session<Box<dyn Stream>>;
 
 /// Runs one network step with [`STEP_DEADLINE`]; `what` names it in the error.
@@ -117,27 +115,8 @@ async fn step<T, E: std::fmt::Display>(
     }
 }
 
-/// The TLS settings: the platform's certificate store, as for the SMTP relay.
-fn tls() -> Result<tokio_rustls::TlsConnector, String> {
-    static CONFIG: OnceLock<Result<Arc<tokio_rustls::rustls::ClientConfig>, String>> =
-        OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        use rustls_platform_verifier::BuilderVerifierExt;
-        let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
-        tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_platform_verifier())
-            .map(|b| Arc::new(b.with_no_client_auth()))
-            .map_err(|e| format!("TLS cannot be set up: {e}"))
-    });
-    config.clone().map(tokio_rustls::TlsConnector::from)
-}
-
 async fn upgrade(host: &str, tcp: TcpStream) -> Result<Box<dyn Stream>, String> {
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|_| format!("{host:?} is not a host name TLS can check"))?;
-    let stream = step("the TLS handshake failed", tls()?.connect(name, tcp)).await?;
-    Ok(Box::new(stream))
+    crate::server::tls::upgrade(host, tcp, STEP_DEADLINE).await
 }
 
 /// Reads the server's greeting (the first thing it says).

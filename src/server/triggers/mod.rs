@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod events;
+pub mod gateway;
 mod intake;
 pub mod mail;
 pub mod manage;
