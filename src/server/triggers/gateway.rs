@@ -171,8 +171,12 @@ async fn session(state: &AppState, channel_id: &str) -> Ended {
                             Some("READY") => {
                                 bot_id = p["d"]["user"]["id"].as_str().unwrap_or_default().to_string();
                             }
+                            // Started beside the connection, so a slow start never holds
+                            // up a heartbeat.
                             Some("MESSAGE_CREATE") => {
-                                message(state, &channel, &bot_id, &p["d"]).await;
+                                let (state, channel, bot_id) = (state.clone(), channel.clone(), bot_id.clone());
+                                let d = p["d"].clone();
+                                tokio::spawn(async move { message(&state, &channel, &bot_id, &d).await });
                             }
                             _ => {}
                         }
