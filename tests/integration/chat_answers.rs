@@ -526,21 +526,11 @@ pub async fn discord_channel() -> (
     String,
     ed25519_dalek::SigningKey,
 ) {
-    use crate::notifications::{DISCORD_CHANNEL, DISCORD_TOKEN, FakeDiscord};
+    use crate::notifications::FakeDiscord;
     let discord = FakeDiscord::start(vec![]).await;
     let api = discord.url.clone();
     let (c, team) = setup_with(50, move |config| config.discord_api_url = api).await;
-    let r = add_chat(
-        &c,
-        &team,
-        "discord",
-        "Support on Discord",
-        DISCORD_TOKEN,
-        DISCORD_CHANNEL,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let channel = r.body["id"].as_str().unwrap().to_string();
+    let channel = crate::notifications::add_discord(&c, &team).await;
     let key = discord_key();
     let public = hex_of(key.verifying_key().as_bytes());
     let r = set_key(&c.app, &c.owner, &channel, &public).await;

@@ -234,23 +234,7 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
         "user": ADA, "ts": dm_ts, "text": TUTORIAL_MESSAGE});
     let r = slack_event(&c.app, &channel, &callback(dm, "Ev4")).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let esc = loop {
-        let open: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM escalations WHERE trigger = 'slack' AND status = 'open'",
-        )
-        .fetch_optional(&c.app.db)
-        .await
-        .unwrap();
-        if let Some((id,)) = open {
-            break id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited 15 s for the DM's escalation"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let esc = open_escalation(&c.app, "slack").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(replies(&slack).len(), 2, "no reply while a person decides");
     // A reply in the DM's thread meanwhile hears that the agent is busy; nothing is added.

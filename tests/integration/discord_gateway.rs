@@ -3,7 +3,8 @@
 //! (Hello, Identify, heartbeats and their acks, READY, MESSAGE_CREATE, a reconnect request);
 //! replies go to the local server that speaks Discord's HTTP API.
 
-use crate::notifications::{DISCORD_CHANNEL, DISCORD_TOKEN, FakeDiscord, add_chat, setup_with};
+use crate::common::eventually;
+use crate::notifications::{DISCORD_CHANNEL, FakeDiscord, add_discord, setup_with};
 use flare::notifications::SetChannelAgent;
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
@@ -90,17 +91,10 @@ impl FakeGateway {
 
     /// Waits for the `n`th Identify (10 s at most).
     async fn identified(&self, n: usize) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(v) = self.identified.lock().unwrap().get(n - 1) {
-                return v.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no Identify #{n} within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(&format!("Identify #{n}"), 10, || async {
+            self.identified.lock().unwrap().get(n - 1).cloned()
+        })
+        .await
     }
 
     fn message(&self, d: Value) {
@@ -133,18 +127,11 @@ fn posted(discord: &FakeDiscord) -> Vec<(String, Value)> {
 }
 
 async fn wait_posted(discord: &FakeDiscord, n: usize) -> Vec<(String, Value)> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    eventually(&format!("{n} replies on Discord"), 15, || async {
         let got = posted(discord);
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited 15 s for {n} replies on Discord, got {got:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (got.len() >= n).then_some(got)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -157,17 +144,7 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         config.discord_gateway_url = gw;
     })
     .await;
-    let r = add_chat(
-        &c,
-        &team,
-        "discord",
-        "Support on Discord",
-        DISCORD_TOKEN,
-        DISCORD_CHANNEL,
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let channel = r.body["id"].as_str().unwrap().to_string();
+    let channel = add_discord(&c, &team).await;
     // No agent named: no connection.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(gateway.identified.lock().unwrap().is_empty());
@@ -177,7 +154,7 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
     };
     assert_eq!(c.app.send(&c.owner, set).await.status, StatusCode::OK);
     let identify = gateway.identified(1).await;
-    assert_eq!(identify["token"], DISCORD_TOKEN);
+    assert_eq!(identify["token"], crate::notifications::DISCORD_TOKEN);
     assert_eq!(identify["intents"], (1 << 9) | (1 << 12) | (1 << 15));
 
     gateway.message(said(

@@ -56,16 +56,25 @@ impl ImapServer {
         }
     }
 
-    /// Delivers a mail to the mailbox's INBOX (an IMAP APPEND, 10 s at most).
-    pub async fn deliver(&self, raw: &str) {
-        let raw = raw.replace("\r\n", "\n").replace('\n', "\r\n");
+    /// Signed in as the mailbox's user (10 s at most).
+    async fn session(&self) -> async_imap::Session<tokio::net::TcpStream> {
         tokio::time::timeout(Duration::from_secs(10), async {
             let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
                 .unwrap();
             let mut client = async_imap::Client::new(tcp);
             client.read_response().await.unwrap();
-            let mut s = client.login(USER, PASSWORD).await.map_err(|e| e.0).unwrap();
+            client.login(USER, PASSWORD).await.map_err(|e| e.0).unwrap()
+        })
+        .await
+        .expect("signed in to the IMAP server within 10 s")
+    }
+
+    /// Delivers a mail to the mailbox's INBOX (an IMAP APPEND, as a mail server would).
+    pub async fn deliver(&self, raw: &str) {
+        let raw = raw.replace("\r\n", "\n").replace('\n', "\r\n");
+        let mut s = self.session().await;
+        tokio::time::timeout(Duration::from_secs(10), async {
             s.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
             s.logout().await.unwrap();
         })
@@ -76,13 +85,8 @@ impl ImapServer {
     /// The flags of every mail in the INBOX, in order.
     pub async fn flags(&self) -> Vec<String> {
         use futures::TryStreamExt;
+        let mut s = self.session().await;
         tokio::time::timeout(Duration::from_secs(10), async {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .unwrap();
-            let mut client = async_imap::Client::new(tcp);
-            client.read_response().await.unwrap();
-            let mut s = client.login(USER, PASSWORD).await.map_err(|e| e.0).unwrap();
             s.examine("INBOX").await.unwrap();
             let fetched: Vec<_> = s
                 .fetch("1:*", "FLAGS")
@@ -131,10 +135,10 @@ fn header<'a>(mail: &'a Value, name: &str) -> &'a str {
     mail["headers"][name].as_str().unwrap_or_default()
 }
 
-/// The email threads' user messages, by thread, once there are `n` threads with `m` messages in all.
+/// Waits until there are `threads` email threads with `messages` messages from people in all.
 async fn email_runs(c: &Chat, threads: i64, messages: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let what = format!("{threads} email threads with {messages} messages");
+    eventually(&what, 15, || async {
         let t = c
             .app
             .count("SELECT COUNT(*) FROM threads WHERE trigger = 'email'")
@@ -146,15 +150,9 @@ async fn email_runs(c: &Chat, threads: i64, messages: i64) {
                  WHERE t.trigger = 'email' AND m.kind = 'user'",
             )
             .await;
-        if t == threads && m == messages {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited 15 s for {threads} email threads with {messages} messages; have {t} and {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (t == threads && m == messages).then_some(())
+    })
+    .await
 }
 
 const ORDER_MAIL: &str = "From: Ana Ruiz <ana@example.com>\nTo: support@acme.test\nSubject: Where is my order 88?\nMessage-ID: <m1@example.com>\nDate: Sat, 28 Nov 2026 10:00:00 +0000\n\nHi, my order 88 has not arrived. Can you check?\n";
@@ -463,23 +461,7 @@ async fn a_mail_that_escalates_is_answered_once_a_person_has_decided() {
         "From: ana@example.com\nSubject: Order 88\nMessage-ID: <esc@example.com>\n\n{TUTORIAL_MESSAGE}\n"
     ))
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let esc = loop {
-        let open: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM escalations WHERE trigger = 'email' AND status = 'open'",
-        )
-        .fetch_optional(&c.app.db)
-        .await
-        .unwrap();
-        if let Some((id,)) = open {
-            break id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited 15 s for the mail's escalation"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let esc = open_escalation(&c.app, "email").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(smtp.got().is_empty(), "no reply while a person decides");
     let r = c

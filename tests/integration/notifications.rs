@@ -249,6 +249,22 @@ pub async fn add_chat(
         .await
 }
 
+/// Adds the test's Discord channel ("Support on Discord", its bot token, its channel) to
+/// `team`; returns its id.
+pub async fn add_discord(c: &Chat, team: &str) -> String {
+    let r = add_chat(
+        c,
+        team,
+        "discord",
+        "Support on Discord",
+        DISCORD_TOKEN,
+        DISCORD_CHANNEL,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
 /// An admin of another team (signed in), a member of `team` (signed in), and that other
 /// team's id: the people a channel's checks must keep out.
 pub async fn outsiders(c: &Chat, team: &str) -> (reqwest::Client, reqwest::Client, String) {

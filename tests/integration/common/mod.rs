@@ -563,6 +563,42 @@ pub struct Process {
     pub app: TestApp,
 }
 
+/// What `probe` finds, once it finds something: asked every 50 ms for at most `secs` seconds,
+/// after which the test fails saying what it waited for.
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {secs} s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The id of the open escalation of a run started by `trigger`, once there is one (15 s).
+pub async fn open_escalation(app: &TestApp, trigger: &str) -> String {
+    let sql = format!("SELECT id FROM escalations WHERE trigger = '{trigger}' AND status = 'open'");
+    eventually(
+        &format!("an open escalation of a {trigger} run"),
+        15,
+        || async {
+            sqlx::query_scalar::<_, String>(&sql)
+                .fetch_optional(&app.db)
+                .await
+                .unwrap()
+        },
+    )
+    .await
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
