@@ -61,8 +61,9 @@ fn colour(severity: Severity) -> u32 {
     }
 }
 
-/// Discord's text limits: an embed's description holds 4,096 characters, a field 1,024.
-fn clip(text: &str, max: usize) -> String {
+/// At most `max` characters, the last an ellipsis when cut (Discord's text limits: an
+/// embed's description holds 4,096 characters, a field 1,024; a mail thread's title 80).
+pub(crate) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }

@@ -20,7 +20,7 @@
 //! the message), broken MIME. At most the first [`MAX_READ_BYTES`] of a mail are fetched, so a
 //! huge attachment costs nothing; attachments are not read, and the run's message says so.
 
-use super::{Once, ReplyTo, Start, StartError};
+use super::{Once, ReplyTo, Start};
 use crate::chat::MAX_MESSAGE_BYTES;
 use crate::server::config::Secret;
 use crate::server::db::mailboxes::{self, ClaimedReply, MailReply, MailboxRow};
@@ -422,28 +422,21 @@ async fn take(
         }
     }
     let mut start = Start::fired(trigger, agent, &mail.text);
-    start.title = format!("Email: {}", short(&mail.subject, 80));
-    start.author = author.clone();
+    start.title = format!(
+        "Email: {}",
+        crate::server::notifications::discord::clip(&mail.subject, 80)
+    );
+    start.author = author;
     start.once = Some(Once {
         scope,
         key: &key,
         fingerprint: Once::fingerprint(&[key.as_bytes()]),
     });
     start.reply_to = Some(reply_to);
-    match super::start_run(state, start).await {
-        Ok(_) => Ok(()),
-        Err(StartError::Database(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn short(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('\u{2026}');
-    out
+    super::start_run(state, start)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn reply_subject(subject: &str) -> String {
