@@ -26,7 +26,7 @@ test('a mailbox is connected on the Triggers page and a mail to it is answered i
   await newAgent(page, agent);
   await page.getByRole('textbox', { name: 'Description' }).fill(RULE);
   await expect(page.getByRole('status')).toHaveText('Saved');
-  await page.getByRole('link', { name: 'Triggers (webhooks)' }).click();
+  await page.getByRole('link', { name: 'Triggers', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Triggers', exact: true })).toBeVisible();
   await hydrated(page);
 

@@ -15,7 +15,7 @@ test('a signed webhook escalates live on the Escalations page and the API shows 
   await admin.getByRole('textbox', { name: 'Description' }).fill(RULE);
   await expect(admin.getByRole('status')).toHaveText('Saved');
 
-  await admin.getByRole('link', { name: 'Triggers (webhooks)' }).click();
+  await admin.getByRole('link', { name: 'Triggers', exact: true }).click();
   await expect(admin.getByRole('heading', { name: 'Triggers', exact: true })).toBeVisible();
   await hydrated(admin);
   await admin.getByLabel('Webhook name').fill('Zendesk');

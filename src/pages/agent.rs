@@ -47,7 +47,7 @@ pub fn AgentPage() -> impl IntoView {
                                 </a>
                                 " · "
                                 <a href=format!("/app/settings/agents/{}/triggers", detail.id)>
-                                    "Triggers (webhooks)"
+                                    "Triggers"
                                 </a>
                             </p>
                             {model.map(|model| view! { <ModelPicker agent_id=detail.id.clone() model /> })}

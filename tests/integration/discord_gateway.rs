@@ -1,6 +1,7 @@
 //! Issue 16: Discord messages (mentions, DMs, the connected channel) start runs. Flare reads
 //! them over Discord's Gateway, here a local WebSocket server that speaks the same protocol
-//! (Hello, Identify, heartbeats and their acks, READY, MESSAGE_CREATE, a reconnect request);
+//! (Hello, Identify, heartbeats and their acks, READY, MESSAGE_CREATE, a reconnect request,
+//! Resume with its replay, Invalid Session);
 //! replies go to the local server that speaks Discord's HTTP API.
 
 use crate::common::eventually;
@@ -9,43 +10,70 @@ use flare::notifications::SetChannelAgent;
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 const BOT: &str = "990000000000000001";
 
-/// A Gateway: says Hello (heartbeats every 300 ms), records each Identify and heartbeat,
-/// answers READY and heartbeat acks, and sends what the test pushes to every session.
+/// A Gateway: says Hello (heartbeats every 300 ms), records each Identify, Resume, heartbeat
+/// and the address each connection asked for, answers READY (session `s1`) and heartbeat acks,
+/// sends what the test pushes to every session, and replays what was "missed" to a Resume.
 struct FakeGateway {
     url: String,
     identified: Arc<Mutex<Vec<Value>>>,
+    resumed: Arc<Mutex<Vec<Value>>>,
+    paths: Arc<Mutex<Vec<String>>>,
     heartbeats: Arc<Mutex<usize>>,
+    /// Messages written while no connection was open, replayed to the next Resume.
+    missed: Arc<Mutex<Vec<Value>>>,
+    /// The last sequence number sent (one count across sessions, as Discord's).
+    seq: Arc<AtomicU64>,
     push: broadcast::Sender<Value>,
 }
 
 impl FakeGateway {
     async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "ws://{}/?v=10&encoding=json",
-            listener.local_addr().unwrap()
-        );
-        let identified = Arc::new(Mutex::new(Vec::new()));
-        let heartbeats = Arc::new(Mutex::new(0));
+        let base = format!("ws://{}", listener.local_addr().unwrap());
+        let url = format!("{base}/?v=10&encoding=json");
         let (push, _) = broadcast::channel::<Value>(64);
-        let (ids, beats, tx) = (identified.clone(), heartbeats.clone(), push.clone());
+        let gateway = Self {
+            url,
+            identified: Default::default(),
+            resumed: Default::default(),
+            paths: Default::default(),
+            heartbeats: Default::default(),
+            missed: Default::default(),
+            seq: Default::default(),
+            push,
+        };
+        let g = gateway.shared();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (ids, beats, mut rx) = (ids.clone(), beats.clone(), tx.subscribe());
+                let (g, base, mut rx) = (g.shared(), base.clone(), g.push.subscribe());
                 tokio::spawn(async move {
-                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    let paths = g.paths.clone();
+                    // The error type is tungstenite's, not ours to shrink.
+                    #[allow(clippy::result_large_err)]
+                    let record =
+                        move |req: &Request, res: Response| -> Result<Response, ErrorResponse> {
+                            paths.lock().unwrap().push(req.uri().to_string());
+                            Ok(res)
+                        };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, record).await else {
                         return;
                     };
                     let hello = json!({"op": 10, "d": {"heartbeat_interval": 300}});
                     ws.send(Frame::text(hello.to_string())).await.unwrap();
-                    let mut seq = 1;
+                    // An event with the next sequence number.
+                    let event = |t: &str, d: Value| {
+                        let s = g.seq.fetch_add(1, Ordering::SeqCst) + 1;
+                        Frame::text(json!({"op": 0, "t": t, "s": s, "d": d}).to_string())
+                    };
                     loop {
                         tokio::select! {
                             got = ws.next() => {
@@ -53,27 +81,40 @@ impl FakeGateway {
                                 let p: Value = serde_json::from_str(t.as_str()).unwrap();
                                 match p["op"].as_u64() {
                                     Some(2) => {
-                                        ids.lock().unwrap().push(p["d"].clone());
-                                        let ready = json!({"op": 0, "t": "READY", "s": seq,
-                                            "d": {"user": {"id": BOT, "bot": true}, "session_id": "s1"}});
-                                        ws.send(Frame::text(ready.to_string())).await.unwrap();
+                                        g.identified.lock().unwrap().push(p["d"].clone());
+                                        let ready = event("READY", json!({
+                                            "user": {"id": BOT, "bot": true},
+                                            "session_id": "s1",
+                                            "resume_gateway_url": base,
+                                        }));
+                                        ws.send(ready).await.unwrap();
+                                    }
+                                    Some(6) => {
+                                        g.resumed.lock().unwrap().push(p["d"].clone());
+                                        let missed = std::mem::take(&mut *g.missed.lock().unwrap());
+                                        for d in missed {
+                                            ws.send(event("MESSAGE_CREATE", d)).await.unwrap();
+                                        }
+                                        ws.send(event("RESUMED", Value::Null)).await.unwrap();
                                     }
                                     Some(1) => {
-                                        *beats.lock().unwrap() += 1;
+                                        *g.heartbeats.lock().unwrap() += 1;
                                         ws.send(Frame::text(json!({"op": 11}).to_string())).await.unwrap();
                                     }
                                     _ => {}
                                 }
                             }
                             pushed = rx.recv() => {
-                                let Ok(mut p) = pushed else { return };
-                                seq += 1;
-                                p["s"] = json!(seq);
-                                if ws.send(Frame::text(p.to_string())).await.is_err() {
+                                let Ok(p) = pushed else { return };
+                                let frame = match p["t"].as_str() {
+                                    Some(t) => event(t, p["d"].clone()),
+                                    None => Frame::text(p.to_string()),
+                                };
+                                if ws.send(frame).await.is_err() {
                                     return;
                                 }
-                                if p["op"] == 7 {
-                                    return; // asked to reconnect: this session is over
+                                if p["op"] == 7 || p["op"] == 9 {
+                                    return; // reconnect, or a session ended: this connection is over
                                 }
                             }
                         }
@@ -81,11 +122,20 @@ impl FakeGateway {
                 });
             }
         });
+        gateway
+    }
+
+    /// The same gateway's records, for its connection tasks.
+    fn shared(&self) -> Self {
         Self {
-            url,
-            identified,
-            heartbeats,
-            push,
+            url: self.url.clone(),
+            identified: self.identified.clone(),
+            resumed: self.resumed.clone(),
+            paths: self.paths.clone(),
+            heartbeats: self.heartbeats.clone(),
+            missed: self.missed.clone(),
+            seq: self.seq.clone(),
+            push: self.push.clone(),
         }
     }
 
@@ -93,6 +143,14 @@ impl FakeGateway {
     async fn identified(&self, n: usize) -> Value {
         eventually(&format!("Identify #{n}"), 10, || async {
             self.identified.lock().unwrap().get(n - 1).cloned()
+        })
+        .await
+    }
+
+    /// Waits for the `n`th Resume (10 s at most).
+    async fn resumed(&self, n: usize) -> Value {
+        eventually(&format!("Resume #{n}"), 10, || async {
+            self.resumed.lock().unwrap().get(n - 1).cloned()
         })
         .await
     }
@@ -259,17 +317,55 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         "heartbeats are sent"
     );
 
-    // Discord asks Flare to reconnect: it identifies again and goes on reading.
-    gateway.push.send(json!({"op": 7, "d": null})).unwrap();
-    gateway.identified(2).await;
-    gateway.message(said(
+    // Discord asks Flare to reconnect, and a DM is written before it has: Flare resumes the
+    // session where it stopped (the last sequence number it read, at READY's address) and
+    // Discord replays the DM, which is answered.
+    let last = gateway.seq.load(Ordering::SeqCst);
+    gateway.missed.lock().unwrap().push(said(
         "2007",
         "660000000000000001",
         false,
         "And on Monday?",
         &[],
     ));
-    wait_posted(&discord, 4).await;
+    gateway.push.send(json!({"op": 7, "d": null})).unwrap();
+    let resume = gateway.resumed(1).await;
+    assert_eq!(resume["session_id"], "s1");
+    assert_eq!(resume["seq"], last);
+    assert_eq!(resume["token"], crate::notifications::DISCORD_TOKEN);
+    assert_eq!(
+        gateway.identified.lock().unwrap().len(),
+        1,
+        "resumed, not identified"
+    );
+    assert_eq!(
+        gateway.paths.lock().unwrap().last().unwrap(),
+        "/?v=10&encoding=json"
+    );
+    let replies = wait_posted(&discord, 4).await;
+    assert_eq!(replies[3].1["message_reference"]["message_id"], "2007");
+    // The resumed session still knows the bot: a mention elsewhere is answered.
+    gateway.message(said(
+        "2008",
+        "770000000000000009",
+        true,
+        &format!("<@{BOT}> And on Tuesday?"),
+        &[BOT],
+    ));
+    wait_posted(&discord, 5).await;
+
+    // Discord ends the session for good (Invalid Session, not resumable): a new one begins.
+    gateway.push.send(json!({"op": 9, "d": false})).unwrap();
+    gateway.identified(2).await;
+    assert_eq!(gateway.resumed.lock().unwrap().len(), 1);
+    gateway.message(said(
+        "2009",
+        "660000000000000001",
+        false,
+        "And on Wednesday?",
+        &[],
+    ));
+    wait_posted(&discord, 6).await;
 
     // The agent let go: the connection closes and nothing more starts.
     let clear = c
@@ -289,7 +385,7 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    gateway.message(said("2008", "660000000000000001", false, "Hello?", &[]));
+    gateway.message(said("2010", "660000000000000001", false, "Hello?", &[]));
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(posted(&discord).len(), 4);
+    assert_eq!(posted(&discord).len(), 6);
 }

@@ -12,8 +12,10 @@
 //! bots (Flare's own replies included) and webhooks never start one. A connection that drops
 //! is opened again, waiting 1 s, then twice as long each time up to a minute; one Discord
 //! refuses for good (a wrong token, an intent the application was not granted) waits 10
-//! minutes and says why in the log. What is written while no connection is open is not seen
-//! (the Gateway does not replay it to a new session).
+//! minutes and says why in the log. A dropped connection resumes its session (op 6) where
+//! Discord allows it, so Discord replays what was written meanwhile; when it does not (the
+//! session expired, or Flare restarted), a new session begins and what was written while no
+//! connection was open is not seen.
 
 use super::ReplyTo;
 use super::chat::{Asked, channel_agent, start};
@@ -80,19 +82,38 @@ pub async fn run_gateways(state: AppState) {
 
 /// Why a session ended.
 enum Ended {
-    /// Discord asked for a new connection, or it dropped: open another soon.
+    /// Discord asked for a new connection, or it dropped: open another soon, resuming.
     Again(String),
+    /// The session cannot be resumed (Discord said so): open another with a new session.
+    Fresh(String),
     /// Discord refused this bot for good (a wrong token, intents not granted).
     Refused(String),
+}
+
+/// What a new connection needs to resume a session: Discord then replays what it sent
+/// while no connection was open.
+struct Resume {
+    session_id: String,
+    /// Where Discord wants resumed sessions to connect (READY's `resume_gateway_url`).
+    url: String,
+    /// The last event's sequence number.
+    seq: Value,
+    /// The bot's own user id, for telling mentions of it (READY is not sent again).
+    bot_id: String,
 }
 
 /// One channel's connection, opened again whenever it ends.
 async fn connection(state: AppState, channel_id: String) {
     let mut backoff = Duration::from_secs(1);
+    let mut resume = None;
     loop {
         let started = tokio::time::Instant::now();
-        let wait = match session(&state, &channel_id).await {
-            Ended::Again(why) => {
+        let ended = session(&state, &channel_id, &mut resume).await;
+        if matches!(ended, Ended::Fresh(_) | Ended::Refused(_)) {
+            resume = None;
+        }
+        let wait = match ended {
+            Ended::Again(why) | Ended::Fresh(why) => {
                 // A session that lasted a while starts the backoff again.
                 if started.elapsed() > MAX_BACKOFF {
                     backoff = Duration::from_secs(1);
@@ -111,7 +132,7 @@ async fn connection(state: AppState, channel_id: String) {
     }
 }
 
-async fn session(state: &AppState, channel_id: &str) -> Ended {
+async fn session(state: &AppState, channel_id: &str, resume: &mut Option<Resume>) -> Ended {
     let again = |why: String| Ended::Again(why);
     let channel = match channels::live_by_id(&state.db, channel_id).await {
         Ok(Some(c)) => c,
@@ -122,7 +143,11 @@ async fn session(state: &AppState, channel_id: &str) -> Ended {
         Ok(t) => t,
         Err(why) => return Ended::Refused(why),
     };
-    let mut ws = match connect(&state.config.discord_gateway_url).await {
+    let url = match resume {
+        Some(r) => resume_url(&r.url, &state.config.discord_gateway_url),
+        None => state.config.discord_gateway_url.clone(),
+    };
+    let mut ws = match connect(&url).await {
         Ok(ws) => ws,
         Err(why) => return again(why),
     };
@@ -133,17 +158,28 @@ async fn session(state: &AppState, channel_id: &str) -> Ended {
         Ok(Err(ended)) => return ended,
         Err(_) => return again("Discord said nothing within 10 s".into()),
     };
-    let identify = json!({"op": 2, "d": {
-        "token": token.expose(),
-        "intents": INTENTS,
-        "properties": {"os": std::env::consts::OS, "browser": "flare", "device": "flare"},
-    }});
-    if let Err(e) = ws.send(Frame::text(identify.to_string())).await {
+    let hello = match resume {
+        Some(r) => json!({"op": 6, "d": {
+            "token": token.expose(),
+            "session_id": r.session_id,
+            "seq": r.seq,
+        }}),
+        None => json!({"op": 2, "d": {
+            "token": token.expose(),
+            "intents": INTENTS,
+            "properties": {"os": std::env::consts::OS, "browser": "flare", "device": "flare"},
+        }}),
+    };
+    if let Err(e) = ws.send(Frame::text(hello.to_string())).await {
         return again(format!("Identify could not be sent: {e}"));
     }
     let interval = Duration::from_millis(interval.max(100));
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + interval / 2, interval);
-    let (mut seq, mut acked, mut bot_id) = (Value::Null, true, String::new());
+    let mut acked = true;
+    let (mut seq, mut bot_id) = match resume {
+        Some(r) => (r.seq.clone(), r.bot_id.clone()),
+        None => (Value::Null, String::new()),
+    };
     loop {
         tokio::select! {
             _ = beat.tick() => {
@@ -166,10 +202,20 @@ async fn session(state: &AppState, channel_id: &str) -> Ended {
                     Some(0) => {
                         if !p["s"].is_null() {
                             seq = p["s"].clone();
+                            if let Some(r) = resume.as_mut() {
+                                r.seq = seq.clone();
+                            }
                         }
                         match p["t"].as_str() {
                             Some("READY") => {
-                                bot_id = p["d"]["user"]["id"].as_str().unwrap_or_default().to_string();
+                                let d = &p["d"];
+                                bot_id = d["user"]["id"].as_str().unwrap_or_default().to_string();
+                                *resume = d["session_id"].as_str().map(|id| Resume {
+                                    session_id: id.to_string(),
+                                    url: d["resume_gateway_url"].as_str().unwrap_or_default().to_string(),
+                                    seq: seq.clone(),
+                                    bot_id: bot_id.clone(),
+                                });
                             }
                             // Started beside the connection, so a slow start never holds
                             // up a heartbeat.
@@ -189,12 +235,26 @@ async fn session(state: &AppState, channel_id: &str) -> Ended {
                         }
                     }
                     Some(7) => return again("Discord asked to reconnect".into()),
-                    Some(9) => return again("Discord ended the session".into()),
+                    // Invalid Session: `d` says whether it may still be resumed.
+                    Some(9) if p["d"] == true => return again("Discord ended the connection".into()),
+                    Some(9) => return Ended::Fresh("Discord ended the session".into()),
                     Some(11) => acked = true,
                     _ => {}
                 }
             }
         }
+    }
+}
+
+/// Where a resumed session connects: READY's address with the version and encoding of the
+/// configured one (Discord's own address when READY named none).
+fn resume_url(resume: &str, configured: &str) -> String {
+    if resume.is_empty() {
+        return configured.to_string();
+    }
+    match configured.split_once('?') {
+        Some((_, query)) => format!("{}/?{query}", resume.trim_end_matches('/')),
+        None => resume.to_string(),
     }
 }
 
@@ -252,6 +312,8 @@ async fn next_payload(ws: &mut Socket) -> Result<Option<Value>, Ended> {
                     "Discord refused the intents ({code}): turn on Message Content Intent in the Discord Developer Portal, under Bot"
                 )),
                 4010..=4012 => Ended::Refused(format!("Discord refused the connection ({code})")),
+                // A bad sequence number, or a session that timed out: only a new one will do.
+                4007 | 4009 => Ended::Fresh(format!("Discord ended the session ({code})")),
                 _ => Ended::Again(format!("Discord closed the connection ({code})")),
             })
         }
@@ -403,5 +465,19 @@ mod tests {
         let mut join = msg(HERE, true, "joined", &[]);
         join["type"] = json!(7);
         assert!(said(&join, HERE, BOT).is_none(), "a join");
+    }
+
+    #[test]
+    fn a_resumed_session_connects_where_ready_said_with_the_configured_version() {
+        let configured = "wss://gateway.discord.gg/?v=10&encoding=json";
+        assert_eq!(
+            resume_url("wss://gateway-us-east1-b.discord.gg", configured),
+            "wss://gateway-us-east1-b.discord.gg/?v=10&encoding=json"
+        );
+        assert_eq!(
+            resume_url("wss://gateway-us-east1-b.discord.gg/", configured),
+            "wss://gateway-us-east1-b.discord.gg/?v=10&encoding=json"
+        );
+        assert_eq!(resume_url("", configured), configured);
     }
 }
