@@ -5,7 +5,7 @@
 //! replies go to the local server that speaks Discord's HTTP API.
 
 use crate::common::eventually;
-use crate::notifications::{DISCORD_CHANNEL, FakeDiscord, add_discord, setup_with};
+use crate::notifications::{DISCORD_CHANNEL, FakeDiscord, add_chat, add_discord, setup_with};
 use flare::notifications::SetChannelAgent;
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 const BOT: &str = "990000000000000001";
+/// The Discord channel of a second Flare channel that uses the same bot.
+const SALES_CHANNEL: &str = "770000000000000005";
 
 /// A Gateway: says Hello (heartbeats every 300 ms), records each Identify, Resume, heartbeat
 /// and the address each connection asked for, answers READY (session `s1`) and heartbeat acks,
@@ -203,17 +205,44 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
     })
     .await;
     let channel = add_discord(&c, &team).await;
+    // A second Flare channel (another team's, another agent's) uses the same bot for its own
+    // Discord channel.
+    let (sales_team, sales_agent) = crate::common::team_with_agent(
+        &c.app,
+        &c.owner,
+        "Sales",
+        "Sales Agent",
+        crate::common::TUTORIAL_RULE,
+    )
+    .await;
+    let sales = add_chat(
+        &c,
+        &sales_team,
+        "discord",
+        "Sales on Discord",
+        crate::notifications::DISCORD_TOKEN,
+        SALES_CHANNEL,
+    )
+    .await;
+    assert_eq!(sales.status, StatusCode::OK, "{:?}", sales.body);
+    let sales = sales.body["id"].as_str().unwrap().to_string();
     // No agent named: no connection.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(gateway.identified.lock().unwrap().is_empty());
-    let set = SetChannelAgent {
-        channel_id: channel.clone(),
-        agent_id: c.agent.clone(),
-    };
-    assert_eq!(c.app.send(&c.owner, set).await.status, StatusCode::OK);
+    for (channel, agent) in [(&channel, &c.agent), (&sales, &sales_agent)] {
+        let set = SetChannelAgent {
+            channel_id: channel.clone(),
+            agent_id: agent.clone(),
+        };
+        assert_eq!(c.app.send(&c.owner, set).await.status, StatusCode::OK);
+    }
     let identify = gateway.identified(1).await;
     assert_eq!(identify["token"], crate::notifications::DISCORD_TOKEN);
     assert_eq!(identify["intents"], (1 << 9) | (1 << 12) | (1 << 15));
+    // One connection for the one bot (Discord would send each of two the same events).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(gateway.push.receiver_count(), 1);
+    let identified = gateway.identified.lock().unwrap().len();
 
     gateway.message(said(
         "2001",
@@ -244,6 +273,14 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         "Is the shop open on Sunday?",
         &[],
     ));
+    // In the other Flare channel's Discord channel: its agent answers.
+    gateway.message(said(
+        "2011",
+        SALES_CHANNEL,
+        true,
+        "Do you sell gift cards?",
+        &[],
+    ));
     // Not for Flare: elsewhere without a mention, a bot's own message, an empty mention.
     gateway.message(said("2004", "770000000000000009", true, "lunch?", &[]));
     let mut bot = said("2005", DISCORD_CHANNEL, true, "Done.", &[]);
@@ -257,7 +294,7 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         &[BOT],
     ));
 
-    let replies = wait_posted(&discord, 3).await;
+    let replies = wait_posted(&discord, 4).await;
     let mut paths: Vec<(String, String)> = replies
         .iter()
         .map(|(p, b)| {
@@ -283,6 +320,10 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
                 "2002".to_string()
             ),
             (
+                format!("/api/v10/channels/{SALES_CHANNEL}/messages"),
+                "2011".to_string()
+            ),
+            (
                 "/api/v10/channels/770000000000000009/messages".to_string(),
                 "2001".to_string()
             ),
@@ -294,12 +335,25 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
             .all(|(_, b)| b["allowed_mentions"] == json!({"parse": []}))
     );
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(posted(&discord).len(), 3, "nothing else answered");
+    assert_eq!(
+        posted(&discord).len(),
+        4,
+        "nothing else answered, and nothing twice"
+    );
     assert_eq!(
         c.app
             .count("SELECT COUNT(*) FROM threads WHERE trigger = 'discord'")
             .await,
-        3
+        4
+    );
+    assert_eq!(
+        c.app
+            .count(&format!(
+                "SELECT COUNT(*) FROM threads WHERE trigger = 'discord' AND agent_id = '{sales_agent}'"
+            ))
+            .await,
+        1,
+        "the DM and the mention go to the oldest channel's agent; the sales channel's message to its own"
     );
     let first: (String,) = sqlx::query_as(
         "SELECT m.body FROM messages m JOIN threads t ON t.id = m.thread_id \
@@ -335,15 +389,15 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
     assert_eq!(resume["token"], crate::notifications::DISCORD_TOKEN);
     assert_eq!(
         gateway.identified.lock().unwrap().len(),
-        1,
+        identified,
         "resumed, not identified"
     );
     assert_eq!(
         gateway.paths.lock().unwrap().last().unwrap(),
         "/?v=10&encoding=json"
     );
-    let replies = wait_posted(&discord, 4).await;
-    assert_eq!(replies[3].1["message_reference"]["message_id"], "2007");
+    let replies = wait_posted(&discord, 5).await;
+    assert_eq!(replies[4].1["message_reference"]["message_id"], "2007");
     // The resumed session still knows the bot: a mention elsewhere is answered.
     gateway.message(said(
         "2008",
@@ -352,11 +406,11 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         &format!("<@{BOT}> And on Tuesday?"),
         &[BOT],
     ));
-    wait_posted(&discord, 5).await;
+    wait_posted(&discord, 6).await;
 
     // Discord ends the session for good (Invalid Session, not resumable): a new one begins.
     gateway.push.send(json!({"op": 9, "d": false})).unwrap();
-    gateway.identified(2).await;
+    gateway.identified(identified + 1).await;
     assert_eq!(gateway.resumed.lock().unwrap().len(), 1);
     gateway.message(said(
         "2009",
@@ -365,18 +419,20 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
         "And on Wednesday?",
         &[],
     ));
-    wait_posted(&discord, 6).await;
+    wait_posted(&discord, 7).await;
 
-    // The agent let go: the connection closes and nothing more starts.
-    let clear = c
-        .app
-        .call(
-            &c.owner,
-            "set_channel_agent",
-            &[("channel_id", &channel), ("agent_id", "")],
-        )
-        .await;
-    assert_eq!(clear.status, StatusCode::OK, "{:?}", clear.body);
+    // The agents let go: the connection closes and nothing more starts.
+    for channel in [&channel, &sales] {
+        let clear = c
+            .app
+            .call(
+                &c.owner,
+                "set_channel_agent",
+                &[("channel_id", channel), ("agent_id", "")],
+            )
+            .await;
+        assert_eq!(clear.status, StatusCode::OK, "{:?}", clear.body);
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while gateway.push.receiver_count() > 0 {
         assert!(
@@ -387,5 +443,5 @@ async fn discord_mentions_dms_and_the_connected_channel_start_runs_answered_as_r
     }
     gateway.message(said("2010", "660000000000000001", false, "Hello?", &[]));
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(posted(&discord).len(), 6);
+    assert_eq!(posted(&discord).len(), 7);
 }

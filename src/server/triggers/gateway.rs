@@ -1,11 +1,16 @@
 //! Discord as a trigger for what people write: a mention of the bot, a direct message, or any
 //! message in the Discord channel a Flare channel is connected to. Discord sends messages
-//! only over its Gateway, a WebSocket the bot keeps open, so each Discord channel that names an
-//! agent (Settings → Notifications) gets a connection of its own while it does: Hello,
+//! only over its Gateway, a WebSocket the bot keeps open, so each bot that a Discord channel
+//! naming an agent (Settings → Notifications) uses gets a connection while it does: Hello,
 //! Identify (with the `GUILD_MESSAGES`, `DIRECT_MESSAGES` and privileged `MESSAGE_CONTENT`
 //! intents), heartbeats at the interval Discord asks, and `MESSAGE_CREATE` events read as
 //! they come. A message starts a run (`trigger: discord`) whose reply is posted as a reply to
 //! it once the run ends, like `/ask`'s.
+//!
+//! Several Flare channels may use one bot (say #support for one agent, #sales for another):
+//! they share its connection, since Discord sends every connection of a bot the same events.
+//! A message in a connected Discord channel goes to that channel's agent; a DM, or a mention
+//! anywhere else, to the agent of the oldest of them, so it is answered once, not once each.
 //!
 //! Each Discord message starts at most one run (its id is the run's key), so two instances
 //! that each hold a connection, or a message delivered twice, start one run. Messages from
@@ -40,36 +45,37 @@ const SUPERVISE: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const REFUSED_WAIT: Duration = Duration::from_secs(600);
 
-/// Keeps one Gateway connection per Discord channel that names an agent, for as long as the
-/// server runs.
+/// Keeps one Gateway connection per bot that a Discord channel naming an agent uses, for as
+/// long as the server runs.
 pub async fn run_gateways(state: AppState) {
     let mut live: HashMap<String, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
     loop {
         match channels::answering(&state.db, ChannelKind::Discord).await {
             Ok(rows) => {
-                // What a connection is for: a new token, channel or agent gets a new one.
-                let wanted: HashMap<String, String> = rows
-                    .iter()
-                    .map(|r| {
-                        let what = format!(
-                            "{}|{}|{}",
-                            r.target,
-                            r.agent_id.as_deref().unwrap_or_default(),
-                            r.secret.as_deref().unwrap_or_default()
-                        );
-                        (r.id.clone(), what)
-                    })
-                    .collect();
-                live.retain(|id, (what, task)| {
-                    let keep = wanted.get(id) == Some(what) && !task.is_finished();
+                // The channels of each bot, oldest first (as listed), and what its connection
+                // is for: a new token, channel or agent gets a new one.
+                let mut bots: HashMap<String, (Vec<String>, String)> = HashMap::new();
+                for r in &rows {
+                    let bot = bot_key(&state, r);
+                    let (ids, what) = bots.entry(bot).or_default();
+                    ids.push(r.id.clone());
+                    what.push_str(&format!(
+                        "{}|{}|{};",
+                        r.id,
+                        r.target,
+                        r.agent_id.as_deref().unwrap_or_default()
+                    ));
+                }
+                live.retain(|bot, (what, task)| {
+                    let keep = bots.get(bot).map(|(_, w)| w) == Some(what) && !task.is_finished();
                     if !keep {
                         task.abort();
                     }
                     keep
                 });
-                for (id, what) in wanted {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = live.entry(id) {
-                        let task = tokio::spawn(connection(state.clone(), slot.key().clone()));
+                for (bot, (ids, what)) in bots {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = live.entry(bot) {
+                        let task = tokio::spawn(connection(state.clone(), ids));
                         slot.insert((what, task));
                     }
                 }
@@ -77,6 +83,16 @@ pub async fn run_gateways(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "cannot list the Discord channels to connect"),
         }
         tokio::time::sleep(SUPERVISE).await;
+    }
+}
+
+/// Which bot a channel uses: a digest of its token (the token itself is held only while
+/// connecting). A token that cannot be opened is a bot of its own, refused when connecting.
+fn bot_key(state: &AppState, row: &ChannelRow) -> String {
+    use sha2::Digest;
+    match open_secret(state, row) {
+        Ok(token) => hex::encode(sha2::Sha256::digest(token.expose().as_bytes())),
+        Err(_) => format!("channel {}", row.id),
     }
 }
 
@@ -102,13 +118,15 @@ struct Resume {
     bot_id: String,
 }
 
-/// One channel's connection, opened again whenever it ends.
-async fn connection(state: AppState, channel_id: String) {
+/// One bot's connection, opened again whenever it ends; `channel_ids` are the Flare channels
+/// that use it, oldest first.
+async fn connection(state: AppState, channel_ids: Vec<String>) {
+    let channel_id = channel_ids.join(",");
     let mut backoff = Duration::from_secs(1);
     let mut resume = None;
     loop {
         let started = tokio::time::Instant::now();
-        let ended = session(&state, &channel_id, &mut resume).await;
+        let ended = session(&state, &channel_ids, &mut resume).await;
         if matches!(ended, Ended::Fresh(_) | Ended::Refused(_)) {
             resume = None;
         }
@@ -132,14 +150,20 @@ async fn connection(state: AppState, channel_id: String) {
     }
 }
 
-async fn session(state: &AppState, channel_id: &str, resume: &mut Option<Resume>) -> Ended {
+async fn session(state: &AppState, channel_ids: &[String], resume: &mut Option<Resume>) -> Ended {
     let again = |why: String| Ended::Again(why);
-    let channel = match channels::live_by_id(&state.db, channel_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return again("the channel is gone".into()),
-        Err(e) => return again(format!("the database could not be read: {e}")),
+    let mut rows = Vec::new();
+    for id in channel_ids {
+        match channels::live_by_id(&state.db, id).await {
+            Ok(Some(c)) => rows.push(c),
+            Ok(None) => {}
+            Err(e) => return again(format!("the database could not be read: {e}")),
+        }
+    }
+    let Some(first) = rows.first() else {
+        return again("the channels are gone".into());
     };
-    let token = match open_secret(state, &channel) {
+    let token = match open_secret(state, first) {
         Ok(t) => t,
         Err(why) => return Ended::Refused(why),
     };
@@ -220,9 +244,9 @@ async fn session(state: &AppState, channel_id: &str, resume: &mut Option<Resume>
                             // Started beside the connection, so a slow start never holds
                             // up a heartbeat.
                             Some("MESSAGE_CREATE") => {
-                                let (state, channel, bot_id) = (state.clone(), channel.clone(), bot_id.clone());
+                                let (state, rows, bot_id) = (state.clone(), rows.clone(), bot_id.clone());
                                 let d = p["d"].clone();
-                                tokio::spawn(async move { message(&state, &channel, &bot_id, &d).await });
+                                tokio::spawn(async move { message(&state, &rows, &bot_id, &d).await });
                             }
                             _ => {}
                         }
@@ -373,8 +397,19 @@ pub(crate) fn said(d: &Value, connected: &str, bot_id: &str) -> Option<Said> {
     })
 }
 
+/// The Flare channel a message is for: the one connected to the Discord channel it was
+/// written in, else (a DM, a mention elsewhere) the oldest of the bot's.
+pub(crate) fn answerer<'a>(rows: &'a [ChannelRow], d: &Value) -> Option<&'a ChannelRow> {
+    rows.iter()
+        .find(|r| d["channel_id"].as_str() == Some(r.target.as_str()))
+        .or(rows.first())
+}
+
 /// Starts the run a message asks for (at most one per message); what goes wrong is logged.
-async fn message(state: &AppState, channel: &ChannelRow, bot_id: &str, d: &Value) {
+async fn message(state: &AppState, rows: &[ChannelRow], bot_id: &str, d: &Value) {
+    let Some(channel) = answerer(rows, d) else {
+        return;
+    };
     let Some(m) = said(d, &channel.target, bot_id) else {
         return;
     };
