@@ -275,6 +275,80 @@ async fn a_message_to_the_slack_bot_starts_a_run_that_replies_in_its_thread() {
 }
 
 #[tokio::test]
+async fn flare_channels_sharing_one_slack_app_each_answer_their_own_slack_channel() {
+    let slack = FakeSlack::start(vec![]).await;
+    let api = slack.url.clone();
+    let (c, team) = setup_with(50, move |config| config.slack_api_url = api).await;
+    let support = slack_channel(&c, &team).await;
+    assert_eq!(
+        set_agent(&c, &c.owner, &support, &c.agent).await.status,
+        StatusCode::OK
+    );
+    // Another team's Flare channel uses the same Slack app (its bot token) for #sales, and a
+    // third uses another app for #elsewhere. Slack calls only the Request URL pasted into the
+    // app: the first channel's.
+    let (sales_team, sales_agent) =
+        team_with_agent(&c.app, &c.owner, "Sales", "Sales Agent", TUTORIAL_RULE).await;
+    let mut ids = Vec::new();
+    for (name, token, target) in [
+        ("Sales", crate::notifications::BOT_TOKEN, "C0SALES001"),
+        ("Elsewhere", "xoxb-3333-4444-anotherslackapp", "C0ELSE0001"),
+    ] {
+        let r = crate::notifications::add_chat(&c, &sales_team, "slack", name, token, target).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            set_agent(&c, &c.owner, &id, &sales_agent).await.status,
+            StatusCode::OK
+        );
+        ids.push(id);
+    }
+    let said = |channel: &str, ts: &str, text: &str| {
+        json!({"type": "message", "channel": channel, "channel_type": "channel",
+               "user": ADA, "ts": ts, "text": text})
+    };
+    let r = slack_event(
+        &c.app,
+        &support,
+        &callback(
+            said("C0SALES001", "1700000300.000100", "Do you sell gift cards?"),
+            "Ev1",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let got = wait_for_replies(&slack, 1).await;
+    assert_eq!(got[0]["channel"], "C0SALES001");
+    assert_eq!(got[0]["thread_ts"], "1700000300.000100");
+    assert_eq!(
+        c.app
+            .count(&format!(
+                "SELECT COUNT(*) FROM threads WHERE trigger = 'slack' AND agent_id = '{sales_agent}'"
+            ))
+            .await,
+        1,
+        "the sales channel's agent answered"
+    );
+    // Another app's channel, and a channel nobody connected: nothing starts.
+    for (i, channel) in ["C0ELSE0001", "C0RANDOM01"].iter().enumerate() {
+        let r = slack_event(
+            &c.app,
+            &support,
+            &callback(
+                said(channel, &format!("1700000400.00010{i}"), "Lunch, anyone?"),
+                &format!("Ev{}", i + 2),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack_runs(&c.app).await, 1);
+    assert_eq!(replies(&slack).len(), 1);
+    c.app.stop().await;
+}
+
+#[tokio::test]
 async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
     let slack = FakeSlack::start(vec![]).await;
     let api = slack.url.clone();

@@ -67,6 +67,7 @@ pub async fn slack_event(
         Some("event_callback") => {}
         _ => return Ok(None),
     }
+    let channel = addressed(state, channel, &payload["event"]).await?;
     let Some(m) = Incoming::read(&payload["event"], &channel) else {
         return Ok(None);
     };
@@ -288,6 +289,35 @@ pub async fn discord_command(
         ),
         false,
     ))
+}
+
+/// The Flare channel an event is for. A Slack app has one Request URL, so when several Flare
+/// channels use one bot (#support for one agent, #sales for another) Slack sends all their
+/// events to whichever URL was pasted: a message in a Slack channel another of them is
+/// connected to goes to that one (only if it uses the same bot, told by its token); DMs and
+/// mentions elsewhere stay with the channel whose URL Slack calls.
+async fn addressed(
+    state: &AppState,
+    channel: channels::ChannelRow,
+    ev: &Value,
+) -> Result<channels::ChannelRow, Refused> {
+    let Some(conversation) = ev["channel"].as_str() else {
+        return Ok(channel);
+    };
+    if conversation == channel.target {
+        return Ok(channel);
+    }
+    let Ok(token) = open_secret(state, &channel) else {
+        return Ok(channel);
+    };
+    let rows = channels::answering(&state.db, ChannelKind::Slack).await?;
+    Ok(rows
+        .into_iter()
+        .find(|r| {
+            r.target == conversation
+                && open_secret(state, r).is_ok_and(|t| t.expose() == token.expose())
+        })
+        .unwrap_or(channel))
 }
 
 /// A message a person wrote to the bot, as a run's first message.
