@@ -534,5 +534,47 @@ async fn discords_ask_command_starts_a_run_whose_reply_is_posted_where_it_was_as
             .await,
         1
     );
+
+    // Another team's Flare channel uses the same bot for its own Discord channel: `/ask`
+    // there (sent to the one interactions endpoint the application has, this channel's) is
+    // answered by its agent, in that channel.
+    let (sales_team, sales_agent) =
+        team_with_agent(&c.app, &c.owner, "Sales", "Sales Agent", TUTORIAL_RULE).await;
+    let r = crate::notifications::add_chat(
+        &c,
+        &sales_team,
+        "discord",
+        "Sales on Discord",
+        crate::notifications::DISCORD_TOKEN,
+        "123456789012345888",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let sales = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        set_agent(&c, &c.owner, &sales, &sales_agent).await.status,
+        StatusCode::OK
+    );
+    let mut in_sales = ask("1005", "Do you sell gift cards?");
+    in_sales["channel_id"] = json!("123456789012345888");
+    let r = discord_sends(&c.app, &channel, &in_sales, &key, now_secs()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let ack = r.body["data"]["content"].as_str().unwrap();
+    assert!(ack.contains("Sales Agent is on it"), "{ack}");
+    crate::common::eventually("the reply in the sales channel", 15, || async {
+        discord
+            .calls()
+            .into_iter()
+            .find(|(m, p, _)| m == "POST" && p == "/api/v10/channels/123456789012345888/messages")
+    })
+    .await;
+    assert_eq!(
+        c.app
+            .count(&format!(
+                "SELECT COUNT(*) FROM threads WHERE trigger = 'discord' AND agent_id = '{sales_agent}'"
+            ))
+            .await,
+        1
+    );
     c.app.stop().await;
 }

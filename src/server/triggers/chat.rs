@@ -67,7 +67,7 @@ pub async fn slack_event(
         Some("event_callback") => {}
         _ => return Ok(None),
     }
-    let channel = addressed(state, channel, &payload["event"]).await?;
+    let channel = addressed(state, channel, payload["event"]["channel"].as_str()).await?;
     let Some(m) = Incoming::read(&payload["event"], &channel) else {
         return Ok(None);
     };
@@ -240,6 +240,11 @@ pub async fn discord_command(
         let flags = if private { 1 << 6 } else { 0 };
         json!({"type": 4, "data": {"content": text, "flags": flags, "allowed_mentions": {"parse": []}}})
     };
+    let conversation = payload["channel_id"]
+        .as_str()
+        .or(payload["channel"]["id"].as_str())
+        .unwrap_or_default();
+    let channel = &addressed(state, channel.clone(), Some(conversation)).await?;
     let Some(agent) = channel_agent(state, channel).await? else {
         return Ok(say(
             "No agent answers here: an owner or admin chooses one on Flare's Settings → Notifications.".into(),
@@ -257,10 +262,6 @@ pub async fn discord_command(
         Ok(t) => t,
         Err(e) => return Ok(say(e.to_string(), true)),
     };
-    let conversation = payload["channel_id"]
-        .as_str()
-        .or(payload["channel"]["id"].as_str())
-        .unwrap_or_default();
     let interaction = payload["id"].as_str().unwrap_or_default();
     if conversation.is_empty() || interaction.is_empty() {
         return Err(refused(
@@ -291,17 +292,18 @@ pub async fn discord_command(
     ))
 }
 
-/// The Flare channel an event is for. A Slack app has one Request URL, so when several Flare
-/// channels use one bot (#support for one agent, #sales for another) Slack sends all their
-/// events to whichever URL was pasted: a message in a Slack channel another of them is
-/// connected to goes to that one (only if it uses the same bot, told by its token); DMs and
-/// mentions elsewhere stay with the channel whose URL Slack calls.
+/// The Flare channel a message written in `conversation` is for. A Slack or Discord app has
+/// one Request URL (interactions endpoint), so when several Flare channels use one bot
+/// (#support for one agent, #sales for another) all their events reach whichever URL was
+/// pasted: a message in a chat channel another of them is connected to goes to that one (only
+/// if it uses the same bot, told by its token); DMs and mentions elsewhere stay with the
+/// channel whose URL was called.
 async fn addressed(
     state: &AppState,
     channel: channels::ChannelRow,
-    ev: &Value,
+    conversation: Option<&str>,
 ) -> Result<channels::ChannelRow, Refused> {
-    let Some(conversation) = ev["channel"].as_str() else {
+    let Some(conversation) = conversation else {
         return Ok(channel);
     };
     if conversation == channel.target {
@@ -310,7 +312,7 @@ async fn addressed(
     let Ok(token) = open_secret(state, &channel) else {
         return Ok(channel);
     };
-    let rows = channels::answering(&state.db, ChannelKind::Slack).await?;
+    let rows = channels::answering(&state.db, channel.kind).await?;
     Ok(rows
         .into_iter()
         .find(|r| {
