@@ -402,6 +402,18 @@ async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
         set_agent(&c, &client(), &channel, "").await.status,
         StatusCode::UNAUTHORIZED
     );
+    // The owner's own session, from another site, cannot unplug the agent either.
+    let cross = Reply::read(
+        c.owner
+            .post(c.app.url(<SetChannelAgent as server_fn::ServerFn>::PATH))
+            .header("origin", "https://evil.example")
+            .form(&SetChannelAgent {
+                channel_id: channel.clone(),
+                agent_id: String::new(),
+            }),
+    )
+    .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN, "{:?}", cross.body);
     let hook = c
         .app
         .send(
