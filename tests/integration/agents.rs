@@ -519,11 +519,8 @@ async fn the_live_reading_of_a_description_checks_session_origin_and_size() {
         app.send(&client(), args(rule)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let forged = owner
-        .post(app.url(<ReadDescription as server_fn::ServerFn>::PATH))
-        .header("origin", "https://evil.example")
-        .form(&args(rule));
-    assert_eq!(Reply::read(forged).await.status, StatusCode::FORBIDDEN);
+    let forged = app.send_from_another_site(&owner, args(rule)).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let too_long = "a".repeat(flare::agents::MAX_DESCRIPTION_BYTES + 1);
     let r = app.send(&owner, args(&too_long)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);

@@ -403,16 +403,16 @@ async fn slack_events_refuse_forgeries_and_only_managers_choose_the_agent() {
         StatusCode::UNAUTHORIZED
     );
     // The owner's own session, from another site, cannot unplug the agent either.
-    let cross = Reply::read(
-        c.owner
-            .post(c.app.url(<SetChannelAgent as server_fn::ServerFn>::PATH))
-            .header("origin", "https://evil.example")
-            .form(&SetChannelAgent {
+    let cross = c
+        .app
+        .send_from_another_site(
+            &c.owner,
+            SetChannelAgent {
                 channel_id: channel.clone(),
                 agent_id: String::new(),
-            }),
-    )
-    .await;
+            },
+        )
+        .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN, "{:?}", cross.body);
     let hook = c
         .app

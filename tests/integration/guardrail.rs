@@ -182,12 +182,7 @@ async fn try_a_message_checks_session_team_and_role() {
         StatusCode::UNAUTHORIZED
     );
     // The owner's own session, from another site's page: refused before it is read.
-    let forged = c
-        .owner
-        .post(app.url(<TryMessage as server_fn::ServerFn>::PATH))
-        .header("origin", "https://evil.example")
-        .form(&args());
-    let r = Reply::read(forged).await;
+    let r = app.send_from_another_site(&c.owner, args()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     assert!(r.message().contains("other sites"), "{:?}", r.body);
     // A member of the team reads the agent but does not tune it.

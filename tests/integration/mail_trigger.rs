@@ -394,13 +394,10 @@ async fn connecting_a_mailbox_checks_it_first_and_only_owners_and_admins_of_the_
         "",
     );
     // The owner's own session, from another site: refused before the mailbox is even tried.
-    let cross = Reply::read(
-        c.owner
-            .post(c.app.url(<AddMailbox as server_fn::ServerFn>::PATH))
-            .header("origin", "https://evil.example")
-            .form(&mailbox(&c.agent, imap.port)),
-    )
-    .await;
+    let cross = c
+        .app
+        .send_from_another_site(&c.owner, mailbox(&c.agent, imap.port))
+        .await;
     refused(&cross, StatusCode::FORBIDDEN, "");
     assert_eq!(c.app.count("SELECT COUNT(*) FROM triggers").await, 0);
 

@@ -415,6 +415,21 @@ impl TestApp {
         Reply::read(client.post(self.url(F::PATH)).form(&args)).await
     }
 
+    /// Calls a server function as a page of another site would, with `client`'s session
+    /// cookie riding along: the origin check must refuse it before anything is read.
+    pub async fn send_from_another_site<F>(&self, client: &reqwest::Client, args: F) -> Reply
+    where
+        F: server_fn::ServerFn + serde::Serialize,
+    {
+        Reply::read(
+            client
+                .post(self.url(F::PATH))
+                .header("origin", "https://evil.example")
+                .form(&args),
+        )
+        .await
+    }
+
     /// Calls a server function by name with a raw form (for forged and malformed input).
     pub async fn call(
         &self,
