@@ -57,6 +57,7 @@ struct BertConfig {
     hidden_act: String,
 }
 
+#[derive(Clone)]
 struct Layer {
     query: Linear,
     key: Linear,
@@ -69,6 +70,7 @@ struct Layer {
 }
 
 /// A BERT encoder: token, position and type embeddings, then self-attention layers.
+#[derive(Clone)]
 struct Bert {
     words: Embedding,
     positions: Embedding,
@@ -185,6 +187,14 @@ pub struct Embedder {
     pub path: PathBuf,
     /// Topic phrases already embedded: each Description's topics are embedded once.
     topics: Mutex<HashMap<String, Arc<[f32]>>>,
+    /// A distilled copy's table, one row per token (see [`Embedder::distil`]).
+    table: Option<Arc<Table>>,
+}
+
+/// One vector per token of the vocabulary, row after row.
+struct Table {
+    rows: Vec<f32>,
+    width: usize,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -234,6 +244,7 @@ impl Embedder {
             device,
             path: dir.to_path_buf(),
             topics: Mutex::new(HashMap::new()),
+            table: None,
         };
         // A file that loads but computes garbage (truncated weights) fails here, not mid-run.
         let probe = embedder.embed("refund")?;
@@ -262,6 +273,15 @@ impl Embedder {
         until: Option<std::time::Instant>,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let fail = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
+        if let Some(table) = &self.table {
+            return texts
+                .iter()
+                .map(|t| {
+                    let e = self.tokenizer.encode(*t, false).map_err(|e| fail(&e))?;
+                    Ok(table.read(e.get_ids()))
+                })
+                .collect();
+        }
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -322,6 +342,74 @@ impl Embedder {
             out.push(v);
         }
         Ok(out)
+    }
+}
+
+impl Embedder {
+    /// A static copy of this model, distilled the way model2vec distils one: each token's row
+    /// is the model's reading of that token alone, less the rows' mean (the direction every
+    /// token shares), and a text's vector is the normalised sum of its tokens' rows. Reading a
+    /// text is then a table lookup per token instead of the model's ~21 MFLOP per token, at
+    /// the price of word order and context. Distilling takes the model about 35 s. Flare does
+    /// not use it: the guardrail bench measures it against the model (it reads meaning far
+    /// worse; the README has the figures).
+    pub fn distil(&self) -> Result<Self, ModelError> {
+        let fail = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
+        let special = |name: &str| {
+            self.tokenizer
+                .token_to_id(name)
+                .ok_or_else(|| ModelError::Inference(format!("the tokenizer has no {name}")))
+        };
+        let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
+        let vocab = self.tokenizer.get_vocab_size(true) as u32;
+        let alone: Vec<[u32; 3]> = (0..vocab).map(|id| [cls, id, sep]).collect();
+        let mut rows = Vec::new();
+        for chunk in alone.chunks(256) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|s| &s[..]).collect();
+            let vectors = self
+                .model
+                .embed_batch(&batch, &self.device)
+                .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+                .map_err(|e| fail(&e))?;
+            rows.extend(vectors);
+        }
+        let width = rows.len() / vocab.max(1) as usize;
+        let mut mean = vec![0f32; width];
+        for row in rows.chunks(width) {
+            mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+        }
+        mean.iter_mut().for_each(|m| *m /= vocab as f32);
+        // Not normalised again: a token close to the mean ("the", "my") keeps a short row
+        // and so weighs little in a sum.
+        for row in rows.chunks_mut(width) {
+            row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+        }
+        Ok(Self {
+            model: self.model.clone(),
+            tokenizer: self.tokenizer.clone(),
+            device: self.device.clone(),
+            path: self.path.clone(),
+            topics: Mutex::new(HashMap::new()),
+            table: Some(Arc::new(Table { rows, width })),
+        })
+    }
+}
+
+impl Table {
+    /// The normalised sum of the tokens' rows (zero for no tokens).
+    fn read(&self, ids: &[u32]) -> Vec<f32> {
+        let mut sum = vec![0f32; self.width];
+        for &id in ids {
+            let start = id as usize * self.width;
+            if let Some(row) = self.rows.get(start..start + self.width) {
+                sum.iter_mut().zip(row).for_each(|(s, x)| *s += x);
+            }
+        }
+        let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            sum.iter_mut().for_each(|x| *x /= norm);
+        }
+        sum
     }
 }
 

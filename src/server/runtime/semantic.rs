@@ -10,7 +10,8 @@
 //! still escalate it, as before: meaning only adds).
 //!
 //! The thresholds are chosen from the labelled evaluation in `tests/data/guardrail-eval.tsv`,
-//! and measured on `guardrail-eval-fresh.tsv`, which is never tuned on
+//! and measured on `guardrail-eval-fresh.tsv` and `guardrail-eval-second.tsv`, which were
+//! written later and never tuned on
 //! (`cargo bench --features ssr --bench guardrail`; the README has the curve).
 
 use crate::rules::{Condition, Policy, Severity, text::sentences};
