@@ -172,20 +172,11 @@ fn main() {
     };
     let load = started.elapsed();
     let rss_model = vm_rss_kb().saturating_sub(rss_before);
-    let prepared: HashMap<&str, Prepared> = policies
-        .iter()
-        .map(|(a, p)| (*a, semantic::prepare(&embedder, p).expect("prepare")))
-        .collect();
+    let prepared = prepare_all(&embedder, &policies);
     let prepare_time = started.elapsed() - load;
 
     let (matches, times) = read_all(&embedder, &cases, &policies, &prepared);
-    let with_meaning = |threshold: f32| -> Vec<bool> {
-        stems
-            .iter()
-            .zip(&matches)
-            .map(|(s, m)| *s || m.iter().any(|m| m.escalates_at(threshold)))
-            .collect()
-    };
+    let with_meaning = |threshold: f32| verdicts(&stems, &matches, |m| m.escalates_at(threshold));
     let meaning = with_meaning(THRESHOLD);
     print_table(
         &cases,
@@ -249,11 +240,7 @@ fn main() {
         let th = 0.35 + 0.025 * i as f32;
         print!("{th:>10.3}");
         for margin in margins {
-            let v: Vec<bool> = stems
-                .iter()
-                .zip(&matches)
-                .map(|(s, m)| *s || m.iter().any(|m| m.escalates_with(th, margin)))
-                .collect();
+            let v = verdicts(&stems, &matches, |m| m.escalates_with(th, margin));
             let (r, a, _, _) = rates(&cases, &v, |c| c.part.tunable());
             print!(" {:>14}", format!("{:.1} / {:.1}", r * 100.0, a * 100.0));
         }
@@ -281,18 +268,10 @@ fn main() {
     let started = Instant::now();
     let distilled = embedder.distil().expect("distil");
     println!("distilled in {:.1} s", started.elapsed().as_secs_f64());
-    let prepared_static: HashMap<&str, Prepared> = policies
-        .iter()
-        .map(|(a, p)| (*a, semantic::prepare(&distilled, p).expect("prepare")))
-        .collect();
+    let prepared_static = prepare_all(&distilled, &policies);
     let (static_matches, static_times) = read_all(&distilled, &cases, &policies, &prepared_static);
-    let static_at = |threshold: f32| -> Vec<bool> {
-        stems
-            .iter()
-            .zip(&static_matches)
-            .map(|(s, m)| *s || m.iter().any(|m| m.escalates_at(threshold)))
-            .collect()
-    };
+    let static_at =
+        |threshold: f32| verdicts(&stems, &static_matches, |m| m.escalates_at(threshold));
     // Chosen by the model's rule: the lowest threshold whose false alarms on the parts the
     // model's threshold was chosen from are at the floor the words set.
     let (_, floor, _, _) = rates(&cases, &stems, |c| c.part.tunable());
@@ -392,6 +371,30 @@ fn print_table(cases: &[Case], columns: &[(&str, &Vec<bool>)]) {
             println!("{col:>18} {:>9.1}% {:>13.1}%", r * 100.0, a * 100.0);
         }
     }
+}
+
+/// Each Description's topics and examples, embedded.
+fn prepare_all<'a>(
+    embedder: &Embedder,
+    policies: &HashMap<&'a str, Policy>,
+) -> HashMap<&'a str, Prepared> {
+    policies
+        .iter()
+        .map(|(a, p)| (*a, semantic::prepare(embedder, p).expect("prepare")))
+        .collect()
+}
+
+/// Whether each case escalates: its stems matched, or one of its semantic matches `escalates`.
+fn verdicts(
+    stems: &[bool],
+    matches: &[Vec<SemanticMatch>],
+    escalates: impl Fn(&SemanticMatch) -> bool,
+) -> Vec<bool> {
+    stems
+        .iter()
+        .zip(matches)
+        .map(|(s, m)| *s || m.iter().any(&escalates))
+        .collect()
 }
 
 /// Reads every case's meaning as the runtime does, timing each together with the lexical pass.
