@@ -57,7 +57,6 @@ struct BertConfig {
     hidden_act: String,
 }
 
-#[derive(Clone)]
 struct Layer {
     query: Linear,
     key: Linear,
@@ -70,7 +69,6 @@ struct Layer {
 }
 
 /// A BERT encoder: token, position and type embeddings, then self-attention layers.
-#[derive(Clone)]
 struct Bert {
     words: Embedding,
     positions: Embedding,
@@ -180,15 +178,21 @@ impl Bert {
 }
 
 pub struct Embedder {
-    model: Bert,
+    reader: Reader,
     tokenizer: Tokenizer,
     device: Device,
     /// Where it was loaded from, for the log.
     pub path: PathBuf,
     /// Topic phrases already embedded: each Description's topics are embedded once.
     topics: Mutex<HashMap<String, Arc<[f32]>>>,
-    /// A distilled copy's table, one row per token (see [`Embedder::distil`]).
-    table: Option<Arc<Table>>,
+}
+
+/// What turns tokens into a text's vector.
+enum Reader {
+    /// The transformer itself.
+    Model(Bert),
+    /// A distilled copy's table (see [`Embedder::distil`]).
+    Table(Table),
 }
 
 /// One vector per token of the vocabulary, row after row.
@@ -239,12 +243,11 @@ impl Embedder {
         let model =
             Bert::load(vb, &config).map_err(|e| unreadable(format!("model.safetensors: {e}")))?;
         let embedder = Self {
-            model,
+            reader: Reader::Model(model),
             tokenizer,
             device,
             path: dir.to_path_buf(),
             topics: Mutex::new(HashMap::new()),
-            table: None,
         };
         // A file that loads but computes garbage (truncated weights) fails here, not mid-run.
         let probe = embedder.embed("refund")?;
@@ -273,22 +276,25 @@ impl Embedder {
         until: Option<std::time::Instant>,
     ) -> Result<Vec<Vec<f32>>, ModelError> {
         let fail = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
-        if let Some(table) = &self.table {
-            return texts
-                .iter()
-                .map(|t| {
-                    let e = self.tokenizer.encode(*t, false).map_err(|e| fail(&e))?;
-                    Ok(table.read(e.get_ids()))
-                })
-                .collect();
-        }
+        let model = match &self.reader {
+            Reader::Model(model) => model,
+            Reader::Table(table) => {
+                return texts
+                    .iter()
+                    .map(|t| {
+                        let e = self.tokenizer.encode(*t, false).map_err(|e| fail(&e))?;
+                        Ok(table.read(e.get_ids()))
+                    })
+                    .collect();
+            }
+        };
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| fail(&e))?;
         let ids: Vec<&[u32]> = encodings
             .iter()
-            .map(|e| &e.get_ids()[..e.get_ids().len().min(self.model.max_tokens)])
+            .map(|e| &e.get_ids()[..e.get_ids().len().min(model.max_tokens)])
             .collect();
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
@@ -298,8 +304,7 @@ impl Embedder {
                 return Err(ModelError::Late);
             }
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
-            let vectors = self
-                .model
+            let vectors = model
                 .embed_batch(&batch, &self.device)
                 .and_then(|t| t.to_vec2::<f32>())
                 .map_err(|e| fail(&e))?;
@@ -355,6 +360,9 @@ impl Embedder {
     /// worse; the README has the figures).
     pub fn distil(&self) -> Result<Self, ModelError> {
         let fail = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
+        let Reader::Model(model) = &self.reader else {
+            return Err(fail(&"a static copy cannot be distilled again"));
+        };
         let special = |name: &str| {
             self.tokenizer
                 .token_to_id(name)
@@ -366,8 +374,7 @@ impl Embedder {
         let mut rows = Vec::new();
         for chunk in alone.chunks(256) {
             let batch: Vec<&[u32]> = chunk.iter().map(|s| &s[..]).collect();
-            let vectors = self
-                .model
+            let vectors = model
                 .embed_batch(&batch, &self.device)
                 .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
                 .map_err(|e| fail(&e))?;
@@ -385,12 +392,11 @@ impl Embedder {
             row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
         }
         Ok(Self {
-            model: self.model.clone(),
+            reader: Reader::Table(Table { rows, width }),
             tokenizer: self.tokenizer.clone(),
             device: self.device.clone(),
             path: self.path.clone(),
             topics: Mutex::new(HashMap::new()),
-            table: Some(Arc::new(Table { rows, width })),
         })
     }
 }
